@@ -1,0 +1,32 @@
+# Two commands: `make run` (the main job on the embedded lake) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+DATE ?= $(shell date -u +%F)
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lock clean
+
+run: $(INSTALLED)
+	$(BIN)/python -m sandbox.run --date $(DATE)
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Reinstalls only when the pins change.
+$(INSTALLED): requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
+	touch $@
+
+# Re-resolves the full set of pins from requirements.txt.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile --quiet --python $(BIN)/python --no-header requirements.txt -o constraints.txt
+
+clean:
+	rm -rf $(VENV) .local .lake dist

@@ -1,0 +1,93 @@
+"""
+### Raw zone of the anime data lake
+
+Lands, under the run's date partition of the lake bucket:
+
+* `movies.csv` and `series.csv` (IMDb extracts, unchanged) at `Raw/Local/CSV/<Movies|Series>/YYYY/MM/DD/`;
+* TMDB's top-rated series of one genre and origin country (by default Japanese animation):
+  the raw `/discover/tv` pages, then `/tv/{id}` for each of the top `top_n`, at `Raw/TMDB/JSON/YYYY/MM/DD/`.
+
+The date is the run's logical date, or its run-after date for a manual run without one,
+so re-running a date overwrites the same keys. Connections: `aws_default`, `tmdb_default`.
+Logic lives in `plugins/datalake`; this file only declares the graph.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
+from airflow.sdk import Param, chain, dag, get_current_context, task
+
+from datalake import airflow_tasks, settings
+from datalake.datasets import DATASETS
+from datalake.ranking import DiscoverQuery
+
+DAG_ID = "datalake_raw_ingest"
+QUERY_DEFAULTS = DiscoverQuery()
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["datalake", "raw", "tmdb"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
+    user_defined_macros=airflow_tasks.MACROS,
+    params={
+        "top_n": Param(
+            QUERY_DEFAULTS.top_n, type="integer", minimum=1, maximum=100,
+            title="Top N", description="How many of the best-rated series to fetch details for (1 to 100).",
+        ),
+        "min_vote_count": Param(
+            QUERY_DEFAULTS.min_vote_count, type="integer", minimum=0,
+            title="Minimum vote count", description="Series with fewer TMDB votes are left out (vote_count.gte).",
+        ),
+        "language": Param(
+            QUERY_DEFAULTS.language, type="string", pattern="^[a-z]{2}(-[A-Z]{2})?$",
+            title="Language", description="TMDB response language, ISO 639-1 with optional region, e.g. pt-BR.",
+        ),
+        "genre_id": Param(
+            QUERY_DEFAULTS.genre_id, type="integer", minimum=1,
+            title="Genre id", description="TMDB TV genre id (16 = Animation).",
+        ),
+        "origin_country": Param(
+            QUERY_DEFAULTS.origin_country, type="string", pattern="^[A-Z]{2}$",
+            title="Origin country", description="ISO 3166-1 country code of origin, e.g. JP.",
+        ),
+    },
+)
+def datalake_raw_ingest():
+    land_csvs = [
+        LocalFilesystemToS3Operator(
+            task_id=f"land_{dataset.name.lower()}_csv",
+            filename=airflow_tasks.csv_source_template(dataset),
+            dest_key=airflow_tasks.csv_key_template(dataset),
+            dest_bucket=airflow_tasks.BUCKET_TEMPLATE,
+            aws_conn_id=settings.AWS_CONN_ID,
+            replace=True,
+        )
+        for dataset in DATASETS
+    ]
+
+    @task
+    def discover_top_anime() -> list[int]:
+        """Land the discover pages the ranking needs; return the top ids, best first."""
+        return airflow_tasks.discover_top_anime(get_current_context())
+
+    @task(map_index_template="{{ series_id }}")
+    def fetch_series_details(series_id: int) -> dict:
+        """Land `/tv/{id}` with external_ids for one ranked series."""
+        context = get_current_context()
+        context["series_id"] = series_id
+        return airflow_tasks.fetch_series_details(series_id, context)
+
+    top_ids = discover_top_anime()
+    chain(top_ids, fetch_series_details.expand(series_id=top_ids))
+
+
+datalake_raw_ingest()

@@ -1,0 +1,99 @@
+"""Airflow glue: connections, Variables and the run's context in, the pure package's calls out.
+
+The DAG file stays a declaration of the graph; every task body is a function here.
+Airflow's hooks and the HTTP client are imported inside functions so that parsing the DAG stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from datalake import layout, settings
+from datalake.datasets import DATASETS, CsvDataset
+from datalake.ranking import DiscoverQuery
+from datalake.storage import S3ObjectStore
+
+if TYPE_CHECKING:
+    from datalake.tmdb import TmdbClient
+
+INCLUDE_DATA = Path(__file__).resolve().parents[2] / "include" / "data"
+
+BUCKET_TEMPLATE = "{{ var.value.get('%s', '%s') }}" % (settings.BUCKET_VARIABLE, settings.DEFAULT_BUCKET)
+
+
+def run_partition(dag_run: Any) -> date:
+    """The date partition a DAG run writes under."""
+    return layout.partition_date(dag_run.logical_date, dag_run.run_after)
+
+
+def _csv_key_for_run(dataset_name: str, dag_run: Any) -> str:
+    dataset = next(dataset for dataset in DATASETS if dataset.name == dataset_name)
+    return layout.csv_key(dataset, run_partition(dag_run))
+
+
+MACROS = {"lake_csv_key": _csv_key_for_run}
+"""``user_defined_macros`` of the DAG: lets operator templates compute lake keys here."""
+
+
+def csv_key_template(dataset: CsvDataset) -> str:
+    return "{{ lake_csv_key('%s', dag_run) }}" % dataset.name
+
+
+def csv_source_template(dataset: CsvDataset) -> str:
+    """The file to land: the Variable named after the dataset, else the sample in include/data."""
+    return "{{ var.value.get('%s', '%s') }}" % (dataset.variable, INCLUDE_DATA / dataset.filename)
+
+
+def discover_query(params: dict[str, Any]) -> DiscoverQuery:
+    """The discover query from the run's params, which are named like DiscoverQuery's fields."""
+    return DiscoverQuery(**{field.name: params[field.name] for field in fields(DiscoverQuery)})
+
+
+def tmdb_client() -> TmdbClient:
+    """A client for the TMDB connection: host is the base URL, password the credential."""
+    from airflow.sdk import BaseHook
+
+    from datalake.tmdb import TmdbClient
+
+    connection = BaseHook.get_connection(settings.TMDB_CONN_ID)
+    base_url = connection.host or ""
+    if "://" not in base_url:
+        raise ValueError(
+            f"Connection '{settings.TMDB_CONN_ID}': host must be the TMDB base URL, "
+            f"e.g. https://api.themoviedb.org/3; got {base_url!r}."
+        )
+    if not connection.password:
+        raise ValueError(
+            f"Connection '{settings.TMDB_CONN_ID}' has no password: "
+            "set it to a TMDB v4 read-access token or v3 API key."
+        )
+    return TmdbClient(connection.password, base_url)
+
+
+def lake_store() -> S3ObjectStore:
+    """The lake's bucket through the AWS connection (which may point at a local S3 server)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk import Variable
+
+    bucket = Variable.get(settings.BUCKET_VARIABLE, default=settings.DEFAULT_BUCKET)
+    return S3ObjectStore(S3Hook(aws_conn_id=settings.AWS_CONN_ID).get_conn(), bucket)
+
+
+def discover_top_anime(context: Any) -> list[int]:
+    from datalake import tmdb_ingest
+
+    query = discover_query(context["params"])
+    return tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_partition(context["dag_run"]))
+
+
+def fetch_series_details(series_id: int, context: Any) -> dict[str, Any]:
+    from datalake import tmdb_ingest
+
+    language = context["params"]["language"]
+    stored = tmdb_ingest.fetch_series_details(
+        tmdb_client(), lake_store(), series_id, language, run_partition(context["dag_run"])
+    )
+    return {"key": stored.key, "bytes": stored.bytes}

@@ -1,0 +1,54 @@
+"""The local CSV datasets: which file, where it lands, and the exact header it must have.
+
+Both files are IMDb extracts from the bootcamp: pipe-delimited, UTF-8, one row per
+title x artist, ``\\N`` for nulls. The header typo ``tituloPincipal`` is the real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DELIMITER = "|"
+NULL_MARKER = r"\N"
+
+_TITLE_COLUMNS = ("id", "tituloPincipal", "tituloOriginal", "anoLancamento")
+_DETAIL_COLUMNS = (
+    "tempoMinutos",
+    "genero",
+    "notaMedia",
+    "numeroVotos",
+    "generoArtista",
+    "personagem",
+    "nomeArtista",
+    "anoNascimento",
+    "anoFalecimento",
+    "profissao",
+    "titulosMaisConhecidos",
+)
+
+
+@dataclass(frozen=True)
+class CsvDataset:
+    """One local CSV file and how it lands in the lake."""
+
+    name: str
+    """Folder name under ``Raw/Local/CSV/`` (``Movies``, ``Series``)."""
+    filename: str
+    """File name in ``include/data/`` and in the lake."""
+    columns: tuple[str, ...]
+    """The exact header, in order."""
+
+    @property
+    def variable(self) -> str:
+        """Airflow Variable (and, upper-cased, environment variable) that points at the real file."""
+        return self.filename.replace(".", "_")
+
+    @property
+    def header(self) -> str:
+        return DELIMITER.join(self.columns)
+
+
+MOVIES = CsvDataset("Movies", "movies.csv", _TITLE_COLUMNS + _DETAIL_COLUMNS)
+SERIES = CsvDataset("Series", "series.csv", _TITLE_COLUMNS + ("anoTermino",) + _DETAIL_COLUMNS)
+
+DATASETS: tuple[CsvDataset, ...] = (MOVIES, SERIES)

@@ -1,0 +1,42 @@
+"""Every key of the lake is computed here, and nowhere else.
+
+Keys are partitioned by the run's date, not the load time, so re-running a date
+overwrites the same keys instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from datalake.datasets import CsvDataset
+
+CSV_ROOT = "Raw/Local/CSV"
+TMDB_ROOT = "Raw/TMDB/JSON"
+
+
+def partition_date(logical_date: datetime | None, run_after: datetime) -> date:
+    """The UTC date a run writes under: its logical date, or run_after for a manual run without one."""
+    moment = logical_date if logical_date is not None else run_after
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.date()
+
+
+def partition(day: date) -> str:
+    return f"{day:%Y/%m/%d}"
+
+
+def csv_key(dataset: CsvDataset, day: date, prefix: str = "") -> str:
+    return f"{prefix}{CSV_ROOT}/{dataset.name}/{partition(day)}/{dataset.filename}"
+
+
+def tmdb_prefix(day: date, prefix: str = "") -> str:
+    return f"{prefix}{TMDB_ROOT}/{partition(day)}/"
+
+
+def discover_key(day: date, page: int, prefix: str = "") -> str:
+    return f"{tmdb_prefix(day, prefix)}discover_tv_p{page:03d}.json"
+
+
+def details_key(day: date, series_id: int, prefix: str = "") -> str:
+    return f"{tmdb_prefix(day, prefix)}tv_{series_id}.json"

@@ -1,0 +1,173 @@
+"""A small client for TMDB's v3 API that keeps the raw bytes of every answer.
+
+Both of TMDB's credentials work: a v4 read-access token (a JWT, ``eyJ...``) is sent as
+``Authorization: Bearer``, a 32-hex v3 key as the ``api_key`` parameter. The credential
+never appears in an error, a log line or a returned URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from datalake.ranking import DiscoverQuery
+
+DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
+DEFAULT_TIMEOUT = (5.0, 30.0)
+"""Seconds to connect and to wait for each read."""
+
+_V3_KEY = re.compile(r"[0-9a-fA-F]{32}")
+_API_KEY_VALUE = re.compile(r"(api_key=)[^&\s'\"]+")
+
+
+class _RedactApiKey(logging.Filter):
+    """urllib3 logs request URLs (at debug level, and when it retries); a v3 key travels in them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "api_key=" in message:
+            record.msg, record.args = _API_KEY_VALUE.sub(r"\1***", message), ()
+        return True
+
+
+for _logger in ("urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_logger).addFilter(_RedactApiKey())
+
+
+class TmdbError(RuntimeError):
+    """TMDB answered with an error, or did not answer usefully."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None, tmdb_code: int | None = None):
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.tmdb_code = tmdb_code
+
+
+class TmdbAuthError(TmdbError):
+    """TMDB refused the credential."""
+
+
+class TmdbNotFound(TmdbError):
+    """The requested resource does not exist on TMDB."""
+
+
+@dataclass(frozen=True)
+class TmdbResponse:
+    url: str
+    """The request URL without any credential."""
+    body: bytes
+    """The body exactly as received."""
+    data: Any
+    """The body parsed as JSON."""
+
+
+def default_retry() -> Retry:
+    """Retries for what TMDB documents as transient: rate limiting (honouring Retry-After) and 5xx."""
+    return Retry(
+        total=5,
+        backoff_factor=0.5,
+        backoff_jitter=0.25,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def auth_kind(credential: str) -> str:
+    """``"bearer"`` for a v4 read-access token, ``"api_key"`` for a v3 key."""
+    if credential.startswith("eyJ"):
+        return "bearer"
+    if _V3_KEY.fullmatch(credential):
+        return "api_key"
+    raise ValueError(
+        "The TMDB credential is neither a v4 read-access token (starts with 'eyJ') "
+        "nor a v3 API key (32 hexadecimal characters)."
+    )
+
+
+class TmdbClient:
+    """GETs TMDB v3 resources as JSON, with timeouts and retries."""
+
+    def __init__(
+        self,
+        credential: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: Retry | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._auth_params: dict[str, str] = {}
+        self._session = requests.Session()
+        self._session.headers["Accept"] = "application/json"
+        if auth_kind(credential) == "bearer":
+            self._session.headers["Authorization"] = f"Bearer {credential}"
+        else:
+            self._auth_params["api_key"] = credential
+        adapter = HTTPAdapter(max_retries=retry or default_retry())
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def get(self, path: str, params: Mapping[str, Any]) -> TmdbResponse:
+        """GET ``{base_url}{path}``; raises TmdbError unless TMDB answers 200 with JSON."""
+        url = f"{self.base_url}{path}?{urlencode(params)}"
+        try:
+            response = self._session.get(
+                f"{self.base_url}{path}", params={**params, **self._auth_params}, timeout=self.timeout
+            )
+        except requests.RequestException as error:
+            # from None: requests' own message carries the full URL, api_key included.
+            raise TmdbError(f"TMDB could not be reached at {url}: {type(error).__name__}", url=url) from None
+        if response.status_code != 200:
+            raise _error_from(response, url)
+        try:
+            data = response.json()
+        except ValueError:
+            raise TmdbError(f"TMDB answered {url} with a body that is not JSON", url=url, status=200) from None
+        return TmdbResponse(url=url, body=response.content, data=data)
+
+    def discover_tv(self, query: DiscoverQuery, page: int) -> TmdbResponse:
+        response = self.get("/discover/tv", query.params(page))
+        results = response.data.get("results") if isinstance(response.data, dict) else None
+        if not isinstance(results, list) or "total_pages" not in response.data:
+            raise TmdbError(f"TMDB answered {response.url} without 'results' and 'total_pages'", url=response.url)
+        return response
+
+    def tv_details(self, series_id: int, language: str) -> TmdbResponse:
+        response = self.get(f"/tv/{series_id}", {"language": language, "append_to_response": "external_ids"})
+        found = response.data.get("id") if isinstance(response.data, dict) else None
+        if found != series_id:
+            raise TmdbError(f"TMDB answered {response.url} with id {found!r}, expected {series_id}", url=response.url)
+        return response
+
+
+def _error_from(response: requests.Response, url: str) -> TmdbError:
+    """A TmdbError from TMDB's error body: ``{"success": false, "status_code": N, "status_message": ...}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    tmdb_code = body.get("status_code")
+    detail = body.get("status_message") or response.reason
+    where = f"TMDB answered HTTP {response.status_code} for {url}"
+    if response.status_code in (401, 403):
+        return TmdbAuthError(
+            f"{where}: the credential was refused ({detail}). Check the TMDB connection's password.",
+            url=url, status=response.status_code, tmdb_code=tmdb_code,
+        )
+    if response.status_code == 404:
+        return TmdbNotFound(f"{where}: {detail}", url=url, status=404, tmdb_code=tmdb_code)
+    return TmdbError(f"{where}: {detail}", url=url, status=response.status_code, tmdb_code=tmdb_code)

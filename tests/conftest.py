@@ -1,0 +1,43 @@
+"""Services shared by the whole session: one real S3 server (rclone) and one TMDB sandbox."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Before anything imports Airflow: a throw-away home, this project's folders, no examples.
+os.environ.update(
+    {
+        "AIRFLOW_HOME": tempfile.mkdtemp(prefix="airflow-home-"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+)
+
+from sandbox.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox  # noqa: E402
+
+TEST_BUCKET = "datalake-test"
+
+
+@pytest.fixture(scope="session")
+def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lake")
+
+
+@pytest.fixture(scope="session")
+def local_s3(lake_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS3]:
+    with rclone_s3(lake_root, TEST_BUCKET, tmp_path_factory.mktemp("logs") / "rclone.log") as s3:
+        yield s3
+
+
+@pytest.fixture(scope="session")
+def tmdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTmdb]:
+    with tmdb_sandbox(tmp_path_factory.mktemp("logs") / "tmdb.log") as server:
+        yield server

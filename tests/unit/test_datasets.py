@@ -1,0 +1,19 @@
+from datalake.datasets import DATASETS, MOVIES, SERIES
+
+
+def test_movies_header_is_the_bootcamp_one():
+    assert MOVIES.header == (
+        "id|tituloPincipal|tituloOriginal|anoLancamento|tempoMinutos|genero|notaMedia|numeroVotos|"
+        "generoArtista|personagem|nomeArtista|anoNascimento|anoFalecimento|profissao|titulosMaisConhecidos"
+    )
+    assert len(MOVIES.columns) == 15
+
+
+def test_series_adds_ano_termino_after_ano_lancamento():
+    assert len(SERIES.columns) == 16
+    assert SERIES.columns[3:5] == ("anoLancamento", "anoTermino")
+    assert [c for c in SERIES.columns if c != "anoTermino"] == list(MOVIES.columns)
+
+
+def test_each_dataset_has_its_own_variable_and_folder():
+    assert [(d.name, d.variable) for d in DATASETS] == [("Movies", "movies_csv"), ("Series", "series_csv")]

@@ -1,0 +1,36 @@
+from datetime import date, datetime, timedelta, timezone
+
+from datalake import layout
+from datalake.datasets import MOVIES, SERIES
+
+DAY = date(2026, 11, 27)
+
+
+def test_csv_keys_follow_the_raw_layout():
+    assert layout.csv_key(MOVIES, DAY) == "Raw/Local/CSV/Movies/2026/11/27/movies.csv"
+    assert layout.csv_key(SERIES, DAY) == "Raw/Local/CSV/Series/2026/11/27/series.csv"
+
+
+def test_tmdb_keys_follow_the_raw_layout():
+    assert layout.discover_key(DAY, 1) == "Raw/TMDB/JSON/2026/11/27/discover_tv_p001.json"
+    assert layout.discover_key(DAY, 12) == "Raw/TMDB/JSON/2026/11/27/discover_tv_p012.json"
+    assert layout.details_key(DAY, 209867) == "Raw/TMDB/JSON/2026/11/27/tv_209867.json"
+
+
+def test_a_prefix_roots_every_key_elsewhere():
+    assert layout.details_key(DAY, 1, prefix="Parity/Lambda/") == "Parity/Lambda/Raw/TMDB/JSON/2026/11/27/tv_1.json"
+    assert layout.csv_key(MOVIES, DAY, prefix="x/").startswith("x/Raw/Local/CSV/")
+
+
+def test_partition_date_prefers_the_logical_date():
+    logical = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    assert layout.partition_date(logical, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == DAY
+
+
+def test_partition_date_falls_back_to_run_after_for_manual_runs():
+    assert layout.partition_date(None, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == date(2026, 11, 30)
+
+
+def test_partition_date_is_taken_in_utc():
+    late_evening_in_sao_paulo = datetime(2026, 11, 27, 22, tzinfo=timezone(timedelta(hours=-3)))
+    assert layout.partition_date(late_evening_in_sao_paulo, late_evening_in_sao_paulo) == date(2026, 11, 28)

@@ -1,0 +1,196 @@
+"""The TMDB client against the sandbox (real HTTP), and against a scripted server for faults."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from urllib3.util.retry import Retry
+
+from datalake.ranking import DiscoverQuery
+from datalake.tmdb import TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound, auth_kind
+
+V3_KEY = "0123456789abcdef0123456789abcdef"
+V4_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
+
+
+class ScriptedTmdb(ThreadingHTTPServer):
+    """Answers each GET with the next scripted (status, headers, body, delay) and records the request."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
+        self.script: list[tuple[int, dict, bytes, float]] = []
+        self.requests: list[tuple[str, dict]] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/3"
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.requests.append((self.path, dict(self.headers)))
+        status, headers, body, delay = self.server.script.pop(0)
+        time.sleep(delay)
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json;charset=utf-8", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedTmdb]:
+    server = ScriptedTmdb()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def ok(data: dict) -> tuple[int, dict, bytes, float]:
+    return (200, {}, json.dumps(data).encode(), 0.0)
+
+
+DETAILS = {"id": 42, "name": "Série", "external_ids": {"imdb_id": "tt1"}}
+FAST_RETRY = Retry(total=3, backoff_factor=0, status_forcelist=(429, 500, 502, 503, 504),
+                   respect_retry_after_header=True, raise_on_status=False)
+
+
+def test_auth_kind_tells_v4_tokens_from_v3_keys():
+    assert auth_kind(V4_TOKEN) == "bearer"
+    assert auth_kind(V3_KEY) == "api_key"
+
+
+def test_an_unknown_credential_shape_is_refused_without_echoing_it():
+    with pytest.raises(ValueError) as error:
+        TmdbClient("not-a-credential-abc")
+    assert "not-a-credential-abc" not in str(error.value)
+
+
+def test_v4_token_goes_as_bearer_header(scripted):
+    scripted.script = [ok(DETAILS)]
+    TmdbClient(V4_TOKEN, scripted.base_url).tv_details(42, "pt-BR")
+    path, headers = scripted.requests[0]
+    assert headers["Authorization"] == f"Bearer {V4_TOKEN}"
+    assert "api_key" not in path
+    assert parse_qs(urlsplit(path).query) == {"language": ["pt-BR"], "append_to_response": ["external_ids"]}
+
+
+def test_v3_key_goes_as_api_key_parameter_and_not_into_the_returned_url(scripted):
+    scripted.script = [ok(DETAILS)]
+    response = TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
+    path, headers = scripted.requests[0]
+    assert parse_qs(urlsplit(path).query)["api_key"] == [V3_KEY]
+    assert "Authorization" not in headers
+    assert V3_KEY not in response.url
+
+
+def test_the_body_is_kept_byte_for_byte(scripted):
+    raw = b'{"id": 42,   "name": "S\\u00e9rie"}'
+    scripted.script = [(200, {}, raw, 0.0)]
+    response = TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
+    assert response.body == raw
+    assert response.data["name"] == "Série"
+
+
+def test_server_errors_are_retried(scripted):
+    scripted.script = [(503, {}, b"{}", 0.0), (502, {}, b"{}", 0.0), ok(DETAILS)]
+    response = TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY).tv_details(42, "pt-BR")
+    assert response.data["id"] == 42
+    assert len(scripted.requests) == 3
+
+
+def test_rate_limiting_honours_retry_after(scripted):
+    limited = {"success": False, "status_code": 25, "status_message": "Your request count (41) is over the allowed limit of 40."}
+    scripted.script = [(429, {"Retry-After": "1"}, json.dumps(limited).encode(), 0.0), ok(DETAILS)]
+    started = time.monotonic()
+    TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY).tv_details(42, "pt-BR")
+    assert time.monotonic() - started >= 1.0
+
+
+def test_retry_log_lines_do_not_show_the_v3_key(scripted, caplog):
+    scripted.script = [(503, {}, b"{}", 0.0), ok(DETAILS)]
+    with caplog.at_level(logging.DEBUG):
+        TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY).tv_details(42, "pt-BR")
+    assert any("api_key=***" in record.getMessage() for record in caplog.records)
+    assert V3_KEY not in caplog.text
+
+
+def test_a_body_that_is_not_json_fails_clearly(scripted):
+    scripted.script = [(200, {"Content-Type": "text/html"}, b"<html>maintenance</html>", 0.0)]
+    with pytest.raises(TmdbError, match="not JSON"):
+        TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
+
+
+def test_discover_without_results_fails_clearly(scripted):
+    scripted.script = [ok({"page": 1})]
+    with pytest.raises(TmdbError, match="without 'results'"):
+        TmdbClient(V3_KEY, scripted.base_url).discover_tv(DiscoverQuery(), page=1)
+
+
+def test_details_for_another_id_fail_clearly(scripted):
+    scripted.script = [ok({"id": 7})]
+    with pytest.raises(TmdbError, match="expected 42"):
+        TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
+
+
+def test_a_slow_answer_times_out(scripted):
+    scripted.script = [(200, {}, b"{}", 2.0)]
+    client = TmdbClient(V3_KEY, scripted.base_url, timeout=(1.0, 0.3), retry=Retry(0, read=0))
+    with pytest.raises(TmdbError, match="could not be reached"):
+        client.tv_details(42, "pt-BR")
+
+
+def test_an_unreachable_server_is_named_without_the_key():
+    client = TmdbClient(V3_KEY, "http://127.0.0.1:9/3", retry=Retry(0))
+    with pytest.raises(TmdbError, match="127.0.0.1:9") as error:
+        client.tv_details(42, "pt-BR")
+    assert V3_KEY not in str(error.value)
+
+
+def test_sandbox_answers_a_bearer_token(tmdb):
+    response = TmdbClient(tmdb.credential, tmdb.base_url).discover_tv(DiscoverQuery(), page=1)
+    assert len(response.data["results"]) == 20
+    assert response.data["total_results"] > 20
+
+
+def test_sandbox_answers_a_v3_key(tmdb):
+    response = TmdbClient(tmdb.api_key, tmdb.base_url).discover_tv(DiscoverQuery(), page=1)
+    assert response.data["page"] == 1
+
+
+def test_a_refused_credential_fails_at_once_without_showing_it(tmdb):
+    wrong = "f" * 32
+    with pytest.raises(TmdbAuthError, match="credential was refused") as error:
+        TmdbClient(wrong, tmdb.base_url).discover_tv(DiscoverQuery(), page=1)
+    assert error.value.status == 401 and error.value.tmdb_code == 7
+    assert wrong not in str(error.value)
+
+
+def test_an_unknown_series_is_not_found(tmdb):
+    with pytest.raises(TmdbNotFound, match="/tv/999999999") as error:
+        TmdbClient(tmdb.credential, tmdb.base_url).tv_details(999999999, "pt-BR")
+    assert error.value.tmdb_code == 34
+
+
+def test_a_page_past_500_is_tmdbs_invalid_page(tmdb):
+    with pytest.raises(TmdbError) as error:
+        TmdbClient(tmdb.credential, tmdb.base_url).discover_tv(DiscoverQuery(), page=501)
+    assert (error.value.status, error.value.tmdb_code) == (400, 22)
+
+
+def test_details_carry_external_ids(tmdb):
+    response = TmdbClient(tmdb.credential, tmdb.base_url).tv_details(209867, "pt-BR")
+    assert response.data["external_ids"]["imdb_id"].startswith("tt")

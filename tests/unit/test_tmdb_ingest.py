@@ -1,0 +1,84 @@
+"""discover -> rank -> details -> raw bodies, against the TMDB sandbox and a real S3 server (rclone)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from datalake import layout, tmdb_ingest
+from datalake.ranking import DiscoverQuery, rank
+from datalake.storage import S3ObjectStore
+from datalake.tmdb import TmdbClient, TmdbNotFound
+from tests.conftest import TEST_BUCKET
+
+CATALOG = Path(__file__).resolve().parents[2] / "include" / "data" / "tmdb_catalog.json"
+
+
+def expected_top(query: DiscoverQuery) -> list[int]:
+    """The top ids computed straight from the catalog with the documented filters and order."""
+    catalog = json.loads(CATALOG.read_text())["series"]
+    eligible = [
+        s for s in catalog
+        if query.genre_id in [g["id"] for g in s["genres"]]
+        and query.origin_country in s["origin_country"]
+        and s["vote_count"] >= query.min_vote_count
+        and not s["adult"]
+    ]
+    return [s["id"] for s in rank(eligible, query.top_n)]
+
+
+@pytest.fixture
+def store(local_s3):
+    return S3ObjectStore(local_s3.client(), TEST_BUCKET)
+
+
+@pytest.fixture
+def client(tmdb):
+    return TmdbClient(tmdb.credential, tmdb.base_url)
+
+
+@pytest.mark.parametrize("top_n", [1, 10, 25])
+def test_top_ids_follow_the_rule_whatever_the_page_order(client, store, top_n):
+    query = DiscoverQuery(top_n=top_n)
+    day = date(2026, 1, top_n)
+    assert tmdb_ingest.discover_top_series(client, store, query, day) == expected_top(query)
+
+
+def test_discover_pages_land_byte_for_byte(client, store, lake_root):
+    day = date(2026, 2, 1)
+    tmdb_ingest.discover_top_series(client, store, DiscoverQuery(top_n=25), day)
+    for page in (1, 2):
+        landed = (lake_root / TEST_BUCKET / layout.discover_key(day, page)).read_bytes()
+        assert landed == client.discover_tv(DiscoverQuery(), page).body
+    assert not (lake_root / TEST_BUCKET / layout.discover_key(day, 3)).exists()
+
+
+def test_only_the_pages_the_ranking_needs_are_fetched(client, store, lake_root):
+    day = date(2026, 2, 2)
+    tmdb_ingest.discover_top_series(client, store, DiscoverQuery(top_n=3), day)
+    assert (lake_root / TEST_BUCKET / layout.discover_key(day, 1)).exists()
+    assert not (lake_root / TEST_BUCKET / layout.discover_key(day, 2)).exists()
+
+
+def test_no_match_returns_no_ids(client, store):
+    query = DiscoverQuery(origin_country="ZZ")
+    assert tmdb_ingest.discover_top_series(client, store, query, date(2026, 2, 3)) == []
+
+
+def test_details_land_under_the_series_id(client, store, lake_root):
+    day = date(2026, 2, 4)
+    stored = tmdb_ingest.fetch_series_details(client, store, 209867, "pt-BR", day)
+    landed = lake_root / TEST_BUCKET / layout.details_key(day, 209867)
+    assert stored.key == layout.details_key(day, 209867)
+    assert stored.bytes == landed.stat().st_size
+    assert json.loads(landed.read_bytes())["external_ids"]["imdb_id"]
+
+
+def test_a_missing_series_writes_nothing(client, store, lake_root):
+    day = date(2026, 2, 5)
+    with pytest.raises(TmdbNotFound):
+        tmdb_ingest.fetch_series_details(client, store, 999999999, "pt-BR", day)
+    assert not (lake_root / TEST_BUCKET / layout.details_key(day, 999999999)).exists()
