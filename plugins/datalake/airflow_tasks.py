@@ -6,6 +6,8 @@ Airflow's hooks and the HTTP client are imported inside functions so that parsin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import date
 from pathlib import Path
@@ -82,18 +84,33 @@ def lake_store() -> S3ObjectStore:
     return S3ObjectStore(S3Hook(aws_conn_id=settings.AWS_CONN_ID).get_conn(), bucket)
 
 
+@contextmanager
+def failing_fast_on_permanent_errors() -> Iterator[None]:
+    """A refused credential, a missing resource or a bad setting will not heal: fail without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from datalake.tmdb import TmdbAuthError, TmdbNotFound
+
+    try:
+        yield
+    except (TmdbAuthError, TmdbNotFound, ValueError) as error:
+        raise AirflowFailException(str(error)) from None
+
+
 def discover_top_anime(context: Any) -> list[int]:
     from datalake import tmdb_ingest
 
     query = discover_query(context["params"])
-    return tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_partition(context["dag_run"]))
+    with failing_fast_on_permanent_errors():
+        return tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_partition(context["dag_run"]))
 
 
 def fetch_series_details(series_id: int, context: Any) -> dict[str, Any]:
     from datalake import tmdb_ingest
 
     language = context["params"]["language"]
-    stored = tmdb_ingest.fetch_series_details(
-        tmdb_client(), lake_store(), series_id, language, run_partition(context["dag_run"])
-    )
+    with failing_fast_on_permanent_errors():
+        stored = tmdb_ingest.fetch_series_details(
+            tmdb_client(), lake_store(), series_id, language, run_partition(context["dag_run"])
+        )
     return {"key": stored.key, "bytes": stored.bytes}

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from datalake import layout, tmdb_ingest
-from datalake.ranking import DiscoverQuery, rank
+from datalake.ranking import DiscoverQuery
 from datalake.storage import S3ObjectStore
 from datalake.tmdb import TmdbClient, TmdbNotFound
+from tests.catalog import expected_top
 from tests.conftest import TEST_BUCKET
-
-CATALOG = Path(__file__).resolve().parents[2] / "include" / "data" / "tmdb_catalog.json"
-
-
-def expected_top(query: DiscoverQuery) -> list[int]:
-    """The top ids computed straight from the catalog with the documented filters and order."""
-    catalog = json.loads(CATALOG.read_text())["series"]
-    eligible = [
-        s for s in catalog
-        if query.genre_id in [g["id"] for g in s["genres"]]
-        and query.origin_country in s["origin_country"]
-        and s["vote_count"] >= query.min_vote_count
-        and not s["adult"]
-    ]
-    return [s["id"] for s in rank(eligible, query.top_n)]
-
 
 @pytest.fixture
 def store(local_s3):
@@ -82,3 +66,8 @@ def test_a_missing_series_writes_nothing(client, store, lake_root):
     with pytest.raises(TmdbNotFound):
         tmdb_ingest.fetch_series_details(client, store, 999999999, "pt-BR", day)
     assert not (lake_root / TEST_BUCKET / layout.details_key(day, 999999999)).exists()
+
+
+def test_the_sandbox_order_of_ties_differs_from_the_rule_so_re_ranking_matters(client):
+    first_ten = [s["id"] for s in client.discover_tv(DiscoverQuery(), 1).data["results"][:10]]
+    assert set(first_ten) != set(expected_top(DiscoverQuery()))
