@@ -113,4 +113,4 @@ def fetch_series_details(series_id: int, context: Any) -> dict[str, Any]:
         stored = tmdb_ingest.fetch_series_details(
             tmdb_client(), lake_store(), series_id, language, run_partition(context["dag_run"])
         )
-    return {"key": stored.key, "bytes": stored.bytes}
+    return stored.as_dict()

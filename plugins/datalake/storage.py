@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -10,6 +11,10 @@ from typing import Any
 class StoredObject:
     key: str
     bytes: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class S3ObjectStore:
@@ -21,4 +26,4 @@ class S3ObjectStore:
 
     def put(self, key: str, body: bytes, content_type: str = "application/json") -> StoredObject:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
-        return StoredObject(key=key, bytes=len(body))
+        return StoredObject(key=key, bytes=len(body), sha256=hashlib.sha256(body).hexdigest())

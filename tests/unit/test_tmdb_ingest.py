@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 
@@ -58,6 +59,7 @@ def test_details_land_under_the_series_id(client, store, lake_root):
     landed = lake_root / TEST_BUCKET / layout.details_key(day, 209867)
     assert stored.key == layout.details_key(day, 209867)
     assert stored.bytes == landed.stat().st_size
+    assert stored.sha256 == hashlib.sha256(landed.read_bytes()).hexdigest()
     assert json.loads(landed.read_bytes())["external_ids"]["imdb_id"]
 
 
