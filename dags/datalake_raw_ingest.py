@@ -20,12 +20,10 @@ import pendulum
 from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
 from airflow.sdk import Param, chain, dag, get_current_context, task
 
-from datalake import airflow_tasks, settings
+from datalake import airflow_tasks, params, settings
 from datalake.datasets import DATASETS
-from datalake.ranking import DiscoverQuery
 
 DAG_ID = "datalake_raw_ingest"
-QUERY_DEFAULTS = DiscoverQuery()
 
 
 @dag(
@@ -38,28 +36,7 @@ QUERY_DEFAULTS = DiscoverQuery()
     tags=["datalake", "raw", "tmdb"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
     user_defined_macros=airflow_tasks.MACROS,
-    params={
-        "top_n": Param(
-            QUERY_DEFAULTS.top_n, type="integer", minimum=1, maximum=100,
-            title="Top N", description="How many of the best-rated series to fetch details for (1 to 100).",
-        ),
-        "min_vote_count": Param(
-            QUERY_DEFAULTS.min_vote_count, type="integer", minimum=0,
-            title="Minimum vote count", description="Series with fewer TMDB votes are left out (vote_count.gte).",
-        ),
-        "language": Param(
-            QUERY_DEFAULTS.language, type="string", pattern="^[a-z]{2}(-[A-Z]{2})?$",
-            title="Language", description="TMDB response language, ISO 639-1 with optional region, e.g. pt-BR.",
-        ),
-        "genre_id": Param(
-            QUERY_DEFAULTS.genre_id, type="integer", minimum=1,
-            title="Genre id", description="TMDB TV genre id (16 = Animation).",
-        ),
-        "origin_country": Param(
-            QUERY_DEFAULTS.origin_country, type="string", pattern="^[A-Z]{2}$",
-            title="Origin country", description="ISO 3166-1 country code of origin, e.g. JP.",
-        ),
-    },
+    params={name: Param(getattr(params.DEFAULTS, name), **schema) for name, schema in params.SCHEMAS.items()},
 )
 def datalake_raw_ingest():
     land_csvs = [

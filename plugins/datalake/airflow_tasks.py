@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datalake import layout, settings
+from datalake import layout, params, settings
 from datalake.datasets import DATASETS, CsvDataset
-from datalake.ranking import DiscoverQuery
 from datalake.storage import S3ObjectStore
 
 if TYPE_CHECKING:
@@ -47,11 +45,6 @@ def csv_key_template(dataset: CsvDataset) -> str:
 def csv_source_template(dataset: CsvDataset) -> str:
     """The file to land: the Variable named after the dataset, else the sample in include/data."""
     return "{{ var.value.get('%s', '%s') }}" % (dataset.variable, INCLUDE_DATA / dataset.filename)
-
-
-def discover_query(params: dict[str, Any]) -> DiscoverQuery:
-    """The discover query from the run's params, which are named like DiscoverQuery's fields."""
-    return DiscoverQuery(**{field.name: params[field.name] for field in fields(DiscoverQuery)})
 
 
 def tmdb_client() -> TmdbClient:
@@ -100,8 +93,8 @@ def failing_fast_on_permanent_errors() -> Iterator[None]:
 def discover_top_anime(context: Any) -> list[int]:
     from datalake import tmdb_ingest
 
-    query = discover_query(context["params"])
     with failing_fast_on_permanent_errors():
+        query = params.query_from(context["params"])
         return tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_partition(context["dag_run"]))
 
 

@@ -1,0 +1,57 @@
+"""The run parameters, defined once: the DAG's trigger form and the Lambda's event check both use them.
+
+Each schema is JSON Schema, which Airflow's ``Param`` validates in the UI; ``query_from`` applies the
+same constraints without Airflow (the Lambda has none) and names the parameter that is off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from datalake.ranking import DiscoverQuery
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "top_n": {
+        "type": "integer", "minimum": 1, "maximum": 100, "title": "Top N",
+        "description": "How many of the best-rated series to fetch details for (1 to 100).",
+    },
+    "min_vote_count": {
+        "type": "integer", "minimum": 0, "title": "Minimum vote count",
+        "description": "Series with fewer TMDB votes are left out (vote_count.gte).",
+    },
+    "language": {
+        "type": "string", "pattern": "^[a-z]{2}(-[A-Z]{2})?$", "title": "Language",
+        "description": "TMDB response language: ISO 639-1, optionally with a region, e.g. pt-BR.",
+    },
+    "genre_id": {
+        "type": "integer", "minimum": 1, "title": "Genre id",
+        "description": "TMDB TV genre id (16 = Animation).",
+    },
+    "origin_country": {
+        "type": "string", "pattern": "^[A-Z]{2}$", "title": "Origin country",
+        "description": "ISO 3166-1 code of the country of origin, e.g. JP.",
+    },
+}
+
+DEFAULTS = DiscoverQuery()
+
+
+def _check(name: str, value: Any) -> Any:
+    schema = SCHEMAS[name]
+    if schema["type"] == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"Parameter '{name}' must be an integer; got {value!r}.")
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"Parameter '{name}' must be {bounds}; got {value}.")
+    elif not isinstance(value, str) or not re.fullmatch(schema["pattern"], value):
+        raise ValueError(f"Parameter '{name}' must match {schema['pattern']} ({schema['description']}); got {value!r}.")
+    return value
+
+
+def query_from(values: Mapping[str, Any]) -> DiscoverQuery:
+    """The discover query from parameter values (missing ones take their defaults), each checked."""
+    return DiscoverQuery(**{name: _check(name, values.get(name, getattr(DEFAULTS, name))) for name in SCHEMAS})
