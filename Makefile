@@ -5,15 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 DATE ?= $(shell date -u +%F)
+CONF ?= {}
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lock clean
+.PHONY: run test lock clean lambda-package
 
 run: $(INSTALLED)
-	$(BIN)/python -m sandbox.run --date $(DATE)
+	$(BIN)/python -m sandbox.run --date $(DATE) --conf '$(CONF)'
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The Lambda's deployment package, dist/tmdb_ingest_lambda.zip: the same inputs give the same bytes.
+lambda-package: $(INSTALLED)
+	$(BIN)/python -m lambda_function.build
 
 # Reinstalls only when the pins change.
 $(INSTALLED): requirements.txt constraints.txt

@@ -5,7 +5,10 @@ Lands, under the run's date partition of the lake bucket:
 
 * `movies.csv` and `series.csv` (IMDb extracts, unchanged) at `Raw/Local/CSV/<Movies|Series>/YYYY/MM/DD/`;
 * TMDB's top-rated series of one genre and origin country (by default Japanese animation):
-  the raw `/discover/tv` pages, then `/tv/{id}` for each of the top `top_n`, at `Raw/TMDB/JSON/YYYY/MM/DD/`.
+  the raw `/discover/tv` pages, then `/tv/{id}` for each of the top `top_n`, at `Raw/TMDB/JSON/YYYY/MM/DD/`;
+* last, when everything else succeeded, the run manifest at `Raw/_manifests/YYYY/MM/DD/datalake_raw_ingest.json`.
+
+Each CSV is checked against its dataset's contract before upload and verified after.
 
 The date is the run's logical date, or its run-after date for a manual run without one,
 so re-running a date overwrites the same keys. Connections: `aws_default`, `tmdb_default`.
@@ -17,11 +20,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
-from airflow.sdk import Param, chain, dag, get_current_context, task
+from airflow.sdk import Param, TriggerRule, chain, dag, get_current_context, task
 
 from datalake import airflow_tasks, params, settings
 from datalake.datasets import DATASETS
+from datalake.operators import CheckedLocalFilesystemToS3Operator
 
 DAG_ID = "datalake_raw_ingest"
 
@@ -40,13 +43,13 @@ DAG_ID = "datalake_raw_ingest"
 )
 def datalake_raw_ingest():
     land_csvs = [
-        LocalFilesystemToS3Operator(
+        CheckedLocalFilesystemToS3Operator(
             task_id=f"land_{dataset.name.lower()}_csv",
+            dataset=dataset.name,
             filename=airflow_tasks.csv_source_template(dataset),
             dest_key=airflow_tasks.csv_key_template(dataset),
             dest_bucket=airflow_tasks.BUCKET_TEMPLATE,
             aws_conn_id=settings.AWS_CONN_ID,
-            replace=True,
         )
         for dataset in DATASETS
     ]
@@ -63,8 +66,16 @@ def datalake_raw_ingest():
         context["series_id"] = series_id
         return airflow_tasks.fetch_series_details(series_id, context)
 
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def write_manifest(csv_objects: list[dict], detail_objects: list[dict]) -> str:
+        """Last: record every object of the run. None_failed, because zero results skip the details."""
+        # A slice reads every mapped result in one request, where iterating probes one by one.
+        return airflow_tasks.write_manifest([*csv_objects, *detail_objects[:]], get_current_context())
+
     top_ids = discover_top_anime()
-    chain(top_ids, fetch_series_details.expand(series_id=top_ids))
+    details = fetch_series_details.expand(series_id=top_ids)
+    chain(top_ids, details)
+    write_manifest([land.output for land in land_csvs], details)
 
 
 datalake_raw_ingest()

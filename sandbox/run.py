@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="logical date, YYYY-MM-DD (default: today, UTC)")
     parser.add_argument("--lake", type=Path, default=REPO / ".lake", help="folder the embedded S3 server serves")
     parser.add_argument("--local", type=Path, default=REPO / ".local", help="Airflow home and service logs")
+    parser.add_argument("--conf", default="{}", help='the run\'s params as JSON, e.g. \'{"top_n": 20}\'')
     args = parser.parse_args(argv)
     day = args.date
     bucket = os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         if airflow("db", "migrate") != 0:
             print("airflow db migrate failed", file=sys.stderr)
             return 1
-        if airflow("dags", "test", DAG_ID, day.isoformat()) != 0:
+        if airflow("dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf) != 0:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
         print(summary(s3.client() if s3 else user_s3_client(), bucket, day))

@@ -6,6 +6,11 @@ product relies on: the credential check, TMDB's error bodies, discover's filters
 that is deliberately not the product's tie-break (popularity first), as TMDB gives no order
 for them and the product must re-rank.
 
+Fault rules make it fail the way TMDB does (429 with ``Retry-After``, 500, 503, slow, malformed or
+empty answers) so tests can prove the client survives; they come from ``create_app(faults=...)``,
+``TMDB_SANDBOX_FAULTS`` (a JSON list) or, at run time, the loopback-only admin API under
+``/_sandbox``, which also exposes a log of the ``/3`` requests received.
+
 Serve it with ``TMDB_SANDBOX_CREDENTIALS=cred1,cred2 python -m sandbox.tmdb_app --port N --catalog PATH``.
 """
 
@@ -16,19 +21,27 @@ import asyncio
 import json
 import math
 import os
-from collections.abc import Awaitable, Callable, Collection, Mapping
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 from starlette.exceptions import HTTPException
 
 PAGE_SIZE = 20
 MAX_PAGE = 500
 CREDENTIALS_ENV = "TMDB_SANDBOX_CREDENTIALS"
+FAULTS_ENV = "TMDB_SANDBOX_FAULTS"
+ADMIN_PREFIX = "/_sandbox/"
 
 INVALID_KEY = {"status_code": 7, "status_message": "Invalid API key: You must be granted a valid key.", "success": False}
 NOT_FOUND = {"status_code": 34, "status_message": "The resource you requested could not be found.", "success": False}
@@ -38,6 +51,21 @@ INVALID_PAGE = {
     "success": False,
 }
 INVALID_INPUT = {"status_code": 47, "status_message": "The input is not valid.", "success": False}
+RATE_LIMITED = {
+    "success": False, "status_code": 25,
+    "status_message": "Your request count (#) is over the allowed limit of (40).",
+}
+INTERNAL_ERROR = {
+    "success": False, "status_code": 11, "status_message": "Internal error: Something went wrong, contact TMDB."
+}
+SERVICE_OFFLINE = {
+    "success": False, "status_code": 9,
+    "status_message": "Service offline: This service is temporarily offline, try again later.",
+}
+FAULT_ANSWERS: dict[str, tuple[int, Mapping[str, Any]]] = {
+    "429": (429, RATE_LIMITED), "500": (500, INTERNAL_ERROR), "503": (503, SERVICE_OFFLINE), "empty": (200, {}),
+}
+MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 SORT_FIELDS = ("popularity", "vote_average", "vote_count", "first_air_date", "name", "original_name")
 LIST_ITEM_FIELDS = (
@@ -54,6 +82,90 @@ class TmdbJSONResponse(JSONResponse):
 
 def error(status: int, body: Mapping[str, Any]) -> TmdbJSONResponse:
     return TmdbJSONResponse(dict(body), status_code=status)
+
+
+class FaultRule(BaseModel):
+    """Answer requests whose path matches the glob ``path`` with ``fault``, ``times`` times per
+    distinct path or with seeded ``probability``; unknown fields are refused so typos surface."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = Field(pattern=r"^/")
+    fault: Literal["429", "500", "503", "slow", "malformed", "empty"]
+    times: int | None = Field(None, ge=0)
+    probability: float | None = Field(None, ge=0, le=1)
+    seed: int = 0
+    retry_after: int = Field(1, ge=0)
+    delay: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def one_trigger(self) -> FaultRule:
+        if (self.times is None) == (self.probability is None):
+            raise PydanticCustomError("trigger", "give exactly one of `times` or `probability`")
+        return self
+
+
+class FaultSpecError(ValueError):
+    """A fault list that does not validate; the message names each bad rule's index and field."""
+
+
+RULES = TypeAdapter(list[FaultRule])
+
+
+def describe(detail: ErrorDetails) -> str:
+    """``rule 1 field times: ...`` for an error in a rule, ``fault list: ...`` for one in the list."""
+    if not detail["loc"]:
+        return f"fault list: {detail['msg']}"
+    index, *field = detail["loc"]
+    where = f"rule {index} field {'.'.join(map(str, field))}" if field else f"rule {index}"
+    return f"{where}: {detail['msg']}"
+
+
+def parse_faults(spec: str | bytes) -> tuple[FaultRule, ...]:
+    """Rules from a JSON list, as ``TMDB_SANDBOX_FAULTS`` and ``PUT /_sandbox/faults`` take them."""
+    try:
+        return tuple(RULES.validate_json(spec))
+    except ValidationError as exc:
+        raise FaultSpecError("; ".join(map(describe, exc.errors()))) from None
+
+
+class Faults:
+    """The active rules and what each has spent; setting rules starts every budget and RNG afresh.
+
+    Only the event loop touches it (the middleware and admin endpoints are async), so it needs no lock.
+    """
+
+    def __init__(self, rules: Sequence[FaultRule] = ()) -> None:
+        self.set(rules)
+
+    def set(self, rules: Sequence[FaultRule]) -> None:
+        self.rules = tuple(rules)
+        self.fired = [Counter[str]() for _ in self.rules]
+        self.rngs = [random.Random(rule.seed) for rule in self.rules]
+
+    def pick(self, path: str) -> FaultRule | None:
+        """The first rule matching ``path`` with budget left for it, charged for this request."""
+        for rule, fired, rng in zip(self.rules, self.fired, self.rngs):
+            if not fnmatchcase(path, rule.path):
+                continue
+            due = fired[path] < rule.times if rule.times is not None else rng.random() < rule.probability
+            if due:
+                fired[path] += 1
+                return rule
+        return None
+
+
+async def inject(rule: FaultRule, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """TMDB's answer for ``rule``'s fault; a slow fault still answers normally, only late."""
+    if rule.fault == "slow":
+        await asyncio.sleep(rule.delay)
+        return await call_next(request)
+    if rule.fault == "malformed":
+        return Response(MALFORMED_BODY, media_type=TmdbJSONResponse.media_type)
+    response = error(*FAULT_ANSWERS[rule.fault])
+    if rule.fault == "429":
+        response.headers["Retry-After"] = str(rule.retry_after)
+    return response
 
 
 def matches(values: Collection[str], expression: str | None) -> bool:
@@ -80,25 +192,42 @@ def load_catalog(path: Path) -> dict[int, dict[str, Any]]:
     return {int(series["id"]): series for series in json.loads(path.read_text(encoding="utf-8"))["series"]}
 
 
-def create_app(catalog_path: Path, credentials: Collection[str], *, latency: float = 0.0) -> FastAPI:
+def create_app(
+    catalog_path: Path, credentials: Collection[str], *, latency: float = 0.0, faults: Sequence[FaultRule] = ()
+) -> FastAPI:
     """The sandbox app over the catalog at ``catalog_path``, accepting any of ``credentials``."""
     catalog = load_catalog(Path(catalog_path))
     accepted = frozenset(credential for credential in credentials if credential)
+    active = Faults(faults)
+    received: list[dict[str, Any]] = []
     app = FastAPI(
         title="TMDB sandbox", docs_url=None, redoc_url=None, openapi_url=None,
         default_response_class=TmdbJSONResponse,
     )
 
-    @app.middleware("http")
     async def authorise(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Every request pays the latency, then needs a Bearer token or ``api_key`` TMDB would accept."""
+        """Every request pays the latency, then needs a Bearer token or ``api_key`` TMDB would accept;
+        only then may a fault answer, as TMDB checks the key before anything else."""
         if latency > 0:
             await asyncio.sleep(latency)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         bearer = token.strip() if scheme.lower() == "bearer" else None
         if bearer not in accepted and request.query_params.get("api_key") not in accepted:
             return error(401, INVALID_KEY)
-        return await call_next(request)
+        rule = active.pick(request.url.path)
+        return await (call_next(request) if rule is None else inject(rule, request, call_next))
+
+    @app.middleware("http")
+    async def serve(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """The admin API is test tooling on loopback, so it skips credentials; ``/3`` requests are logged."""
+        if request.url.path.startswith(ADMIN_PREFIX):
+            return await call_next(request)
+        at = time.time()
+        response = await authorise(request, call_next)
+        if request.url.path.startswith("/3/"):
+            query = {k: "***" if k == "api_key" else v for k, v in request.query_params.items()}
+            received.append({"path": request.url.path, "query": query, "status": response.status_code, "at": at})
+        return response
 
     @app.exception_handler(404)
     async def not_found(_: Request, __: HTTPException) -> Response:
@@ -151,6 +280,29 @@ def create_app(catalog_path: Path, credentials: Collection[str], *, latency: flo
             series if "external_ids" in appended else {k: v for k, v in series.items() if k != "external_ids"}
         )
 
+    @app.put("/_sandbox/faults")
+    async def replace_faults(request: Request) -> Response:
+        """Replace the rules, their budgets starting afresh; answers the rules with defaults filled in."""
+        try:
+            rules = parse_faults(await request.body())
+        except FaultSpecError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        active.set(rules)
+        return JSONResponse([rule.model_dump(exclude_none=True) for rule in rules])
+
+    @app.delete("/_sandbox/faults", status_code=204, response_class=Response)
+    async def clear_faults() -> None:
+        active.set(())
+
+    @app.get("/_sandbox/requests")
+    async def request_log() -> list[dict[str, Any]]:
+        """``/3`` requests in arrival order: path, query (``api_key`` masked), status, ``at`` (Unix time)."""
+        return received
+
+    @app.delete("/_sandbox/requests", status_code=204, response_class=Response)
+    async def clear_request_log() -> None:
+        received.clear()
+
     return app
 
 
@@ -165,7 +317,11 @@ def main() -> None:
     credentials = [c.strip() for c in os.environ.get(CREDENTIALS_ENV, "").split(",") if c.strip()]
     if not credentials:
         parser.error(f"{CREDENTIALS_ENV} must hold at least one credential (comma-separated)")
-    app = create_app(args.catalog, credentials, latency=args.latency)
+    try:
+        faults = parse_faults(os.environ.get(FAULTS_ENV) or "[]")
+    except FaultSpecError as exc:
+        parser.error(f"{FAULTS_ENV}: {exc}")
+    app = create_app(args.catalog, credentials, latency=args.latency, faults=faults)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

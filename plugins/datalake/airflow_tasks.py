@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 INCLUDE_DATA = Path(__file__).resolve().parents[2] / "include" / "data"
 
+DISCOVERY_XCOM = "discovery"
+
 BUCKET_TEMPLATE = "{{ var.value.get('%s', '%s') }}" % (settings.BUCKET_VARIABLE, settings.DEFAULT_BUCKET)
 
 
@@ -91,11 +93,18 @@ def failing_fast_on_permanent_errors() -> Iterator[None]:
 
 
 def discover_top_anime(context: Any) -> list[int]:
+    """Land the discover pages; push the ranking and the pages for the manifest; return the ids to map over."""
     from datalake import tmdb_ingest
 
     with failing_fast_on_permanent_errors():
         query = params.query_from(context["params"])
-        return tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_partition(context["dag_run"]))
+        discovery = tmdb_ingest.discover_top_series(
+            tmdb_client(), lake_store(), query, run_partition(context["dag_run"])
+        )
+    context["ti"].xcom_push(key=DISCOVERY_XCOM, value={
+        "ranking": discovery.ranking, "objects": [stored.as_dict() for stored in discovery.objects],
+    })
+    return discovery.ids
 
 
 def fetch_series_details(series_id: int, context: Any) -> dict[str, Any]:
@@ -107,3 +116,22 @@ def fetch_series_details(series_id: int, context: Any) -> dict[str, Any]:
             tmdb_client(), lake_store(), series_id, language, run_partition(context["dag_run"])
         )
     return stored.as_dict()
+
+
+def write_manifest(landed: list[dict[str, Any] | None], context: Any) -> str:
+    """The run's manifest from every landing task's XCom; returns its key."""
+    from datalake import manifest
+
+    discovery = context["ti"].xcom_pull(task_ids="discover_top_anime", key=DISCOVERY_XCOM)
+    dag_run = context["dag_run"]
+    document = manifest.build_manifest(
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        logical_date=dag_run.logical_date.isoformat() if dag_run.logical_date else None,
+        day=run_partition(dag_run),
+        params=context["params"],
+        ranking=discovery["ranking"],
+        objects=[*discovery["objects"], *(entry for entry in landed if entry)],
+    )
+    stored = manifest.write_manifest(lake_store(), document)
+    return stored.key

@@ -12,6 +12,7 @@ from datalake.datasets import CsvDataset
 
 CSV_ROOT = "Raw/Local/CSV"
 TMDB_ROOT = "Raw/TMDB/JSON"
+MANIFEST_ROOT = "Raw/_manifests"
 
 
 def partition_date(logical_date: datetime | None, run_after: datetime) -> date:
@@ -20,6 +21,12 @@ def partition_date(logical_date: datetime | None, run_after: datetime) -> date:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
     return moment.date()
+
+
+def utc_timestamp(epoch: float | None = None) -> str:
+    """ISO-8601 in UTC, to the millisecond: how the manifest writes every moment (default: now)."""
+    moment = datetime.now(timezone.utc) if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def partition(day: date) -> str:
@@ -40,3 +47,8 @@ def discover_key(day: date, page: int, prefix: str = "") -> str:
 
 def details_key(day: date, series_id: int, prefix: str = "") -> str:
     return f"{tmdb_prefix(day, prefix)}tv_{series_id}.json"
+
+
+def manifest_key(day: date, dag_id: str, prefix: str = "") -> str:
+    """The run manifest: its presence marks the partition complete."""
+    return f"{prefix}{MANIFEST_ROOT}/{partition(day)}/{dag_id}.json"

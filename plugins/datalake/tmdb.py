@@ -18,11 +18,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from datalake.rate_limit import DEFAULT_PER_SECOND, RateLimiter, state_file_for
 from datalake.ranking import DiscoverQuery
+from datalake.layout import utc_timestamp
 
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
 DEFAULT_TIMEOUT = (5.0, 30.0)
 """Seconds to connect and to wait for each read."""
+MAX_RETRY_AFTER = 60
+"""Seconds: a longer Retry-After is cut to this, so one answer cannot stall a run for hours."""
 
 _V3_KEY = re.compile(r"[0-9a-fA-F]{32}")
 _API_KEY_VALUE = re.compile(r"(api_key=)[^&\s'\"]+")
@@ -68,17 +72,23 @@ class TmdbResponse:
     """The body exactly as received."""
     data: Any
     """The body parsed as JSON."""
+    fetched_at: str
+    """ISO-8601 UTC time of the answer."""
 
 
 def default_retry() -> Retry:
-    """Retries for what TMDB documents as transient: rate limiting (honouring Retry-After) and 5xx."""
+    """Retries for what is transient: rate limiting (honouring a bounded Retry-After), 5xx, lost connections.
+
+    Exponential backoff with jitter; a bounded number of attempts.
+    """
     return Retry(
-        total=5,
+        total=4,
         backoff_factor=0.5,
         backoff_jitter=0.25,
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=frozenset({"GET"}),
         respect_retry_after_header=True,
+        retry_after_max=MAX_RETRY_AFTER,
         raise_on_status=False,
     )
 
@@ -96,7 +106,7 @@ def auth_kind(credential: str) -> str:
 
 
 class TmdbClient:
-    """GETs TMDB v3 resources as JSON, with timeouts and retries."""
+    """GETs TMDB v3 resources as JSON, with timeouts, retries and a rate limit shared across processes."""
 
     def __init__(
         self,
@@ -105,9 +115,11 @@ class TmdbClient:
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
+        requests_per_second: float = DEFAULT_PER_SECOND,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.rate_limiter = RateLimiter(requests_per_second, state_file_for(self.base_url))
         self._auth_params: dict[str, str] = {}
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
@@ -122,6 +134,7 @@ class TmdbClient:
     def get(self, path: str, params: Mapping[str, Any]) -> TmdbResponse:
         """GET ``{base_url}{path}``; raises TmdbError unless TMDB answers 200 with JSON."""
         url = f"{self.base_url}{path}?{urlencode(params)}"
+        self.rate_limiter.acquire()
         try:
             response = self._session.get(
                 f"{self.base_url}{path}", params={**params, **self._auth_params}, timeout=self.timeout
@@ -135,7 +148,7 @@ class TmdbClient:
             data = response.json()
         except ValueError:
             raise TmdbError(f"TMDB answered {url} with a body that is not JSON", url=url, status=200) from None
-        return TmdbResponse(url=url, body=response.content, data=data)
+        return TmdbResponse(url=url, body=response.content, data=data, fetched_at=utc_timestamp())
 
     def discover_tv(self, query: DiscoverQuery, page: int) -> TmdbResponse:
         response = self.get("/discover/tv", query.params(page))
@@ -145,7 +158,11 @@ class TmdbClient:
         return response
 
     def tv_details(self, series_id: int, language: str) -> TmdbResponse:
-        response = self.get(f"/tv/{series_id}", {"language": language, "append_to_response": "external_ids"})
+        try:
+            response = self.get(f"/tv/{series_id}", {"language": language, "append_to_response": "external_ids"})
+        except TmdbNotFound as error:
+            raise TmdbNotFound(f"TMDB has no TV series with id {series_id}. {error}", url=error.url, status=404,
+                               tmdb_code=error.tmdb_code) from None
         found = response.data.get("id") if isinstance(response.data, dict) else None
         if found != series_id:
             raise TmdbError(f"TMDB answered {response.url} with id {found!r}, expected {series_id}", url=response.url)

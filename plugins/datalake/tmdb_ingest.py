@@ -1,12 +1,15 @@
 """The TMDB half of the raw zone: discover, rank, fetch details, land the raw bodies.
 
 The DAG's tasks and the Lambda both call these functions, so the two write the same objects.
+Nothing is stored until its answer has been checked, so a bad answer leaves no object behind.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from datalake import layout
 from datalake.ranking import MAX_PAGE, DiscoverQuery, cut_is_final, rank
@@ -16,10 +19,22 @@ from datalake.tmdb import TmdbClient, TmdbResponse
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Discovery:
+    ranking: list[dict[str, Any]]
+    """The top series, best first: id, name, vote_average, vote_count."""
+    objects: list[StoredObject]
+    """The discover pages as landed."""
+
+    @property
+    def ids(self) -> list[int]:
+        return [series["id"] for series in self.ranking]
+
+
 def discover_top_series(
     client: TmdbClient, store: S3ObjectStore, query: DiscoverQuery, day: date, prefix: str = ""
-) -> list[int]:
-    """Land every discover page the ranking needs and return the top ids, best first.
+) -> Discovery:
+    """Land every discover page the ranking needs and rank the top series.
 
     Pages are fetched until no later page can change the top-N (a tie with the n-th may
     continue on the next page), and stored only once all of them have arrived.
@@ -34,14 +49,23 @@ def discover_top_series(
         last_page = min(int(response.data["total_pages"]), MAX_PAGE)
         if len(pages) >= last_page or cut_is_final(seen, results, query.top_n):
             break
-    for number, response in enumerate(pages, start=1):
-        store.put(layout.discover_key(day, number, prefix), response.body)
-    top = [int(series["id"]) for series in rank(seen, query.top_n)]
-    if top:
-        log.info("Top %d of %d series over %d page(s): %s", len(top), len(seen), len(pages), top)
+    objects = [
+        store.put(
+            layout.discover_key(day, number, prefix), response.body,
+            source=response.url, records=len(response.data["results"]), fetched_at=response.fetched_at,
+        )
+        for number, response in enumerate(pages, start=1)
+    ]
+    ranking = [
+        {key: series.get(key) for key in ("id", "name", "vote_average", "vote_count")}
+        for series in rank(seen, query.top_n)
+    ]
+    if ranking:
+        log.info("Top %d of %d series over %d page(s): %s", len(ranking), len(seen), len(pages),
+                 [series["id"] for series in ranking])
     else:
-        log.info("TMDB found no series for %s; nothing to fetch.", pages[0].url)
-    return top
+        log.info("TMDB found no series for %s: there is nothing to fetch, and no detail task will run.", pages[0].url)
+    return Discovery(ranking, objects)
 
 
 def fetch_series_details(
@@ -49,6 +73,9 @@ def fetch_series_details(
 ) -> StoredObject:
     """Land the raw ``/tv/{id}`` body (with external_ids) of one series."""
     response = client.tv_details(series_id, language)
-    stored = store.put(layout.details_key(day, series_id, prefix), response.body)
+    stored = store.put(
+        layout.details_key(day, series_id, prefix), response.body,
+        source=response.url, records=1, fetched_at=response.fetched_at,
+    )
     log.info("Stored %s (%d bytes) from %s", stored.key, stored.bytes, response.url)
     return stored

@@ -35,9 +35,18 @@ def test_daily_without_catchup(dag):
 
 
 def test_tasks_and_dependencies(dag):
-    assert set(dag.task_ids) == {"land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details"}
+    assert set(dag.task_ids) == {
+        "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details", "write_manifest",
+    }
     assert dag.get_task("fetch_series_details").upstream_task_ids == {"discover_top_anime"}
     assert dag.get_task("land_movies_csv").upstream_task_ids == set()
+
+
+def test_the_manifest_comes_last_and_survives_skipped_details(dag):
+    manifest = dag.get_task("write_manifest")
+    assert manifest.upstream_task_ids == {"land_movies_csv", "land_series_csv", "fetch_series_details"}
+    assert manifest.downstream_task_ids == set()
+    assert manifest.trigger_rule == "none_failed"
 
 
 def test_details_are_mapped_over_the_discovered_ids(dag):
@@ -47,9 +56,11 @@ def test_details_are_mapped_over_the_discovered_ids(dag):
 
 
 def test_csv_tasks_are_local_to_s3_transfers_that_may_overwrite(dag):
+    from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
+
     for task_id, filename in (("land_movies_csv", "movies.csv"), ("land_series_csv", "series.csv")):
         task = dag.get_task(task_id)
-        assert type(task).__name__ == "LocalFilesystemToS3Operator"
+        assert isinstance(task, LocalFilesystemToS3Operator)
         assert task.replace is True
         assert filename in task.filename
         assert "lake_csv_key" in task.dest_key

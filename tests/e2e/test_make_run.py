@@ -5,15 +5,19 @@ The runs share one Airflow home, so its metadata DB is migrated once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
+import requests
 
 from datalake import layout
 from datalake.datasets import DATASETS
@@ -25,6 +29,8 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-27"
+DATE = date.fromisoformat(DAY)
+DAG_ID = "datalake_raw_ingest"
 
 
 def lake_files(lake: Path) -> dict[str, bytes]:
@@ -37,9 +43,10 @@ def local(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("local")
 
 
-def make_run(day: str, lake: Path, local: Path, **env: str) -> subprocess.CompletedProcess:
+def make_run(day: str, lake: Path, local: Path, conf: str = "{}", **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"}
-    command = [sys.executable, "-m", "sandbox.run", "--date", day, "--lake", str(lake), "--local", str(local)]
+    command = [sys.executable, "-m", "sandbox.run", "--date", day, "--lake", str(lake), "--local", str(local),
+               "--conf", conf]
     return subprocess.run(command, cwd=REPO, env={**clean, **env}, capture_output=True, text=True, timeout=600)
 
 
@@ -51,18 +58,35 @@ def first_run(local, tmp_path_factory):
     return lake, result, lake_files(lake)
 
 
-def test_the_run_lands_exactly_the_csvs_and_the_top_ten(first_run):
+def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
     _, _, files = first_run
-    day = layout.partition_date(None, __import__("datetime").datetime.fromisoformat(DAY))
     top = expected_top(DiscoverQuery())
-    expected = {layout.csv_key(dataset, day) for dataset in DATASETS}
-    expected |= {layout.discover_key(day, 1)} | {layout.details_key(day, series_id) for series_id in top}
-    assert set(files) == expected
+    expected = {layout.csv_key(dataset, DATE) for dataset in DATASETS}
+    expected |= {layout.discover_key(DATE, 1)} | {layout.details_key(DATE, series_id) for series_id in top}
+    assert set(files) == expected | {layout.manifest_key(DATE, DAG_ID)}
     for dataset in DATASETS:
-        assert files[layout.csv_key(dataset, day)] == (REPO / "include" / "data" / dataset.filename).read_bytes()
+        assert files[layout.csv_key(dataset, DATE)] == (REPO / "include" / "data" / dataset.filename).read_bytes()
     for series_id in top:
-        details = json.loads(files[layout.details_key(day, series_id)])
+        details = json.loads(files[layout.details_key(DATE, series_id)])
         assert details["id"] == series_id and details["external_ids"]["imdb_id"].startswith("tt")
+
+
+def test_the_manifest_records_every_object_and_the_ranking(first_run):
+    _, _, files = first_run
+    manifest = json.loads(files[layout.manifest_key(DATE, DAG_ID)])
+    assert manifest["partition"] == DAY and manifest["logical_date"].startswith(DAY)
+    assert manifest["run_id"] and manifest["params"]["top_n"] == 10
+    assert [series["id"] for series in manifest["ranking"]] == expected_top(DiscoverQuery())
+    assert all({"vote_average", "vote_count"} <= set(series) for series in manifest["ranking"])
+    entries = {entry["key"]: entry for entry in manifest["objects"]}
+    assert set(entries) == set(files) - {layout.manifest_key(DATE, DAG_ID)}
+    for key, entry in entries.items():
+        assert entry["bytes"] == len(files[key])
+        assert entry["sha256"] == hashlib.sha256(files[key]).hexdigest()
+        assert entry["fetched_at"] and entry["source"]
+    movies = entries[layout.csv_key(DATASETS[0], DATE)]
+    assert movies["records"] == (REPO / "include" / "data" / "movies.csv").read_bytes().count(b"\n") - 1
+    assert entries[layout.discover_key(DATE, 1)]["records"] == 20
 
 
 def test_the_summary_lists_objects_and_the_ranked_table(first_run):
@@ -80,6 +104,12 @@ def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_
     after = lake_files(lake)
     assert set(after) == set(before)
     assert {k: v for k, v in after.items() if k.endswith(".csv")} == {k: v for k, v in before.items() if k.endswith(".csv")}
+
+    def csv_entries(files: dict[str, bytes]) -> list[dict]:
+        objects = json.loads(files[layout.manifest_key(DATE, DAG_ID)])["objects"]
+        return [entry for entry in objects if entry["key"].endswith(".csv")]
+
+    assert csv_entries(after) == csv_entries(before)
 
 
 def test_another_tmdb_server_given_by_connection_is_used_and_ranked_by_the_rule(local, tmp_path):
@@ -109,3 +139,56 @@ def test_a_failed_run_exits_non_zero_and_stops_its_services(local, tmp_path, tmd
     port = int(re.search(r"Embedded S3: http://127.0.0.1:(\d+)", result.stdout).group(1))
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_zero_results_end_the_run_successfully_without_detail_tasks(local, tmp_path):
+    result = make_run("2026-11-30", tmp_path / "lake", local, conf='{"origin_country": "ZZ"}')
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    assert "TMDB found no series" in result.stdout + result.stderr
+    files = lake_files(tmp_path / "lake")
+    day = date(2026, 11, 30)
+    assert not [key for key in files if "/tv_" in key]
+    manifest = json.loads(files[layout.manifest_key(day, DAG_ID)])
+    assert manifest["ranking"] == [] and manifest["params"]["origin_country"] == "ZZ"
+
+
+def test_a_csv_that_breaks_its_contract_fails_and_lands_nothing(local, tmp_path):
+    good = (REPO / "include" / "data" / "movies.csv").read_text().splitlines()
+    bad = tmp_path / "movies.csv"
+    bad.write_text("\n".join(good[:5] + [good[5].rsplit("|", 1)[0]] + good[6:]) + "\n")
+    result = make_run("2026-12-01", tmp_path / "lake", local, MOVIES_CSV=str(bad))
+    assert result.returncode != 0
+    assert f"{bad}: line 6: expected 15 fields separated by '|', found 14" in result.stdout + result.stderr
+    files = lake_files(tmp_path / "lake")
+    assert not [key for key in files if key.startswith("Raw/Local/CSV/Movies/")]
+    assert not [key for key in files if key.startswith("Raw/_manifests/")]
+
+
+def test_rate_limits_and_server_errors_before_each_detail_are_survived_without_leaking_the_key(
+    local, tmp_path, tmdb
+):
+    """TMDB answers every /tv/{id} first 429 (Retry-After: 1), then 500; the v3 key travels in URLs."""
+    admin = tmdb.base_url.removesuffix("/3")
+    rules = [{"path": "/3/tv/*", "fault": "429", "retry_after": 1, "times": 1},
+             {"path": "/3/tv/*", "fault": "500", "times": 1}]
+    requests.put(f"{admin}/_sandbox/faults", json=rules, timeout=5).raise_for_status()
+    requests.delete(f"{admin}/_sandbox/requests", timeout=5).raise_for_status()
+    connection = json.dumps({"conn_type": "http", "host": tmdb.base_url, "password": tmdb.api_key})
+    try:
+        result = make_run("2026-12-02", tmp_path / "lake", local, AIRFLOW_CONN_TMDB_DEFAULT=connection)
+        log = requests.get(f"{admin}/_sandbox/requests", timeout=5).json()
+    finally:
+        requests.delete(f"{admin}/_sandbox/faults", timeout=5)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    files = lake_files(tmp_path / "lake")
+    top = expected_top(DiscoverQuery())
+    assert sorted(int(k.rsplit("tv_", 1)[1][:-5]) for k in files if "/tv_" in k) == sorted(top)
+    per_id = Counter(entry["path"] for entry in log if entry["path"].startswith("/3/tv/"))
+    assert set(per_id) == {f"/3/tv/{series_id}" for series_id in top}
+    assert max(per_id.values()) <= 3
+
+    secret = tmdb.api_key
+    assert secret not in result.stdout + result.stderr
+    assert not [key for key, body in files.items() if secret.encode() in body]
+    leaks = [path for path in local.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
+    assert leaks == [], "task logs, XCom and rendered fields live under the Airflow home"

@@ -29,7 +29,7 @@ def client(tmdb):
 def test_top_ids_follow_the_rule_whatever_the_page_order(client, store, top_n):
     query = DiscoverQuery(top_n=top_n)
     day = date(2026, 1, top_n)
-    assert tmdb_ingest.discover_top_series(client, store, query, day) == expected_top(query)
+    assert tmdb_ingest.discover_top_series(client, store, query, day).ids == expected_top(query)
 
 
 def test_discover_pages_land_byte_for_byte(client, store, lake_root):
@@ -50,7 +50,7 @@ def test_only_the_pages_the_ranking_needs_are_fetched(client, store, lake_root):
 
 def test_no_match_returns_no_ids(client, store):
     query = DiscoverQuery(origin_country="ZZ")
-    assert tmdb_ingest.discover_top_series(client, store, query, date(2026, 2, 3)) == []
+    assert tmdb_ingest.discover_top_series(client, store, query, date(2026, 2, 3)).ids == []
 
 
 def test_details_land_under_the_series_id(client, store, lake_root):
