@@ -194,3 +194,32 @@ def test_a_page_past_500_is_tmdbs_invalid_page(tmdb):
 def test_details_carry_external_ids(tmdb):
     response = TmdbClient(tmdb.credential, tmdb.base_url).tv_details(209867, "pt-BR")
     assert response.data["external_ids"]["imdb_id"].startswith("tt")
+
+
+def test_a_read_timeout_is_retried(scripted):
+    scripted.script = [(200, {}, b"{}", 1.0), ok(DETAILS)]
+    client = TmdbClient(V3_KEY, scripted.base_url, timeout=(1.0, 0.3), retry=FAST_RETRY)
+    assert client.tv_details(42, "pt-BR").data["id"] == 42
+    assert len(scripted.requests) == 2
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(scripted):
+    scripted.script = [(500, {}, b'{"status_code": 11, "status_message": "Internal error"}', 0.0)] * 10
+    with pytest.raises(TmdbError, match="HTTP 500") as error:
+        TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY).tv_details(42, "pt-BR")
+    assert error.value.tmdb_code == 11
+    assert len(scripted.requests) == FAST_RETRY.total + 1
+
+
+def test_a_huge_retry_after_is_bounded():
+    from urllib3 import HTTPResponse
+
+    from datalake.tmdb import MAX_RETRY_AFTER, default_retry
+
+    response = HTTPResponse(status=429, headers={"Retry-After": "86400"})
+    assert default_retry().get_retry_after(response) == MAX_RETRY_AFTER
+
+
+def test_a_missing_series_names_its_id(tmdb):
+    with pytest.raises(TmdbNotFound, match="no TV series with id 999999999"):
+        TmdbClient(tmdb.credential, tmdb.base_url).tv_details(999999999, "pt-BR")

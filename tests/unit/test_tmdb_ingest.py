@@ -11,7 +11,7 @@ import pytest
 from datalake import layout, tmdb_ingest
 from datalake.ranking import DiscoverQuery
 from datalake.storage import S3ObjectStore
-from datalake.tmdb import TmdbClient, TmdbNotFound
+from datalake.tmdb import TmdbClient, TmdbError, TmdbNotFound
 from tests.catalog import expected_top
 from tests.conftest import TEST_BUCKET
 
@@ -73,3 +73,48 @@ def test_a_missing_series_writes_nothing(client, store, lake_root):
 def test_the_sandbox_order_of_ties_differs_from_the_rule_so_re_ranking_matters(client):
     first_ten = [s["id"] for s in client.discover_tv(DiscoverQuery(), 1).data["results"][:10]]
     assert set(first_ten) != set(expected_top(DiscoverQuery()))
+
+
+@pytest.fixture
+def faults(tmdb):
+    """Sets the sandbox's fault rules for one test."""
+    import requests
+
+    admin = tmdb.base_url.removesuffix("/3")
+
+    def set_rules(*rules: dict) -> None:
+        requests.put(f"{admin}/_sandbox/faults", json=list(rules), timeout=5).raise_for_status()
+
+    yield set_rules
+    requests.delete(f"{admin}/_sandbox/faults", timeout=5).raise_for_status()
+
+
+@pytest.mark.parametrize("fault", ["malformed", "empty"])
+def test_a_bad_discover_answer_writes_nothing(client, store, lake_root, faults, fault):
+    faults({"path": "/3/discover/tv", "fault": fault, "times": 1})
+    day = date(2026, 3, 1 if fault == "malformed" else 2)
+    with pytest.raises(TmdbError, match="not JSON" if fault == "malformed" else "without 'results'"):
+        tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
+    assert not (lake_root / TEST_BUCKET / layout.tmdb_prefix(day)).exists()
+
+
+def test_a_second_page_failing_leaves_the_first_unwritten(client, store, lake_root):
+    class SecondPageFails:
+        def discover_tv(self, query, page):
+            if page == 2:
+                raise TmdbError("page 2 is down", url="/discover/tv?page=2")
+            return client.discover_tv(query, page)
+
+    day = date(2026, 3, 3)
+    with pytest.raises(TmdbError, match="page 2"):
+        tmdb_ingest.discover_top_series(SecondPageFails(), store, DiscoverQuery(top_n=25), day)
+    assert not (lake_root / TEST_BUCKET / layout.tmdb_prefix(day)).exists()
+
+
+@pytest.mark.parametrize("fault", ["malformed", "empty"])
+def test_a_bad_details_answer_writes_nothing(client, store, lake_root, faults, fault):
+    faults({"path": "/3/tv/*", "fault": fault, "times": 1})
+    day = date(2026, 3, 4 if fault == "malformed" else 5)
+    with pytest.raises(TmdbError):
+        tmdb_ingest.fetch_series_details(client, store, 209867, "pt-BR", day)
+    assert not (lake_root / TEST_BUCKET / layout.details_key(day, 209867)).exists()
