@@ -128,11 +128,16 @@ def rclone_binary() -> str:
 
 
 @contextmanager
-def rclone_s3(root: Path, bucket: str, log_path: Path, port: int | None = None) -> Iterator[LocalS3]:
-    """Serve ``root`` as S3: each bucket a folder, each object a plain file at ``root/<bucket>/<key>``."""
+def rclone_s3(
+    root: Path, bucket: str, log_path: Path, port: int | None = None, secret_key: str | None = None
+) -> Iterator[LocalS3]:
+    """Serve ``root`` as S3: each bucket a folder, each object a plain file at ``root/<bucket>/<key>``.
+
+    Port and secret default to fresh ones; give both to restart a server its clients already know.
+    """
     root.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    s3 = LocalS3(f"http://{HOST}:{port}", "datalake-local", secrets.token_hex(16))
+    s3 = LocalS3(f"http://{HOST}:{port}", "datalake-local", secret_key or secrets.token_hex(16))
     env = {
         **os.environ,
         "RCLONE_CONFIG": os.devnull,

@@ -50,9 +50,13 @@ def csv_source_template(dataset: CsvDataset) -> str:
 
 
 def tmdb_client() -> TmdbClient:
-    """A client for the TMDB connection: host is the base URL, password the credential."""
+    """A client for the TMDB connection: host is the base URL, password the credential.
+
+    The extra ``{"requests_per_second": N}`` sets the rate limit shared by the run's tasks (default 35).
+    """
     from airflow.sdk import BaseHook
 
+    from datalake.rate_limit import DEFAULT_PER_SECOND
     from datalake.tmdb import TmdbClient
 
     connection = BaseHook.get_connection(settings.TMDB_CONN_ID)
@@ -67,7 +71,8 @@ def tmdb_client() -> TmdbClient:
             f"Connection '{settings.TMDB_CONN_ID}' has no password: "
             "set it to a TMDB v4 read-access token or v3 API key."
         )
-    return TmdbClient(connection.password, base_url)
+    rate = float(connection.extra_dejson.get("requests_per_second", DEFAULT_PER_SECOND))
+    return TmdbClient(connection.password, base_url, requests_per_second=rate)
 
 
 def lake_store() -> S3ObjectStore:

@@ -12,7 +12,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +25,7 @@ import requests
 from datalake import layout
 from datalake.datasets import DATASETS
 from datalake.ranking import DiscoverQuery
-from sandbox.services import tmdb_sandbox
+from sandbox.services import free_port, rclone_s3, tmdb_sandbox
 from tests.catalog import CATALOG, expected_top
 
 pytestmark = pytest.mark.e2e
@@ -192,3 +195,35 @@ def test_rate_limits_and_server_errors_before_each_detail_are_survived_without_l
     assert not [key for key, body in files.items() if secret.encode() in body]
     leaks = [path for path in local.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
     assert leaks == [], "task logs, XCom and rendered fields live under the Airflow home"
+
+
+def test_a_storage_server_restarted_mid_run_is_survived(local, tmp_path, tmdb):
+    """S3 goes away while details are landing and comes back 3 s later: task retries finish the run."""
+    admin = tmdb.base_url.removesuffix("/3")
+    requests.put(f"{admin}/_sandbox/faults", json=[{"path": "/3/tv/*", "fault": "slow", "delay": 1.0, "times": 1}],
+                 timeout=5).raise_for_status()
+    lake, port = tmp_path / "lake", free_port()
+    with ExitStack() as stack:
+        s3 = stack.enter_context(rclone_s3(lake, "datalake", tmp_path / "rclone.log", port=port))
+
+        def restart_when_details_land() -> None:
+            deadline = time.monotonic() + 300
+            while not list(lake.glob("datalake/Raw/TMDB/JSON/*/*/*/tv_*.json")) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stack.close()
+            time.sleep(3)
+            stack.enter_context(rclone_s3(lake, "datalake", tmp_path / "rclone.log", port=port, secret_key=s3.secret_key))
+
+        restarter = threading.Thread(target=restart_when_details_land)
+        restarter.start()
+        try:
+            result = make_run("2026-12-03", lake, local, AIRFLOW_CONN_AWS_DEFAULT=s3.airflow_connection())
+        finally:
+            restarter.join()
+            requests.delete(f"{admin}/_sandbox/faults", timeout=5)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    assert "Embedded S3:" not in result.stdout
+    assert "the S3 endpoint is unreachable" in result.stdout + result.stderr, "the outage was not hit"
+    files = lake_files(lake)
+    assert len([key for key in files if "/tv_" in key]) == 10
+    assert layout.manifest_key(date(2026, 12, 3), DAG_ID) in files

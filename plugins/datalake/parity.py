@@ -1,0 +1,108 @@
+"""Whether the Lambda wrote the same lake as the DAG: the same ranked ids, keys and bytes.
+
+The Lambda writes under a prefix (``PARITY_PREFIX``) so that its objects sit beside the DAG's
+instead of overwriting them; keys are compared with that prefix removed. Pure: the caller
+brings both sides as the tasks and the handler report them (``StoredObject.as_dict()``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PARITY_PREFIX = "Parity/Lambda/"
+"""Where the DAG asks the Lambda to write; the SAM template grants PutObject there too."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    key: str
+    """The relative key that differs, or ``"ids"`` for the ranking."""
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.detail}"
+
+
+class ParityError(ValueError):
+    """The Lambda's lake is not the DAG's; the message names every differing key.
+
+    A ValueError, like the other permanent failures: running the comparison again cannot heal it.
+    """
+
+    def __init__(self, differences: Sequence[Difference]):
+        self.differences = list(differences)
+        self.keys = [difference.key for difference in self.differences]
+        listed = "; ".join(str(difference) for difference in self.differences)
+        super().__init__(f"The Lambda's objects differ from the DAG's in {len(self.differences)} place(s): {listed}")
+
+
+def _by_relative_key(objects: Iterable[Mapping[str, Any]], prefix: str, side: str) -> dict[str, Mapping[str, Any]]:
+    relative: dict[str, Mapping[str, Any]] = {}
+    for stored in objects:
+        key = str(stored["key"])
+        if not key.startswith(prefix):
+            raise ValueError(f"The {side}'s object {key!r} is not under the prefix {prefix!r}.")
+        relative[key[len(prefix):]] = stored
+    return relative
+
+
+def _content(stored: Mapping[str, Any]) -> tuple[int, str]:
+    return int(stored["bytes"]), str(stored["sha256"])
+
+
+def lambda_answer(payload: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The handler's answer, from the payload as ``LambdaInvokeFunctionOperator`` returns it (a string) or parsed."""
+    answer = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
+    if not isinstance(answer, Mapping) or not {"ids", "objects"} <= answer.keys():
+        raise ValueError(f"The Lambda's answer must be an object with 'ids' and 'objects'; got {str(answer)[:200]!r}.")
+    return answer
+
+
+def compare(
+    dag_ids: Sequence[int],
+    dag_objects: Iterable[Mapping[str, Any]],
+    lambda_result: str | bytes | Mapping[str, Any],
+    prefix: str = PARITY_PREFIX,
+    *,
+    compare_bytes: bool = True,
+) -> list[Difference]:
+    """Every difference between the DAG's run and the Lambda's, ids first, then keys in order.
+
+    ``dag_objects`` are the DAG's TMDB objects (discover pages and details), written without a prefix.
+    ``compare_bytes=False`` leaves out the content, for a source whose answers change between two
+    fetches (the real TMDB's vote counts move); the TMDB sandbox answers the same bytes every time.
+    """
+    answer = lambda_answer(lambda_result)
+    differences: list[Difference] = []
+    lambda_ids = [int(series_id) for series_id in answer["ids"]]
+    if lambda_ids != [int(series_id) for series_id in dag_ids]:
+        differences.append(Difference("ids", f"the DAG ranked {list(dag_ids)}, the Lambda {lambda_ids}"))
+    ours = _by_relative_key(dag_objects, "", "DAG")
+    theirs = _by_relative_key(answer["objects"], prefix, "Lambda")
+    for key in sorted(ours.keys() | theirs.keys()):
+        if key not in theirs:
+            differences.append(Difference(key, "written by the DAG only"))
+        elif key not in ours:
+            differences.append(Difference(key, "written by the Lambda only"))
+        elif compare_bytes and _content(ours[key]) != _content(theirs[key]):
+            (size, digest), (their_size, their_digest) = _content(ours[key]), _content(theirs[key])
+            detail = f"the DAG wrote {size} bytes (sha256 {digest}), the Lambda {their_size} bytes (sha256 {their_digest})"
+            differences.append(Difference(key, detail))
+    return differences
+
+
+def check(
+    dag_ids: Sequence[int],
+    dag_objects: Iterable[Mapping[str, Any]],
+    lambda_result: str | bytes | Mapping[str, Any],
+    prefix: str = PARITY_PREFIX,
+    *,
+    compare_bytes: bool = True,
+) -> None:
+    """Raise ParityError unless ``compare`` finds nothing."""
+    differences = compare(dag_ids, dag_objects, lambda_result, prefix, compare_bytes=compare_bytes)
+    if differences:
+        raise ParityError(differences)

@@ -1,0 +1,43 @@
+"""The Airflow glue reads its settings from connections the way a task does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from datalake import airflow_tasks
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
+
+
+def connect(monkeypatch, **connection) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_TMDB_DEFAULT", json.dumps({"conn_type": "http", **connection}))
+
+
+def test_the_tmdb_connection_gives_base_url_credential_and_rate(monkeypatch):
+    connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN, extra={"requests_per_second": 5})
+    client = airflow_tasks.tmdb_client()
+    assert client.base_url == "http://127.0.0.1:1/3"
+    assert client.rate_limiter.interval == pytest.approx(0.2)
+
+
+def test_a_host_without_scheme_is_refused_clearly(monkeypatch):
+    connect(monkeypatch, host="api.themoviedb.org", password=TOKEN)
+    with pytest.raises(ValueError, match="host must be the TMDB base URL, e.g. https://api.themoviedb.org/3"):
+        airflow_tasks.tmdb_client()
+
+
+def test_a_missing_credential_is_refused_clearly(monkeypatch):
+    connect(monkeypatch, host="https://api.themoviedb.org/3")
+    with pytest.raises(ValueError, match="has no password"):
+        airflow_tasks.tmdb_client()
+
+
+def test_csv_sources_default_to_the_samples_and_follow_their_variables():
+    from datalake.datasets import MOVIES
+
+    template = airflow_tasks.csv_source_template(MOVIES)
+    assert "var.value.get('movies_csv'" in template
+    assert str(airflow_tasks.INCLUDE_DATA / "movies.csv") in template
+    assert (airflow_tasks.INCLUDE_DATA / "movies.csv").is_file()
