@@ -1,0 +1,131 @@
+"""AWS Lambda entry point for the TMDB half of the raw zone: a thin layer over the ``datalake`` package.
+
+The DAG's tasks call the same ``datalake.tmdb_ingest`` functions, so both write the same objects
+under the same keys; this module only turns an event and the environment into those calls.
+
+Environment: ``DATALAKE_BUCKET`` (required), ``TMDB_BASE_URL`` (default: the real TMDB), and the
+credential as ``TMDB_API_TOKEN`` or, better, the ARN of a Secrets Manager secret in ``TMDB_SECRET_ARN``
+(its SecretString is the credential itself or JSON with a ``TMDB_API_TOKEN`` key). AWS endpoints come
+from boto3's own settings (e.g. ``AWS_ENDPOINT_URL_S3``), so the code knows no local stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timezone
+from typing import Any
+
+import boto3
+
+from datalake import params, tmdb_ingest
+from datalake.ranking import DiscoverQuery
+from datalake.storage import S3ObjectStore, StoredObject
+from datalake.tmdb import DEFAULT_BASE_URL, TmdbClient
+
+EVENT_KEYS = ("date", "prefix", *params.SCHEMAS)
+DETAIL_WORKERS = 4
+"""Details fetched at once: a few overlap TMDB's latency; the client's rate limit still caps the pace."""
+SECRET_JSON_KEY = "TMDB_API_TOKEN"
+
+logging.getLogger("datalake").setLevel(logging.INFO)
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Discover, rank, fetch the top-N details; return the ranked ids and every object written."""
+    day, prefix, query = parse_event(event)
+    bucket = _required_env("DATALAKE_BUCKET", "the lake's bucket name")
+    base_url = os.environ.get("TMDB_BASE_URL") or DEFAULT_BASE_URL
+    session = boto3.session.Session()  # per invocation: a warm container must not keep stale settings
+    credential = tmdb_credential(session)
+    store = S3ObjectStore(session.client("s3"), bucket)
+
+    discovery = tmdb_ingest.discover_top_series(TmdbClient(credential, base_url), store, query, day, prefix)
+    clients = threading.local()
+
+    def fetch(series_id: int) -> StoredObject:
+        # requests.Session is not documented as thread-safe: one client per worker thread.
+        if not hasattr(clients, "tmdb"):
+            clients.tmdb = TmdbClient(credential, base_url)
+        return tmdb_ingest.fetch_series_details(clients.tmdb, store, series_id, query.language, day, prefix)
+
+    with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
+        details = list(pool.map(fetch, discovery.ids))
+    return {"ids": discovery.ids, "objects": [stored.as_dict() for stored in discovery.objects + details]}
+
+
+def parse_event(event: Any) -> tuple[date, str, DiscoverQuery]:
+    """The partition date, key prefix and discover query of an event; ValueError names the key that is off."""
+    if not isinstance(event, Mapping):
+        raise ValueError(f"The event must be a JSON object with some of the keys {', '.join(EVENT_KEYS)}; "
+                         f"got {event!r}.")
+    unknown = sorted(set(event) - set(EVENT_KEYS))
+    if unknown:
+        raise ValueError(
+            f"Unknown event key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(EVENT_KEYS)}."
+        )
+    return _event_date(event.get("date")), _event_prefix(event.get("prefix", "")), params.query_from(event)
+
+
+def _event_date(value: Any) -> date:
+    if value is None:
+        return datetime.now(timezone.utc).date()
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"Event key 'date' must be a date as YYYY-MM-DD (the partition, default today in UTC); got {value!r}."
+    )
+
+
+def _event_prefix(value: Any) -> str:
+    """A prefix roots the keys elsewhere in the bucket (e.g. ``Parity/Lambda/``) but may not escape it."""
+    if not isinstance(value, str) or (
+        value and (not value.endswith("/") or value.startswith("/") or ".." in value)
+    ):
+        raise ValueError(
+            "Event key 'prefix' must be '' or a relative folder ending in '/', "
+            f"without a leading '/' or '..', e.g. 'Parity/Lambda/'; got {value!r}."
+        )
+    return value
+
+
+def _required_env(name: str, meaning: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ValueError(f"Environment variable {name} is not set: it must hold {meaning}.")
+    return value
+
+
+def tmdb_credential(session: boto3.session.Session) -> str:
+    """``TMDB_API_TOKEN``, else the secret named by ``TMDB_SECRET_ARN``. Never logged, never returned."""
+    if token := os.environ.get("TMDB_API_TOKEN"):
+        return token
+    arn = _required_env("TMDB_SECRET_ARN", "the ARN of the TMDB credential's secret (or set TMDB_API_TOKEN)")
+    client = session.client("secretsmanager")
+    botocore_log = logging.getLogger("botocore")
+    level = botocore_log.level
+    botocore_log.setLevel(max(level, logging.INFO))  # at DEBUG botocore logs response bodies: the secret's too
+    try:
+        secret = client.get_secret_value(SecretId=arn).get("SecretString")
+    finally:
+        botocore_log.setLevel(level)
+    if not secret:
+        raise ValueError(f"Secret {arn} has no SecretString: store the TMDB credential as text.")
+    try:
+        parsed = json.loads(secret)
+    except ValueError:
+        return secret.strip()
+    if not isinstance(parsed, dict):
+        return secret.strip()
+    if not isinstance(parsed.get(SECRET_JSON_KEY), str) or not parsed[SECRET_JSON_KEY]:
+        raise ValueError(f"Secret {arn} is JSON without a non-empty string at key '{SECRET_JSON_KEY}'.")
+    return parsed[SECRET_JSON_KEY].strip()
+

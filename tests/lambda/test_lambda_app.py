@@ -1,0 +1,122 @@
+"""The built zip invoked through the local Lambda endpoint with boto3, as the DAG's last task invokes it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from datetime import date
+
+import pytest
+
+from datalake import parity, tmdb_ingest
+from datalake.parity import PARITY_PREFIX
+from datalake.ranking import DiscoverQuery
+from datalake.storage import S3ObjectStore
+from datalake.tmdb import TmdbClient
+from tests.catalog import expected_top
+from tests.conftest import TEST_BUCKET
+
+
+def invoke(client, name: str, event: object, **options) -> tuple[dict, object]:
+    answer = client.invoke(FunctionName=name, Payload=json.dumps(event).encode(), **options)
+    return answer, json.loads(answer["Payload"].read())
+
+
+def test_the_built_zip_lands_the_same_objects_as_the_dags_functions(lambda_client, local_s3, tmdb, lake_root):
+    day = date(2026, 4, 1)
+    started = time.monotonic()
+    answer, result = invoke(lambda_client, "tmdb_ingest", {"date": day.isoformat(), "prefix": PARITY_PREFIX})
+    latency = time.monotonic() - started
+
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer, result
+    assert result["ids"] == expected_top(DiscoverQuery())
+    for stored in result["objects"]:
+        body = (lake_root / TEST_BUCKET / stored["key"]).read_bytes()
+        assert stored["sha256"] == hashlib.sha256(body).hexdigest()
+    assert latency < 30
+
+    # The DAG's tasks call these same functions without a prefix: byte-identical objects.
+    client, store = TmdbClient(tmdb.credential, tmdb.base_url), S3ObjectStore(local_s3.client(), TEST_BUCKET)
+    discovery = tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
+    details = [tmdb_ingest.fetch_series_details(client, store, i, "pt-BR", day) for i in discovery.ids]
+    dag_objects = [stored.as_dict() for stored in discovery.objects + details]
+    assert parity.compare(discovery.ids, dag_objects, result) == []
+
+
+def test_a_bad_event_is_an_unhandled_function_error_naming_the_key(lambda_client):
+    answer, error = invoke(lambda_client, "tmdb_ingest", {"top_n": 0})
+    assert answer["StatusCode"] == 200
+    assert answer["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "ValueError"
+    assert "'top_n' must be from 1 to 100" in error["errorMessage"]
+
+
+def test_an_exception_answers_like_lambda(lambda_client):
+    answer, error = invoke(lambda_client, "fail", {})
+    assert answer["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "RuntimeError"
+    assert error["errorMessage"] == "the toy function failed"
+    assert any("handler.py" in frame and "in fail" in frame for frame in error["stackTrace"])
+
+
+def test_a_timeout_answers_like_lambda(lambda_client):
+    started = time.monotonic()
+    answer, error = invoke(lambda_client, "sleep", {})
+    assert time.monotonic() - started < 10
+    assert answer["FunctionError"] == "Unhandled"
+    assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+
+
+def test_a_missing_handler_answers_like_lambda(lambda_client):
+    answer, error = invoke(lambda_client, "missing_handler", {})
+    assert answer["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_an_unknown_function_is_not_found(lambda_client):
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException) as failure:
+        invoke(lambda_client, "nowhere", {})
+    assert failure.value.response["Error"]["Message"] == (
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nowhere"
+    )
+
+
+def test_a_function_whose_zip_is_not_built_says_so(lambda_client):
+    with pytest.raises(lambda_client.exceptions.ServiceException, match="make lambda-package"):
+        invoke(lambda_client, "no_code", {})
+
+
+def test_a_payload_that_is_not_json_is_refused(lambda_client):
+    with pytest.raises(lambda_client.exceptions.InvalidRequestContentException):
+        lambda_client.invoke(FunctionName="echo", Payload=b"{not json")
+
+
+def test_the_function_gets_its_event_environment_context_and_log(lambda_client):
+    answer, result = invoke(lambda_client, "echo", {"x": 1}, LogType="Tail")
+    assert result["event"] == {"x": 1}
+    assert result["function"] == "echo"
+    assert result["greeting"] == "hello"
+    assert 0 < result["remaining_ms"] <= 10_000
+    log = base64.b64decode(answer["LogResult"]).decode()
+    assert "printed to the log" in log and "REPORT RequestId" in log
+
+
+def test_only_the_zip_and_the_runtimes_sdk_are_importable(lambda_client):
+    answer, version = invoke(lambda_client, "uses_boto3", {})
+    assert "FunctionError" not in answer and version
+    answer, error = invoke(lambda_client, "uses_requests", {})
+    assert answer["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "ModuleNotFoundError"
+
+
+def test_an_event_invocation_is_accepted_at_once(lambda_client):
+    answer = lambda_client.invoke(FunctionName="echo", InvocationType="Event", Payload=b"{}")
+    assert answer["StatusCode"] == 202
+
+
+def test_a_function_can_be_named_by_its_arn(lambda_client):
+    answer, result = invoke(lambda_client, "arn:aws:lambda:us-east-1:000000000000:function:echo", {})
+    assert result["function"] == "echo"
+
