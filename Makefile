@@ -7,17 +7,20 @@ UV_VERSION := 0.13.8
 DATE ?= $(shell date -u +%F)
 CONF ?= {}
 INSTALLED := $(VENV)/.installed
+LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
 .PHONY: run test lock clean lambda-package
 
-run: $(INSTALLED)
+run: $(INSTALLED) $(LAMBDA_ZIP)
 	$(BIN)/python -m sandbox.run --date $(DATE) --conf '$(CONF)'
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The Lambda's deployment package, dist/tmdb_ingest_lambda.zip: the same inputs give the same bytes.
-lambda-package: $(INSTALLED)
+# The Lambda's deployment package: the same inputs give the same bytes.
+lambda-package: $(LAMBDA_ZIP)
+
+$(LAMBDA_ZIP): $(INSTALLED) constraints.txt $(wildcard lambda_function/*.py plugins/datalake/*.py)
 	$(BIN)/python -m lambda_function.build
 
 # Reinstalls only when the pins change.

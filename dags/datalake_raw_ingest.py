@@ -6,7 +6,9 @@ Lands, under the run's date partition of the lake bucket:
 * `movies.csv` and `series.csv` (IMDb extracts, unchanged) at `Raw/Local/CSV/<Movies|Series>/YYYY/MM/DD/`;
 * TMDB's top-rated series of one genre and origin country (by default Japanese animation):
   the raw `/discover/tv` pages, then `/tv/{id}` for each of the top `top_n`, at `Raw/TMDB/JSON/YYYY/MM/DD/`;
-* last, when everything else succeeded, the run manifest at `Raw/_manifests/YYYY/MM/DD/datalake_raw_ingest.json`.
+* when everything else succeeded, the run manifest at `Raw/_manifests/YYYY/MM/DD/datalake_raw_ingest.json`;
+* last, if a Lambda is configured, `invoke_lambda_parity` runs the same TMDB job as an AWS Lambda under
+  `Parity/Lambda/` and checks that it ranked the same ids and wrote the same objects.
 
 Each CSV is checked against its dataset's contract before upload and verified after.
 
@@ -20,11 +22,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, chain, dag, get_current_context, task
+from airflow.sdk import AssetAlias, Param, TriggerRule, chain, dag, get_current_context, task
 
-from datalake import airflow_tasks, params, settings
+from datalake import airflow_tasks, layout, params, settings
 from datalake.datasets import DATASETS
-from datalake.operators import CheckedLocalFilesystemToS3Operator
+from datalake.operators import CheckedLocalFilesystemToS3Operator, LambdaParityOperator
 
 DAG_ID = "datalake_raw_ingest"
 
@@ -39,7 +41,14 @@ DAG_ID = "datalake_raw_ingest"
     tags=["datalake", "raw", "tmdb"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
     user_defined_macros=airflow_tasks.MACROS,
-    params={name: Param(getattr(params.DEFAULTS, name), **schema) for name, schema in params.SCHEMAS.items()},
+    params={
+        **{name: Param(getattr(params.DEFAULTS, name), **schema) for name, schema in params.SCHEMAS.items()},
+        "lambda_function_name": Param(
+            "", type="string", title="Lambda function",
+            description="The Lambda to run for the parity check; empty: the Variable lambda_function_name; "
+            "neither set: the check is skipped.",
+        ),
+    },
 )
 def datalake_raw_ingest():
     land_csvs = [
@@ -50,32 +59,43 @@ def datalake_raw_ingest():
             dest_key=airflow_tasks.csv_key_template(dataset),
             dest_bucket=airflow_tasks.BUCKET_TEMPLATE,
             aws_conn_id=settings.AWS_CONN_ID,
+            outlets=[AssetAlias(airflow_tasks.asset_alias(layout.csv_root(dataset)))],
         )
         for dataset in DATASETS
     ]
+    raw_tmdb = AssetAlias(airflow_tasks.asset_alias(layout.TMDB_ROOT))
 
-    @task
+    @task(outlets=[raw_tmdb])
     def discover_top_anime() -> list[int]:
         """Land the discover pages the ranking needs; return the top ids, best first."""
         return airflow_tasks.discover_top_anime(get_current_context())
 
-    @task(map_index_template="{{ series_id }}")
+    @task(map_index_template="{{ series_id }}", outlets=[raw_tmdb])
     def fetch_series_details(series_id: int) -> dict:
         """Land `/tv/{id}` with external_ids for one ranked series."""
         context = get_current_context()
         context["series_id"] = series_id
         return airflow_tasks.fetch_series_details(series_id, context)
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED)
-    def write_manifest(csv_objects: list[dict], detail_objects: list[dict]) -> str:
+    @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))])
+    def write_manifest(csv_objects: list[dict], detail_objects: list[dict]) -> dict:
         """Last: record every object of the run. None_failed, because zero results skip the details."""
         # A slice reads every mapped result in one request, where iterating probes one by one.
         return airflow_tasks.write_manifest([*csv_objects, *detail_objects[:]], get_current_context())
 
+    invoke_lambda_parity = LambdaParityOperator(
+        task_id="invoke_lambda_parity",
+        function_name="{{ params.lambda_function_name or var.value.get('lambda_function_name', '') }}",
+        compare_bytes="{{ var.value.get('lambda_parity_compare_bytes', 'true') }}",
+        manifest_task_id="write_manifest",
+        aws_conn_id=settings.AWS_CONN_ID,
+    )
+
     top_ids = discover_top_anime()
     details = fetch_series_details.expand(series_id=top_ids)
+    manifest = write_manifest([land.output for land in land_csvs], details)
     chain(top_ids, details)
-    write_manifest([land.output for land in land_csvs], details)
+    chain(manifest, invoke_lambda_parity)
 
 
 datalake_raw_ingest()

@@ -53,18 +53,31 @@ a ``.dist-info/RECORD`` (the installer's uninstall list) would still name them; 
 ``tests/`` (certifi ships one) is dead weight. Hidden files (``.env``, editor state) are left out too."""
 
 
-def imports_airflow(module: Path) -> bool:
-    """Whether a module imports Airflow anywhere, even inside a function: the Lambda has no Airflow."""
+def _datalake_imports(module: Path) -> set[str]:
+    """The ``datalake`` modules one module imports, anywhere in it."""
+    found: set[str] = set()
     for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"), str(module))):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
+            found |= {alias.name for alias in node.names if alias.name.startswith("datalake.")}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "datalake":
+            found |= {f"datalake.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("datalake."):
+            found.add(node.module)
+    return found
+
+
+def handler_modules() -> set[Path]:
+    """The ``datalake`` modules the handler reaches, and only those: the Airflow glue, the CSV
+    landing and the report never run in the Lambda, and their dependencies are not in the zip."""
+    reached: set[Path] = set()
+    pending = [HANDLER, PACKAGE / "__init__.py"]
+    while pending:
+        module = pending.pop()
+        if module in reached:
             continue
-        if any(name == "airflow" or name.startswith("airflow.") for name in names):
-            return True
-    return False
+        reached.add(module)
+        pending += [PACKAGE / f"{name.split('.', 1)[1]}.py" for name in _datalake_imports(module)]
+    return reached - {HANDLER}
 
 
 def _normalise(name: str) -> str:
@@ -118,9 +131,8 @@ def _files_under(root: Path) -> Iterator[Path]:
 def package_files(dependencies: Path) -> dict[str, Path]:
     """Every entry of the zip: its name in the archive -> the file it comes from."""
     files = {"handler.py": HANDLER}
-    for path in _files_under(PACKAGE):
-        if path.suffix != ".py" or not imports_airflow(path):
-            files[f"datalake/{path.relative_to(PACKAGE).as_posix()}"] = path
+    for path in sorted(handler_modules()):
+        files[f"datalake/{path.relative_to(PACKAGE).as_posix()}"] = path
     for path in _files_under(dependencies):
         files[path.relative_to(dependencies).as_posix()] = path
     return files

@@ -1,4 +1,4 @@
-"""``make run``: start what is missing, run the DAG for one date, show what landed.
+"""``make run``: start what is missing, run the raw DAG and then the report for one date, show what landed.
 
 Whatever the environment already configures wins: ``AIRFLOW_CONN_AWS_DEFAULT`` replaces the
 embedded S3 server, ``AIRFLOW_CONN_TMDB_DEFAULT`` or ``TMDB_API_TOKEN`` the TMDB sandbox.
@@ -7,6 +7,7 @@ embedded S3 server, ``AIRFLOW_CONN_TMDB_DEFAULT`` or ``TMDB_API_TOKEN`` the TMDB
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
@@ -23,9 +26,13 @@ from datalake import layout, settings  # noqa: E402
 from datalake.datasets import DATASETS  # noqa: E402
 from datalake.ranking import DiscoverQuery, rank  # noqa: E402
 from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
-from sandbox.services import rclone_s3, tmdb_sandbox  # noqa: E402
+from lambda_function import build  # noqa: E402
+from sandbox.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
 
 DAG_ID = "datalake_raw_ingest"
+REPORT_DAG_ID = "anime_top10_report"
+LAMBDA_NAME = "tmdb_ingest"
+LAMBDA_ZIP = build.OUTPUT
 
 
 def airflow_settings(home: Path) -> dict[str, str]:
@@ -49,16 +56,26 @@ def dataset_variables(environ: dict[str, str]) -> dict[str, str]:
     }
 
 
-def start_tmdb(stack: ExitStack, logs: Path) -> str | None:
-    """The TMDB connection to use, starting the sandbox unless the environment names a real TMDB."""
+def start_tmdb(stack: ExitStack, logs: Path) -> LocalTmdb | None:
+    """The TMDB to use when the environment names none: the real one with TMDB_API_TOKEN, else the sandbox."""
     if "AIRFLOW_CONN_TMDB_DEFAULT" in os.environ:
         return None
     if token := os.environ.get("TMDB_API_TOKEN"):
         print(f"TMDB: {DEFAULT_BASE_URL}")
-        return json.dumps({"conn_type": "http", "host": DEFAULT_BASE_URL, "password": token})
+        return LocalTmdb(DEFAULT_BASE_URL, token, token)
     tmdb = stack.enter_context(tmdb_sandbox(logs / "tmdb-sandbox.log"))
     print(f"TMDB sandbox: {tmdb.base_url}")
-    return tmdb.airflow_connection()
+    return tmdb
+
+
+def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, logs: Path) -> str:
+    """The Lambda stand-in running the built zip against the same S3 and TMDB; returns its endpoint."""
+    if not LAMBDA_ZIP.exists():
+        build.build(LAMBDA_ZIP)
+    environment = {**s3.lambda_environment(bucket), "TMDB_BASE_URL": tmdb.base_url, "TMDB_API_TOKEN": tmdb.credential}
+    endpoint = stack.enter_context(local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, logs / "lambda.log"))
+    print(f"Local Lambda: {endpoint} running {LAMBDA_ZIP.relative_to(REPO)} as '{LAMBDA_NAME}'")
+    return endpoint
 
 
 def airflow(*args: str) -> int:
@@ -67,7 +84,7 @@ def airflow(*args: str) -> int:
 
 def summary(client: Any, bucket: str, day: date) -> str:
     """The objects of the day's partition and the top series they describe."""
-    keys = [layout.csv_key(dataset, day) for dataset in DATASETS]
+    keys = [layout.csv_key(dataset, day) for dataset in DATASETS] + [layout.manifest_key(day, DAG_ID)]
     listing = client.list_objects_v2(Bucket=bucket, Prefix=layout.tmdb_prefix(day)).get("Contents", [])
     sizes = {obj["Key"]: obj["Size"] for obj in listing}
     sizes.update({key: client.head_object(Bucket=bucket, Key=key)["ContentLength"] for key in keys})
@@ -89,6 +106,32 @@ def summary(client: Any, bucket: str, day: date) -> str:
     return "\n".join(lines)
 
 
+def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> str:
+    """The comparison table as the report's Parquet holds it, and where to open its HTML page.
+
+    Rows start with the rank at the margin, so they never read as rows of the raw summary's table.
+    """
+    parquet = client.get_object(Bucket=bucket, Key=layout.report_key(day, "parquet"))["Body"].read()
+    table = pl.read_parquet(io.BytesIO(parquet))
+    html_key = layout.report_key(day, "html")
+    lines = ["", f"TMDB against IMDb for {day} ({table.height} series, "
+                 f"{table['imdb_matched'].sum()} with an IMDb match):",
+             f"{'rank':<5} {'name':<36} {'TMDB avg':>8} {'TMDB votes':>10} {'IMDb':>5} {'IMDb votes':>10} "
+             f"{'seasons':>7} {'episodes':>8}"]
+
+    def shown(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines += [
+        f"{row['rank']:<5} {row['name'][:36]:<36} {row['tmdb_vote_average']:>8.3f} {row['tmdb_vote_count']:>10,} "
+        f"{shown(row['imdb_rating'], '.1f'):>5} {shown(row['imdb_votes'], ','):>10} "
+        f"{shown(row['seasons'], 'd'):>7} {shown(row['episodes'], 'd'):>8}"
+        for row in table.iter_rows(named=True)
+    ]
+    lines.append(f"Report: {lake / bucket / html_key if lake else f's3://{bucket}/{html_key}'}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--date", type=date.fromisoformat, default=datetime.now(timezone.utc).date(),
@@ -105,19 +148,31 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}"] = bucket
     with ExitStack() as stack:
         s3 = None
+        tmdb = start_tmdb(stack, logs)
+        if tmdb:
+            os.environ["AIRFLOW_CONN_TMDB_DEFAULT"] = tmdb.airflow_connection()
         if "AIRFLOW_CONN_AWS_DEFAULT" not in os.environ:
             s3 = stack.enter_context(rclone_s3(args.lake.resolve(), bucket, logs / "rclone.log"))
-            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.airflow_connection()
             print(f"Embedded S3: {s3.endpoint_url} serving {args.lake.resolve()}")
-        if tmdb_connection := start_tmdb(stack, logs):
-            os.environ["AIRFLOW_CONN_TMDB_DEFAULT"] = tmdb_connection
+            lambda_endpoint = start_lambda(stack, s3, tmdb, bucket, logs) if tmdb else None
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.airflow_connection(lambda_endpoint)
+            if lambda_endpoint:
+                os.environ.setdefault("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", LAMBDA_NAME)
+                # The real TMDB's answers move between two fetches; the sandbox's never do.
+                os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
         if airflow("db", "migrate") != 0:
             print("airflow db migrate failed", file=sys.stderr)
             return 1
         if airflow("dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf) != 0:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
-        print(summary(s3.client() if s3 else user_s3_client(), bucket, day))
+        reported = airflow("dags", "test", REPORT_DAG_ID, day.isoformat()) == 0
+        client = s3.client() if s3 else user_s3_client()
+        print(summary(client, bucket, day))
+        if not reported:
+            print(f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
+            return 1
+        print(report_summary(client, bucket, day, args.lake.resolve() if s3 else None))
     return 0
 
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +45,11 @@ class LocalS3:
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
         )
 
-    def airflow_connection(self) -> str:
-        """``AIRFLOW_CONN_AWS_DEFAULT`` for this server, scoped to S3 so other AWS services stay real."""
+    def airflow_connection(self, lambda_endpoint: str | None = None) -> str:
+        """``AIRFLOW_CONN_AWS_DEFAULT`` for this server, scoped to S3 (and Lambda, if given) so others stay real."""
+        service_config = {"s3": {"endpoint_url": self.endpoint_url}}
+        if lambda_endpoint:
+            service_config["lambda"] = {"endpoint_url": lambda_endpoint}
         return json.dumps(
             {
                 "conn_type": "aws",
@@ -53,11 +57,21 @@ class LocalS3:
                 "password": self.secret_key,
                 "extra": {
                     "region_name": REGION,
-                    "service_config": {"s3": {"endpoint_url": self.endpoint_url}},
+                    "service_config": service_config,
                     "config_kwargs": {"s3": {"addressing_style": "path"}},
                 },
             }
         )
+
+    def lambda_environment(self, bucket: str) -> dict[str, str]:
+        """What a Lambda function needs to write to this server through boto3's own settings."""
+        return {
+            "DATALAKE_BUCKET": bucket,
+            "AWS_ENDPOINT_URL_S3": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": REGION,
+        }
 
 
 @dataclass(frozen=True)
@@ -168,3 +182,24 @@ def tmdb_sandbox(log_path: Path, catalog: Path = CATALOG, port: int | None = Non
     with _process(command, env, log_path) as process:
         _wait_for_port(port, process, "TMDB sandbox", log_path)
         yield tmdb
+
+
+@contextmanager
+def local_lambda(
+    name: str, zip_path: Path, environment: dict[str, str], log_path: Path, timeout: float = 300.0
+) -> Iterator[str]:
+    """A Lambda Invoke endpoint running one function from its built zip; yields the endpoint URL.
+
+    The function's environment may hold a credential, so its config file is private to this user.
+    """
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="local-lambda-") as folder:
+        config = Path(folder) / "functions.json"
+        config.touch(mode=0o600)
+        spec = {"zip_path": str(zip_path), "environment": environment, "timeout": timeout}
+        config.write_text(json.dumps({"functions": {name: spec}}))
+        command = [sys.executable, "-m", "sandbox.lambda_app", "--host", HOST, "--port", str(port),
+                   "--config", str(config), "--work-dir", str(Path(folder) / "code")]
+        with _process(command, {**os.environ, "PYTHONPATH": str(REPO)}, log_path) as process:
+            _wait_for_port(port, process, "local Lambda", log_path)
+            yield f"http://{HOST}:{port}"

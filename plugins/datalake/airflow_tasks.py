@@ -40,6 +40,24 @@ MACROS = {"lake_csv_key": _csv_key_for_run}
 """``user_defined_macros`` of the DAG: lets operator templates compute lake keys here."""
 
 
+def asset_alias(root: str) -> str:
+    """The AssetAlias a landing task declares for the objects under ``root`` (a layout root).
+
+    The bucket is known only at run time (a Variable), so tasks declare an alias and emit the
+    concrete ``s3://<bucket>/<root>`` Asset through it; consumers schedule on the alias.
+    """
+    return f"datalake:{root}"
+
+
+def emit_asset_event(context: Any, root: str, extra: dict[str, Any]) -> None:
+    """One event for ``s3://<bucket>/<root>``, carrying what landed (key, bytes, sha256, rows or records)."""
+    from airflow.sdk import Asset, AssetAlias, Variable
+
+    bucket = Variable.get(settings.BUCKET_VARIABLE, default=settings.DEFAULT_BUCKET)
+    asset = Asset(uri=f"s3://{bucket}/{root}", name=f"s3://{bucket}/{root}")
+    context["outlet_events"][AssetAlias(asset_alias(root))].add(asset, extra=extra)
+
+
 def csv_key_template(dataset: CsvDataset) -> str:
     return "{{ lake_csv_key('%s', dag_run) }}" % dataset.name
 
@@ -109,6 +127,8 @@ def discover_top_anime(context: Any) -> list[int]:
     context["ti"].xcom_push(key=DISCOVERY_XCOM, value={
         "ranking": discovery.ranking, "objects": [stored.as_dict() for stored in discovery.objects],
     })
+    for stored in discovery.objects:
+        emit_asset_event(context, layout.TMDB_ROOT, stored.as_dict())
     return discovery.ids
 
 
@@ -120,11 +140,12 @@ def fetch_series_details(series_id: int, context: Any) -> dict[str, Any]:
         stored = tmdb_ingest.fetch_series_details(
             tmdb_client(), lake_store(), series_id, language, run_partition(context["dag_run"])
         )
+    emit_asset_event(context, layout.TMDB_ROOT, stored.as_dict())
     return stored.as_dict()
 
 
-def write_manifest(landed: list[dict[str, Any] | None], context: Any) -> str:
-    """The run's manifest from every landing task's XCom; returns its key."""
+def write_manifest(landed: list[dict[str, Any] | None], context: Any) -> dict[str, Any]:
+    """The run's manifest from every landing task's XCom; returned for the parity check."""
     from datalake import manifest
 
     discovery = context["ti"].xcom_pull(task_ids="discover_top_anime", key=DISCOVERY_XCOM)
@@ -139,4 +160,6 @@ def write_manifest(landed: list[dict[str, Any] | None], context: Any) -> str:
         objects=[*discovery["objects"], *(entry for entry in landed if entry)],
     )
     stored = manifest.write_manifest(lake_store(), document)
-    return stored.key
+    emit_asset_event(context, layout.MANIFEST_ROOT, {**stored.as_dict(), "partition": document["partition"],
+                                                     "run_id": document["run_id"]})
+    return document

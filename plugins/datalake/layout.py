@@ -13,6 +13,7 @@ from datalake.datasets import CsvDataset
 CSV_ROOT = "Raw/Local/CSV"
 TMDB_ROOT = "Raw/TMDB/JSON"
 MANIFEST_ROOT = "Raw/_manifests"
+REPORT_ROOT = "Refined/Reports/AnimeTop10"
 
 
 def partition_date(logical_date: datetime | None, run_after: datetime) -> date:
@@ -33,8 +34,12 @@ def partition(day: date) -> str:
     return f"{day:%Y/%m/%d}"
 
 
+def csv_root(dataset: CsvDataset) -> str:
+    return f"{CSV_ROOT}/{dataset.name}"
+
+
 def csv_key(dataset: CsvDataset, day: date, prefix: str = "") -> str:
-    return f"{prefix}{CSV_ROOT}/{dataset.name}/{partition(day)}/{dataset.filename}"
+    return f"{prefix}{csv_root(dataset)}/{partition(day)}/{dataset.filename}"
 
 
 def tmdb_prefix(day: date, prefix: str = "") -> str:
@@ -52,3 +57,13 @@ def details_key(day: date, series_id: int, prefix: str = "") -> str:
 def manifest_key(day: date, dag_id: str, prefix: str = "") -> str:
     """The run manifest: its presence marks the partition complete."""
     return f"{prefix}{MANIFEST_ROOT}/{partition(day)}/{dag_id}.json"
+
+
+def report_prefix(day: date) -> str:
+    """The refined zone's anime top-10 report for one partition: every format sits under it."""
+    return f"{REPORT_ROOT}/{partition(day)}/"
+
+
+def report_key(day: date, extension: str) -> str:
+    """One format of the report: ``top10.parquet``, ``top10.csv``, ``top10.md``, ``top10.html``."""
+    return f"{report_prefix(day)}top10.{extension}"

@@ -1,20 +1,23 @@
-"""``LocalFilesystemToS3Operator``, with the dataset's contract checked first and the landing verified after."""
+"""The amazon provider's operators, each with the checks this lake needs around it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datalake.csv_contract import CsvContractError, check_csv
 from datalake.datasets import DATASETS
 from datalake.landing import landing_mismatch
-from datalake.layout import utc_timestamp
+from datalake import layout, params, parity
+from datalake.airflow_tasks import emit_asset_event, run_partition
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
 
 
@@ -51,6 +54,53 @@ class CheckedLocalFilesystemToS3Operator(LocalFilesystemToS3Operator):
             client.delete_object(Bucket=bucket, Key=key)
             raise LakeWriteError(f"s3://{bucket}/{key} did not land whole ({problem}); it was deleted.")
         self.log.info("Verified s3://%s/%s: %d bytes", bucket, key, facts.bytes)
-        return StoredObject(
-            key, facts.bytes, facts.sha256, str(path), facts.rows, utc_timestamp(path.stat().st_mtime)
+        stored = StoredObject(
+            key, facts.bytes, facts.sha256, str(path), facts.rows, layout.utc_timestamp(path.stat().st_mtime)
         ).as_dict()
+        emit_asset_event(context, layout.csv_root(self.dataset), stored)
+        return stored
+
+
+class LambdaParityOperator(LambdaInvokeFunctionOperator):
+    """Runs the Lambda for this run's date and parameters under the parity prefix, then compares lakes.
+
+    The function must rank the same ids and write the same relative keys; with ``compare_bytes``, the
+    same bytes too (true for a deterministic source such as the TMDB sandbox). A difference fails the
+    task naming the keys. No function configured: skipped. The invoke is never retried (no botocore
+    retries, no task retries), so the function never runs twice for one check.
+    """
+
+    template_fields = (*LambdaInvokeFunctionOperator.template_fields, "compare_bytes")
+
+    def __init__(self, *, manifest_task_id: str, compare_bytes: str | bool = True, **kwargs: Any):
+        super().__init__(
+            invocation_type="RequestResponse",
+            botocore_config={"read_timeout": 900, "connect_timeout": 10, "retries": {"total_max_attempts": 1}},
+            retries=0,
+            **kwargs,
+        )
+        self.manifest_task_id = manifest_task_id
+        self.compare_bytes = compare_bytes
+
+    def execute(self, context: Any) -> str:
+        if not self.function_name:
+            raise AirflowSkipException(
+                "No Lambda configured (param or Variable 'lambda_function_name'): parity not checked."
+            )
+        run_params = context["params"]
+        self.payload = json.dumps({
+            "date": run_partition(context["dag_run"]).isoformat(),
+            "prefix": parity.PARITY_PREFIX,
+            **{name: run_params[name] for name in params.SCHEMAS},
+        })
+        answer = super().execute(context)
+        manifest = context["ti"].xcom_pull(task_ids=self.manifest_task_id)
+        tmdb_objects = [entry for entry in manifest["objects"] if entry["key"].startswith(layout.TMDB_ROOT)]
+        compare_bytes = str(self.compare_bytes).lower() not in ("false", "0", "no")
+        try:
+            parity.check([series["id"] for series in manifest["ranking"]], tmdb_objects, answer,
+                         compare_bytes=compare_bytes)
+        except parity.ParityError as error:
+            raise AirflowFailException(str(error)) from None
+        self.log.info("Parity: the Lambda ranked and wrote the same %d objects.", len(tmdb_objects))
+        return answer

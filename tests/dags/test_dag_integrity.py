@@ -37,16 +37,29 @@ def test_daily_without_catchup(dag):
 def test_tasks_and_dependencies(dag):
     assert set(dag.task_ids) == {
         "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details", "write_manifest",
+        "invoke_lambda_parity",
     }
     assert dag.get_task("fetch_series_details").upstream_task_ids == {"discover_top_anime"}
     assert dag.get_task("land_movies_csv").upstream_task_ids == set()
 
 
-def test_the_manifest_comes_last_and_survives_skipped_details(dag):
+def test_the_manifest_comes_after_every_landing_and_survives_skipped_details(dag):
     manifest = dag.get_task("write_manifest")
     assert manifest.upstream_task_ids == {"land_movies_csv", "land_series_csv", "fetch_series_details"}
-    assert manifest.downstream_task_ids == set()
+    assert manifest.downstream_task_ids == {"invoke_lambda_parity"}
     assert manifest.trigger_rule == "none_failed"
+
+
+def test_the_lambda_parity_check_is_last_and_never_retried(dag):
+    from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
+
+    parity = dag.get_task("invoke_lambda_parity")
+    assert isinstance(parity, LambdaInvokeFunctionOperator)
+    assert parity.downstream_task_ids == set()
+    assert parity.invocation_type == "RequestResponse"
+    assert parity.retries == 0
+    assert parity.botocore_config["retries"] == {"total_max_attempts": 1}
+    assert parity.botocore_config["read_timeout"] >= 300
 
 
 def test_details_are_mapped_over_the_discovered_ids(dag):
@@ -70,6 +83,7 @@ def test_params_have_defaults_descriptions_and_bounds(dag):
     params = dag.params
     assert {name: params[name] for name in params} == {
         "top_n": 10, "min_vote_count": 200, "language": "pt-BR", "genre_id": 16, "origin_country": "JP",
+        "lambda_function_name": "",
     }
     for name in params:
         assert params.get_param(name).description

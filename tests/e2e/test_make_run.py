@@ -10,6 +10,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -36,9 +37,11 @@ DATE = date.fromisoformat(DAY)
 DAG_ID = "datalake_raw_ingest"
 
 
-def lake_files(lake: Path) -> dict[str, bytes]:
+def lake_files(lake: Path, root: str = "Raw") -> dict[str, bytes]:
     bucket = lake / "datalake"
-    return {str(path.relative_to(bucket)): path.read_bytes() for path in bucket.rglob("*") if path.is_file()}
+    return {
+        str(path.relative_to(bucket)): path.read_bytes() for path in (bucket / root).rglob("*") if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +93,26 @@ def test_the_manifest_records_every_object_and_the_ranking(first_run):
     movies = entries[layout.csv_key(DATASETS[0], DATE)]
     assert movies["records"] == (REPO / "include" / "data" / "movies.csv").read_bytes().count(b"\n") - 1
     assert entries[layout.discover_key(DATE, 1)]["records"] == 20
+
+
+def test_the_lambda_ran_as_the_last_task_and_wrote_the_same_tmdb_objects(first_run):
+    lake, result, files = first_run
+    assert "Parity: the Lambda ranked and wrote the same 11 objects." in result.stdout + result.stderr
+    parity = {key.removeprefix("Parity/Lambda/"): body for key, body in lake_files(lake, "Parity").items()}
+    assert parity == {key: body for key, body in files.items() if key.startswith("Raw/TMDB/")}
+
+
+def test_asset_events_carry_what_landed(first_run, local):
+    with sqlite3.connect(local / "airflow" / "airflow.db") as db:
+        events = db.execute(
+            "SELECT asset.uri, asset_event.extra FROM asset_event JOIN asset ON asset.id = asset_event.asset_id"
+        ).fetchall()
+    by_key = {json.loads(extra)["key"]: uri for uri, extra in events}
+    assert by_key[layout.csv_key(DATASETS[0], DATE)] == "s3://datalake/Raw/Local/CSV/Movies"
+    assert by_key[layout.details_key(DATE, 209867)] == "s3://datalake/Raw/TMDB/JSON"
+    assert by_key[layout.manifest_key(DATE, DAG_ID)] == "s3://datalake/Raw/_manifests"
+    movies = next(json.loads(extra) for _, extra in events if json.loads(extra)["key"].endswith("movies.csv"))
+    assert movies["records"] > 0 and len(movies["sha256"]) == 64 and movies["bytes"] > 0
 
 
 def test_the_summary_lists_objects_and_the_ranked_table(first_run):

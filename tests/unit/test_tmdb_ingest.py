@@ -92,7 +92,7 @@ def faults(tmdb):
 @pytest.mark.parametrize("fault", ["malformed", "empty"])
 def test_a_bad_discover_answer_writes_nothing(client, store, lake_root, faults, fault):
     faults({"path": "/3/discover/tv", "fault": fault, "times": 1})
-    day = date(2026, 3, 1 if fault == "malformed" else 2)
+    day = date(2025, 3, 1 if fault == "malformed" else 2)
     with pytest.raises(TmdbError, match="not JSON" if fault == "malformed" else "without 'results'"):
         tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
     assert not (lake_root / TEST_BUCKET / layout.tmdb_prefix(day)).exists()
@@ -105,7 +105,7 @@ def test_a_second_page_failing_leaves_the_first_unwritten(client, store, lake_ro
                 raise TmdbError("page 2 is down", url="/discover/tv?page=2")
             return client.discover_tv(query, page)
 
-    day = date(2026, 3, 3)
+    day = date(2025, 3, 3)
     with pytest.raises(TmdbError, match="page 2"):
         tmdb_ingest.discover_top_series(SecondPageFails(), store, DiscoverQuery(top_n=25), day)
     assert not (lake_root / TEST_BUCKET / layout.tmdb_prefix(day)).exists()
@@ -114,7 +114,7 @@ def test_a_second_page_failing_leaves_the_first_unwritten(client, store, lake_ro
 @pytest.mark.parametrize("fault", ["malformed", "empty"])
 def test_a_bad_details_answer_writes_nothing(client, store, lake_root, faults, fault):
     faults({"path": "/3/tv/*", "fault": fault, "times": 1})
-    day = date(2026, 3, 4 if fault == "malformed" else 5)
+    day = date(2025, 3, 4 if fault == "malformed" else 5)
     with pytest.raises(TmdbError):
         tmdb_ingest.fetch_series_details(client, store, 209867, "pt-BR", day)
     assert not (lake_root / TEST_BUCKET / layout.details_key(day, 209867)).exists()
