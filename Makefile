@@ -9,10 +9,18 @@ CONF ?= {}
 INSTALLED := $(VENV)/.installed
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: run test lock clean lambda-package
+.PHONY: run airflow airflow-cli test lock clean lambda-package
 
 run: $(INSTALLED) $(LAMBDA_ZIP)
 	$(BIN)/python -m sandbox.run --date $(DATE) --conf '$(CONF)'
+
+# The UI on http://127.0.0.1:8080 with the scheduler, on the same embedded services; Ctrl-C stops all.
+airflow: $(INSTALLED) $(LAMBDA_ZIP)
+	$(BIN)/python -m sandbox.standalone
+
+# Any airflow command on the same environment, e.g. make airflow-cli CMD="tasks test datalake_raw_ingest discover_top_anime 2026-11-27"
+airflow-cli: $(INSTALLED) $(LAMBDA_ZIP)
+	$(BIN)/python -m sandbox.cli $(CMD)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

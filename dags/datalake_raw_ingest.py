@@ -44,7 +44,7 @@ DAG_ID = "datalake_raw_ingest"
     params={
         **{name: Param(getattr(params.DEFAULTS, name), **schema) for name, schema in params.SCHEMAS.items()},
         "lambda_function_name": Param(
-            "", type="string", title="Lambda function",
+            None, type=["null", "string"], title="Lambda function",
             description="The Lambda to run for the parity check; empty: the Variable lambda_function_name; "
             "neither set: the check is skipped.",
         ),

@@ -12,7 +12,8 @@ import json
 import os
 import subprocess
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,40 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
     return endpoint
 
 
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lake", type=Path, default=REPO / ".lake", help="folder the embedded S3 server serves")
+    parser.add_argument("--local", type=Path, default=REPO / ".local", help="Airflow home and service logs")
+
+
+@contextmanager
+def local_airflow(lake: Path, local: Path) -> Iterator[tuple[LocalS3 | None, str]]:
+    """Airflow's settings in this process's environment, a migrated metadata DB, and the embedded
+    services that the environment does not replace, until exit. Yields the embedded S3 (or None) and
+    the bucket."""
+    bucket = os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
+    logs = local.resolve() / "logs"
+    os.environ.update(airflow_settings(local.resolve() / "airflow"))
+    os.environ.update(dataset_variables(dict(os.environ)))
+    os.environ[f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}"] = bucket
+    with ExitStack() as stack:
+        s3 = None
+        tmdb = start_tmdb(stack, logs)
+        if tmdb:
+            os.environ["AIRFLOW_CONN_TMDB_DEFAULT"] = tmdb.airflow_connection()
+        if "AIRFLOW_CONN_AWS_DEFAULT" not in os.environ:
+            s3 = stack.enter_context(rclone_s3(lake.resolve(), bucket, logs / "rclone.log"))
+            print(f"Embedded S3: {s3.endpoint_url} serving {lake.resolve()}")
+            lambda_endpoint = start_lambda(stack, s3, tmdb, bucket, logs) if tmdb else None
+            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.airflow_connection(lambda_endpoint)
+            if lambda_endpoint:
+                os.environ.setdefault("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", LAMBDA_NAME)
+                # The real TMDB's answers move between two fetches; the sandbox's never do.
+                os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
+        if airflow("db", "migrate") != 0:
+            raise SystemExit("airflow db migrate failed; see above.")
+        yield s3, bucket
+
+
 def airflow(*args: str) -> int:
     return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], stdin=subprocess.DEVNULL).returncode
 
@@ -136,33 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--date", type=date.fromisoformat, default=datetime.now(timezone.utc).date(),
                         help="logical date, YYYY-MM-DD (default: today, UTC)")
-    parser.add_argument("--lake", type=Path, default=REPO / ".lake", help="folder the embedded S3 server serves")
-    parser.add_argument("--local", type=Path, default=REPO / ".local", help="Airflow home and service logs")
+    add_location_arguments(parser)
     parser.add_argument("--conf", default="{}", help='the run\'s params as JSON, e.g. \'{"top_n": 20}\'')
     args = parser.parse_args(argv)
     day = args.date
-    bucket = os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
-    logs = args.local.resolve() / "logs"
-    os.environ.update(airflow_settings(args.local.resolve() / "airflow"))
-    os.environ.update(dataset_variables(dict(os.environ)))
-    os.environ[f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}"] = bucket
-    with ExitStack() as stack:
-        s3 = None
-        tmdb = start_tmdb(stack, logs)
-        if tmdb:
-            os.environ["AIRFLOW_CONN_TMDB_DEFAULT"] = tmdb.airflow_connection()
-        if "AIRFLOW_CONN_AWS_DEFAULT" not in os.environ:
-            s3 = stack.enter_context(rclone_s3(args.lake.resolve(), bucket, logs / "rclone.log"))
-            print(f"Embedded S3: {s3.endpoint_url} serving {args.lake.resolve()}")
-            lambda_endpoint = start_lambda(stack, s3, tmdb, bucket, logs) if tmdb else None
-            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.airflow_connection(lambda_endpoint)
-            if lambda_endpoint:
-                os.environ.setdefault("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", LAMBDA_NAME)
-                # The real TMDB's answers move between two fetches; the sandbox's never do.
-                os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
-        if airflow("db", "migrate") != 0:
-            print("airflow db migrate failed", file=sys.stderr)
-            return 1
+    with local_airflow(args.lake, args.local) as (s3, bucket):
         if airflow("dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf) != 0:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1

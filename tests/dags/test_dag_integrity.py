@@ -26,7 +26,7 @@ def dag(dagbag):
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert list(dagbag.dag_ids) == [DAG_ID]
+    assert DAG_ID in dagbag.dag_ids
 
 
 def test_daily_without_catchup(dag):
@@ -83,7 +83,7 @@ def test_params_have_defaults_descriptions_and_bounds(dag):
     params = dag.params
     assert {name: params[name] for name in params} == {
         "top_n": 10, "min_vote_count": 200, "language": "pt-BR", "genre_id": 16, "origin_country": "JP",
-        "lambda_function_name": "",
+        "lambda_function_name": None,
     }
     for name in params:
         assert params.get_param(name).description

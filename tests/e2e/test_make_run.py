@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import socket
 import sqlite3
@@ -28,6 +27,7 @@ from datalake.datasets import DATASETS
 from datalake.ranking import DiscoverQuery
 from sandbox.services import free_port, rclone_s3, tmdb_sandbox
 from tests.catalog import CATALOG, expected_top
+from tests.e2e.conftest import clean_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,7 @@ def local(tmp_path_factory) -> Path:
 
 
 def make_run(day: str, lake: Path, local: Path, conf: str = "{}", **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"}
+    clean = clean_environment()
     command = [sys.executable, "-m", "sandbox.run", "--date", day, "--lake", str(lake), "--local", str(local),
                "--conf", conf]
     return subprocess.run(command, cwd=REPO, env={**clean, **env}, capture_output=True, text=True, timeout=600)
@@ -250,3 +250,29 @@ def test_a_storage_server_restarted_mid_run_is_survived(local, tmp_path, tmdb):
     files = lake_files(lake)
     assert len([key for key in files if "/tv_" in key]) == 10
     assert layout.manifest_key(date(2026, 12, 3), DAG_ID) in files
+
+
+def airflow_cli(lake: Path, local: Path, *command: str) -> subprocess.CompletedProcess:
+    args = [sys.executable, "-m", "sandbox.cli", "--lake", str(lake), "--local", str(local), *command]
+    return subprocess.run(args, cwd=REPO, env=clean_environment(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(
+    "task_id", ["land_movies_csv", "land_series_csv", "discover_top_anime", "write_manifest", "invoke_lambda_parity"]
+)
+def test_each_task_runs_alone_with_airflow_tasks_test(first_run, local, task_id):
+    lake, _, _ = first_run
+    result = airflow_cli(lake, local, "tasks", "test", DAG_ID, task_id, DAY)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert f"[DAG TEST] end task task_id={task_id}" in result.stdout + result.stderr
+
+
+def test_one_map_index_runs_alone_against_an_existing_run(first_run, local):
+    lake, _, _ = first_run
+    with sqlite3.connect(local / "airflow" / "airflow.db") as db:
+        (run_id,) = db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? ORDER BY id DESC", (DAG_ID, f"{DAY}%")
+        ).fetchone()
+    result = airflow_cli(lake, local, "tasks", "test", DAG_ID, "fetch_series_details", run_id, "--map-index", "0")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    assert f"Stored Raw/TMDB/JSON/2026/11/27/tv_{expected_top(DiscoverQuery())[0]}.json" in result.stdout + result.stderr

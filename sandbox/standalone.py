@@ -1,0 +1,106 @@
+"""``make airflow``: the embedded services and ``airflow standalone`` (UI and API, scheduler, DAG processor,
+triggerer) on http://127.0.0.1:8080, until Ctrl-C.
+
+The admin password is chosen once and kept in the Airflow home, so the login stays the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from sandbox.run import DAG_ID, add_location_arguments, local_airflow
+
+HOST = "127.0.0.1"
+ADMIN = "admin"
+READY_SECONDS = 300.0
+
+
+def admin_password(home: Path) -> str:
+    """The admin's password, from the file Airflow's simple auth manager reads (written on first use)."""
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    if not passwords.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        passwords.touch(mode=0o600)
+        passwords.write_text(json.dumps({ADMIN: secrets.token_urlsafe(12)}))
+    return json.loads(passwords.read_text())[ADMIN]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"airflow standalone exited with code {process.returncode}; see its output above.")
+        try:
+            health = requests.get(f"{url}/api/v2/monitor/health", timeout=2).json()
+            if all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler")):
+                return
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(1)
+    raise SystemExit(f"Airflow did not become healthy at {url} within {READY_SECONDS:.0f} s.")
+
+
+def import_errors(url: str, password: str) -> list[dict]:
+    token = requests.post(f"{url}/auth/token", json={"username": ADMIN, "password": password}, timeout=10)
+    token.raise_for_status()
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    answer = requests.get(f"{url}/api/v2/importErrors", headers=headers, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["import_errors"]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated `make airflow` stops what it started, as Ctrl-C does
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_location_arguments(parser)
+    parser.add_argument("--port", type=int, default=8080, help="port of the UI and API")
+    args = parser.parse_args(argv)
+    url = f"http://{HOST}:{args.port}"
+    with local_airflow(args.lake, args.local) as _:
+        password = admin_password(Path(os.environ["AIRFLOW_HOME"]))
+        os.environ.update({
+            "AIRFLOW__API__HOST": HOST,
+            "AIRFLOW__API__PORT": str(args.port),
+            "AIRFLOW__API__BASE_URL": url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+            # standalone starts its components as `airflow ...` from PATH: this venv's.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        })
+        airflow = str(Path(sys.executable).parent / "airflow")
+        process = subprocess.Popen([airflow, "standalone"], stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_until_healthy(url, process)
+            errors = import_errors(url, password)
+            print(f"\nAirflow is up: {url}  (login: {ADMIN} / {password})")
+            for error in errors:
+                print(f"Import error in {error['filename']}:\n{error['stack_trace']}", file=sys.stderr)
+            if not errors:
+                print(f"DAG {DAG_ID}: no import errors. Ctrl-C stops everything.\n")
+            process.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

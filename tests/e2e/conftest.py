@@ -1,0 +1,84 @@
+"""One ``make airflow`` stack (airflow standalone on the embedded services) shared by the UI and API tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from sandbox.services import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_ID = "datalake_raw_ingest"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any connection or credential the user may have set."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"}
+
+
+@dataclass
+class Standalone:
+    url: str
+    password: str
+    lake: Path
+    local: Path
+
+    def headers(self) -> dict[str, str]:
+        token = requests.post(f"{self.url}/auth/token", json={"username": "admin", "password": self.password},
+                              timeout=10)
+        token.raise_for_status()
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs)
+
+    def wait_for_run(self, run_id: str, timeout: float = 420) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}").json()
+            if run["state"] in ("success", "failed"):
+                return run
+            time.sleep(3)
+        raise AssertionError(f"run {run_id} did not finish within {timeout:.0f} s")
+
+    def manifest(self, partition: str) -> dict:
+        year, month, day = partition.split("-")
+        path = self.lake / "datalake" / "Raw" / "_manifests" / year / month / day / f"{DAG_ID}.json"
+        return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory) -> Iterator[Standalone]:
+    lake, local = tmp_path_factory.mktemp("standalone-lake"), tmp_path_factory.mktemp("standalone-local")
+    port = free_port()
+    log_path = local / "standalone.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox.standalone", "--port", str(port), "--lake", str(lake), "--local", str(local)],
+            cwd=REPO, env=clean_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 400
+        while b"Airflow is up" not in log_path.read_bytes():
+            assert process.poll() is None, log_path.read_text()[-5000:]
+            assert time.monotonic() < deadline, "make airflow did not come up: " + log_path.read_text()[-5000:]
+            time.sleep(1)
+        password = json.loads((local / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+        yield Standalone(f"http://127.0.0.1:{port}", password["admin"], lake, local)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
