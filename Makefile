@@ -9,7 +9,7 @@ CONF ?= {}
 INSTALLED := $(VENV)/.installed
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: run airflow airflow-cli test lock clean lambda-package
+.PHONY: run airflow airflow-cli test bench lock clean lambda-package
 
 run: $(INSTALLED) $(LAMBDA_ZIP)
 	$(BIN)/python -m sandbox.run --date $(DATE) --conf '$(CONF)'
@@ -24,6 +24,10 @@ airflow-cli: $(INSTALLED) $(LAMBDA_ZIP)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every stage against its bare baseline in the same run; table on stdout, JSON in .bench/. QUICK=1: small files, no cold clone.
+bench: $(INSTALLED) $(LAMBDA_ZIP)
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 # The Lambda's deployment package: the same inputs give the same bytes.
 lambda-package: $(LAMBDA_ZIP)

@@ -11,6 +11,7 @@ from boto3's own settings (e.g. ``AWS_ENDPOINT_URL_S3``), so the code knows no l
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -32,6 +33,11 @@ EVENT_KEYS = ("date", "prefix", *params.SCHEMAS)
 DETAIL_WORKERS = 4
 """Details fetched at once: a few overlap TMDB's latency; the client's rate limit still caps the pace."""
 SECRET_JSON_KEY = "TMDB_API_TOKEN"
+S3_SETTINGS = (
+    "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+)
+"""The environment that decides where and as whom the S3 client writes: its cache key."""
 
 logging.getLogger("datalake").setLevel(logging.INFO)
 
@@ -41,9 +47,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     day, prefix, query = parse_event(event)
     bucket = _required_env("DATALAKE_BUCKET", "the lake's bucket name")
     base_url = os.environ.get("TMDB_BASE_URL") or DEFAULT_BASE_URL
-    session = boto3.session.Session()  # per invocation: a warm container must not keep stale settings
+    session = boto3.session.Session()
     credential = tmdb_credential(session)
-    store = S3ObjectStore(session.client("s3"), bucket)
+    store = S3ObjectStore(s3_client(), bucket)
 
     discovery = tmdb_ingest.discover_top_series(TmdbClient(credential, base_url), store, query, day, prefix)
     clients = threading.local()
@@ -57,6 +63,21 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
         details = list(pool.map(fetch, discovery.ids))
     return {"ids": discovery.ids, "objects": [stored.as_dict() for stored in discovery.objects + details]}
+
+
+def s3_client() -> Any:
+    """The S3 client for the environment's current settings, reused while they stay the same.
+
+    Building one costs 0.1-0.5 s (botocore loads its models per session), more than the whole TMDB
+    stage's overhead at top_n 10; a warm container reuses it, and any change of endpoint, region or
+    credentials in the environment builds a fresh one, so no stale setting survives.
+    """
+    return _s3_client_for(tuple(os.environ.get(name) for name in S3_SETTINGS))
+
+
+@functools.lru_cache(maxsize=1)
+def _s3_client_for(settings: tuple[str | None, ...]) -> Any:
+    return boto3.session.Session().client("s3")
 
 
 def parse_event(event: Any) -> tuple[date, str, DiscoverQuery]:

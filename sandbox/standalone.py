@@ -64,7 +64,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)  # a terminated `make airflow` stops what it started, as Ctrl-C does
+    # Ctrl-C and a plain kill both stop what was started, even when a background start ignored SIGINT.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     add_location_arguments(parser)
     parser.add_argument("--port", type=int, default=8080, help="port of the UI and API")

@@ -20,6 +20,10 @@ from sandbox.services import free_port
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "datalake_raw_ingest"
 ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium (`apt-get install -y chromium`, as .ci/run does): Playwright drives it, downloading no browser."""
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def clean_environment() -> dict[str, str]:
@@ -77,7 +81,7 @@ def standalone(tmp_path_factory) -> Iterator[Standalone]:
         password = json.loads((local / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
         yield Standalone(f"http://127.0.0.1:{port}", password["admin"], lake, local)
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        process.terminate()  # make airflow stops its stack on SIGTERM as on Ctrl-C
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -133,3 +133,19 @@ def test_the_environment_token_wins_over_the_secret(lambda_env, tmdb):
     lambda_env.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")  # nothing listens: never called
     result = handler.lambda_handler({"date": "2026-03-03", "top_n": 1}, None)
     assert result["ids"] == expected_top(DiscoverQuery(top_n=1))
+
+
+def test_the_s3_client_is_reused_until_its_settings_change(monkeypatch):
+    """A warm container keeps its client (building one costs more than a top-10 run's overhead), but a new
+    endpoint or credential in the environment must never be served by the old one."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "first-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "first-secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    first = handler.s3_client()
+    assert handler.s3_client() is first
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:10")
+    moved = handler.s3_client()
+    assert moved is not first and moved.meta.endpoint_url == "http://127.0.0.1:10"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "rotated-secret")
+    assert handler.s3_client() is not moved

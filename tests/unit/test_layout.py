@@ -17,6 +17,11 @@ def test_tmdb_keys_follow_the_raw_layout():
     assert layout.details_key(DAY, 209867) == "Raw/TMDB/JSON/2026/11/27/tv_209867.json"
 
 
+def test_report_keys_sit_in_the_refined_zone_under_the_partition():
+    assert layout.report_prefix(DAY) == "Refined/Reports/AnimeTop10/2026/11/27/"
+    assert layout.report_key(DAY, "html") == "Refined/Reports/AnimeTop10/2026/11/27/top10.html"
+
+
 def test_a_prefix_roots_every_key_elsewhere():
     assert layout.details_key(DAY, 1, prefix="Parity/Lambda/") == "Parity/Lambda/Raw/TMDB/JSON/2026/11/27/tv_1.json"
     assert layout.csv_key(MOVIES, DAY, prefix="x/").startswith("x/Raw/Local/CSV/")

@@ -1,0 +1,221 @@
+"""The comparison table: the join of TMDB details with the IMDb series file, and its four renderings."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from datetime import date
+
+import polars as pl
+import pytest
+
+from datalake import layout, report
+from datalake.datasets import DELIMITER, NULL_MARKER, SERIES
+from datalake.storage import S3ObjectStore
+from tests.conftest import TEST_BUCKET
+
+DAY = date(2026, 11, 27)
+RUN_ID = "manual__2026-11-27T00:00:00+00:00"
+
+
+def imdb_row(title_id: str, title: str, first: str, last: str, minutes: str, rating: str, votes: str,
+             artist: str) -> str:
+    fields = {
+        "id": title_id, "tituloPincipal": title, "tituloOriginal": title, "anoLancamento": first,
+        "anoTermino": last, "tempoMinutos": minutes, "genero": "Animation", "notaMedia": rating,
+        "numeroVotos": votes, "generoArtista": "actor", "personagem": "someone", "nomeArtista": artist,
+        "anoNascimento": "1980", "anoFalecimento": NULL_MARKER, "profissao": "actor", "titulosMaisConhecidos": title_id,
+    }
+    return DELIMITER.join(fields[column] for column in SERIES.columns)
+
+
+SERIES_CSV = "\n".join([
+    SERIES.header,
+    # One title, one row per artist: the report must see it once.
+    imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist A"),
+    imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist B"),
+    imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist C"),
+    imdb_row("tt0000002", "Second", "1999", "2005", "23", "8.4", "250000", "Artist D"),
+    imdb_row("tt0000009", "Not ranked", "2001", "2002", "30", "7.0", "10", "Artist E"),
+]).encode() + b"\n"
+
+
+def details(series_id: int, imdb_id: str | None, **fields) -> dict:
+    return {
+        "id": series_id, "name": f"Série {series_id}", "original_name": f"シリーズ{series_id}",
+        "vote_average": 8.5, "vote_count": 300, "first_air_date": "2021-04-01", "last_air_date": "2023-06-30",
+        "status": "Ended", "number_of_seasons": 2, "number_of_episodes": 24, "episode_run_time": [24],
+        "genres": [{"id": 16, "name": "Animação"}, {"id": 18, "name": "Drama"}],
+        "networks": [{"id": 1, "name": "Fuji TV", "origin_country": "JP"}, {"id": 2, "name": "MBS"}],
+        "production_companies": [{"id": 3, "name": "MAPPA"}],
+        "external_ids": {"imdb_id": imdb_id, "tvdb_id": 1},
+        **fields,
+    }
+
+
+BODIES = [
+    details(10, "tt0000001", vote_average=8.9, vote_count=652),
+    # No IMDb title for this id in series.csv.
+    details(20, "tt9999999"),
+    # Empty TMDB dates and run time: IMDb's years and minutes stand in.
+    details(30, "tt0000002", first_air_date="", last_air_date=None, episode_run_time=[], number_of_episodes=100),
+    # No IMDb id at all, and no genres, networks or companies.
+    details(40, None, genres=[], networks=[], production_companies=[]),
+]
+RANKING = [{"id": body["id"], "name": body["name"], "vote_average": body["vote_average"],
+            "vote_count": body["vote_count"], "rank": position} for position, body in enumerate(BODIES, start=1)]
+MANIFEST = {
+    "dag_id": report.RAW_DAG_ID, "run_id": RUN_ID, "partition": DAY.isoformat(), "params": {"top_n": 4},
+    "ranking": RANKING,
+    "objects": [
+        {"key": layout.csv_key(SERIES, DAY), "fetched_at": "2026-11-27T08:00:00.000+00:00"},
+        *({"key": layout.details_key(DAY, body["id"]), "fetched_at": f"2026-11-27T09:00:0{i}.000+00:00"}
+          for i, body in enumerate(BODIES)),
+        {"key": layout.discover_key(DAY, 1), "fetched_at": "2026-11-27T10:00:00.000+00:00"},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def built() -> report.Report:
+    return report.build_report(report.RawPartition(DAY, MANIFEST, BODIES, SERIES_CSV))
+
+
+def rows(built: report.Report) -> dict[int, dict]:
+    return {row["tmdb_id"]: row for row in built.table.iter_rows(named=True)}
+
+
+def test_every_ranked_series_has_one_row_in_rank_order(built):
+    assert built.table["tmdb_id"].to_list() == [10, 20, 30, 40]
+    assert built.table["rank"].to_list() == [1, 2, 3, 4]
+
+
+def test_a_title_repeated_per_artist_joins_once_with_its_imdb_rating(built):
+    first = rows(built)[10]
+    assert (first["imdb_id"], first["imdb_rating"], first["imdb_votes"], first["imdb_matched"]) == (
+        "tt0000001", 9.1, 1000, True)
+    assert (first["tmdb_vote_average"], first["tmdb_vote_count"]) == (8.9, 652)
+    assert report.imdb_titles(SERIES_CSV)["id"].to_list() == ["tt0000001", "tt0000002", "tt0000009"]
+
+
+def test_a_series_without_imdb_match_keeps_its_row_with_empty_imdb_fields_and_is_counted(built):
+    for series_id in (20, 40):
+        row = rows(built)[series_id]
+        assert row["imdb_rating"] is None and row["imdb_votes"] is None and row["imdb_matched"] is False
+        assert row["name"] == f"Série {series_id}" and row["seasons"] == 2
+    assert built.unmatched == ["Série 20", "Série 40"]
+    assert built.match_summary == "IMDb match: 2 of 4 series. No IMDb title for: Série 20, Série 40."
+
+
+def test_tmdb_fields_are_taken_and_lists_joined(built):
+    row = rows(built)[10]
+    assert (row["first_air_year"], row["last_air_year"], row["status"]) == (2021, 2023, "Ended")
+    assert (row["seasons"], row["episodes"]) == (2, 24)
+    assert (row["episode_run_time_min"], row["total_runtime_hours"]) == (24, 9.6)
+    assert (row["genres"], row["networks"], row["production_companies"]) == ("Animação, Drama", "Fuji TV, MBS", "MAPPA")
+    assert row["original_name"] == "シリーズ10"
+    assert (rows(built)[40]["genres"], rows(built)[40]["networks"]) == ("", "")
+
+
+def test_imdb_years_and_minutes_stand_in_when_tmdb_has_none(built):
+    row = rows(built)[30]
+    assert (row["first_air_year"], row["last_air_year"]) == (1999, 2005)
+    assert (row["episode_run_time_min"], row["total_runtime_hours"]) == (23, round(100 * 23 / 60, 1))
+
+
+def test_the_provenance_names_partition_run_and_the_fetch_times_of_what_was_read(built):
+    assert built.fetched_at == ("2026-11-27T08:00:00.000+00:00", "2026-11-27T09:00:03.000+00:00")
+    assert "Partition 2026-11-27" in built.provenance and RUN_ID in built.provenance
+    assert layout.manifest_key(DAY, report.RAW_DAG_ID) in built.provenance
+
+
+def test_the_parquet_keeps_the_column_types(built):
+    table = pl.read_parquet(io.BytesIO(report.to_parquet(built)))
+    assert table.schema == pl.Schema(report.SCHEMA)
+    assert table.schema["imdb_votes"] == pl.Int64 and table.schema["tmdb_vote_average"] == pl.Float64
+    assert table.schema["first_air_year"] == pl.Int32 and table.schema["imdb_matched"] == pl.Boolean
+    assert table.equals(built.table)
+    assert table.filter(pl.col("tmdb_id") == 20)["imdb_rating"].to_list() == [None]
+
+
+def test_the_csv_has_a_header_and_one_line_per_series(built):
+    table = pl.read_csv(report.to_csv(built))
+    assert table.columns == list(report.SCHEMA) and table.height == 4
+    assert table["name"].to_list() == ["Série 10", "Série 20", "Série 30", "Série 40"]
+
+
+def test_the_markdown_table_has_a_row_per_series_and_escapes_pipes(built):
+    piped = report.Report(built.table.with_columns(pl.lit("A|B").alias("networks")), DAY, RUN_ID, {}, None)
+    lines = report.to_markdown(piped).decode().splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 2 + 4
+    assert table[0].startswith("| Rank | Name (pt-BR) | Original name | TMDB rating | TMDB votes | IMDb rating |")
+    assert "A\\|B" in table[2]
+    assert "| 1 | Série 10 | シリーズ10 | 8.900 | 652 | 9.1 | 1,000 |" in table[2]
+
+
+def test_the_html_page_is_self_contained_with_the_table_and_two_png_charts(built):
+    page = report.to_html(built).decode()
+    assert page.count("<tr>") == 1 + 4
+    images = re.findall(r'<img id="([\w-]+)"[^>]* src="data:image/png;base64,([^"]+)"', page)
+    assert [chart_id for chart_id, _ in images] == ["chart-episodes", "chart-ratings"]
+    for _, encoded in images:
+        assert base64.b64decode(encoded).startswith(b"\x89PNG\r\n\x1a\n")
+    assert not re.search(r'(src|href)="(?!data:)', page), "nothing outside the page is referenced"
+    assert "Partition 2026-11-27" in page and RUN_ID in page and "2026-11-27T09:00:03.000+00:00" in page
+    assert "IMDb match: 2 of 4 series." in page
+
+
+def test_an_empty_ranking_renders_an_empty_report():
+    manifest = {**MANIFEST, "ranking": []}
+    empty = report.build_report(report.RawPartition(DAY, manifest, [], SERIES_CSV))
+    assert empty.table.height == 0 and empty.table.schema == pl.Schema(report.SCHEMA)
+    for _, render in report.FORMATS.values():
+        assert render(empty)
+
+
+def test_a_series_file_with_another_header_is_refused():
+    with pytest.raises(ValueError, match="series.csv: expected the columns id|tituloPincipal"):
+        report.imdb_titles(b"id|name\ntt1|x\n")
+
+
+def put_partition(client, bucket: str, day: date, manifest: dict, bodies: list[dict]) -> None:
+    client.put_object(Bucket=bucket, Key=layout.csv_key(SERIES, day), Body=SERIES_CSV)
+    for body in bodies:
+        client.put_object(Bucket=bucket, Key=layout.details_key(day, body["id"]), Body=json.dumps(body).encode())
+    manifest_key = layout.manifest_key(day, report.RAW_DAG_ID)
+    client.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+
+
+def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_files(local_s3):
+    client, day = local_s3.client(), date(2026, 1, 2)
+    put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES)
+    store = S3ObjectStore(client, TEST_BUCKET)
+    raw = report.read_partition(client, TEST_BUCKET, day)
+    assert [body["id"] for body in raw.details] == [10, 20, 30, 40] and raw.series_csv == SERIES_CSV
+    first = report.write_report(store, report.build_report(raw))
+    second = report.write_report(store, report.build_report(report.read_partition(client, TEST_BUCKET, day)))
+    keys = [layout.report_key(day, extension) for extension in ("parquet", "csv", "md", "html")]
+    assert [stored.key for stored in first] == [stored.key for stored in second] == keys
+    listed = client.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.report_prefix(day))["Contents"]
+    assert sorted(obj["Key"] for obj in listed) == sorted(keys)
+    parquet = client.get_object(Bucket=TEST_BUCKET, Key=keys[0])
+    assert parquet["ContentType"] == "application/vnd.apache.parquet"
+    assert pl.read_parquet(io.BytesIO(parquet["Body"].read())).height == 4
+
+
+def test_a_partition_without_manifest_is_named_as_incomplete(local_s3):
+    day = date(2026, 1, 3)
+    with pytest.raises(report.PartitionIncomplete, match=re.escape(
+        f"s3://{TEST_BUCKET}/{layout.manifest_key(day, report.RAW_DAG_ID)} does not exist: "
+        "the raw partition 2026-01-03 is not complete")):
+        report.read_partition(local_s3.client(), TEST_BUCKET, day)
+
+
+def test_a_detail_the_manifest_lists_but_the_lake_lacks_is_named(local_s3):
+    client, day = local_s3.client(), date(2026, 1, 4)
+    put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES[:1])
+    with pytest.raises(report.PartitionIncomplete, match=re.escape(layout.details_key(day, 20))):
+        report.read_partition(client, TEST_BUCKET, day)
