@@ -28,7 +28,7 @@ from datalake import airflow_tasks, layout, params, settings
 from datalake.datasets import DATASETS
 from datalake.operators import CheckedLocalFilesystemToS3Operator, LambdaParityOperator
 
-DAG_ID = "datalake_raw_ingest"
+DAG_ID = settings.RAW_DAG_ID
 
 
 @dag(

@@ -30,7 +30,7 @@ from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
 from lambda_function import build  # noqa: E402
 from sandbox.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
 
-DAG_ID = "datalake_raw_ingest"
+DAG_ID = settings.RAW_DAG_ID
 REPORT_DAG_ID = "anime_top10_report"
 LAMBDA_NAME = "tmdb_ingest"
 LAMBDA_ZIP = build.OUTPUT

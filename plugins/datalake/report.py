@@ -21,11 +21,11 @@ from typing import Any
 import polars as pl
 from botocore.exceptions import ClientError
 
-from datalake import layout
+from datalake import layout, settings
 from datalake.datasets import DELIMITER, NULL_MARKER, SERIES
 from datalake.storage import S3ObjectStore, StoredObject
 
-RAW_DAG_ID = "datalake_raw_ingest"
+RAW_DAG_ID = settings.RAW_DAG_ID
 """The DAG whose manifest marks a raw partition complete; the report reads what it lists."""
 
 SCHEMA: dict[str, pl.DataType] = {

@@ -1,5 +1,8 @@
 """Names that tie the code to its deployment: connection ids, Variables and their defaults."""
 
+RAW_DAG_ID = "datalake_raw_ingest"
+"""The raw zone's DAG: its manifest is named after it, and the report reads that manifest."""
+
 AWS_CONN_ID = "aws_default"
 TMDB_CONN_ID = "tmdb_default"
 
