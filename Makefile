@@ -25,7 +25,7 @@ airflow-cli: $(INSTALLED) $(LAMBDA_ZIP)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Every stage against its bare baseline in the same run; table on stdout, JSON in .bench/. QUICK=1: small files, no cold clone.
+# Every stage against its bare baseline in the same run; table on stdout, JSON in .bench/. QUICK=1: small files, no dags test, no make run.
 bench: $(INSTALLED) $(LAMBDA_ZIP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 

@@ -34,9 +34,9 @@ class LocalS3:
     access_key: str
     secret_key: str
 
-    def client(self):
-        """A boto3 S3 client for this server."""
-        return boto3.client(
+    def client(self, session: boto3.session.Session | None = None):
+        """A boto3 S3 client for this server, from ``session`` or else boto3's default session."""
+        return (session or boto3).client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key,

@@ -3,7 +3,8 @@
 Constant memory: the file is read in chunks, never whole. The field count of every line is
 checked at C speed by reducing each chunk to its delimiters and newlines (``bytes.translate``)
 and comparing that with the shape a valid chunk must have; only a failing chunk is split into
-lines to find the line to name.
+lines to find the line to name. ``CsvContract`` takes the bytes in whatever chunks they come, so
+the same pass can run while the bytes are on their way to the lake (see ``datalake.landing``).
 """
 
 from __future__ import annotations
@@ -41,48 +42,78 @@ class CsvFacts:
     sha256: str
 
 
-def check_csv(path: Path, dataset: CsvDataset, chunk_bytes: int = CHUNK_BYTES) -> CsvFacts:
-    """Stream ``path`` once: it exists, is non-empty UTF-8 with the dataset's exact header and field count."""
+class CsvContract:
+    """The check of one file's bytes, fed in order with ``update`` and concluded with ``finish``.
+
+    ``update`` raises ``CsvContractError`` at the first chunk that breaks the contract; ``finish``
+    raises for what only the end can tell (an empty file, a truncated UTF-8 sequence, a last line
+    without newline that has the wrong field count).
+    """
+
+    def __init__(self, path: Path, dataset: CsvDataset):
+        self.path = path
+        self.dataset = dataset
+        self._expected_fields = len(dataset.columns)
+        self._good_line = _SEPARATOR * (self._expected_fields - 1) + _NEWLINE
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._digest = hashlib.sha256()
+        self._size = 0
+        self._header = b""
+        self._lines_done = 0
+        self._carry = b""  # the delimiters of the line that the last chunk left unfinished
+        self._ends_with_newline = False
+
+    def update(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._digest.update(chunk)
+        self._size += len(chunk)
+        self._ends_with_newline = chunk.endswith(_NEWLINE)
+        if not chunk.isascii() or self._decoder.getstate()[0]:
+            _check_utf8(self._decoder, chunk, self.path, self._lines_done)
+        if self._lines_done == 0:
+            self._header += chunk
+            if _NEWLINE not in self._header:
+                return
+            self._header, _, chunk = self._header.partition(_NEWLINE)
+            _check_header(self._header, self.dataset, self.path)
+            self._lines_done = 1
+        structure = self._carry + chunk.translate(None, _NOT_STRUCTURE)
+        cut = structure.rfind(_NEWLINE) + 1
+        complete, self._carry = structure[:cut], structure[cut:]
+        _check_fields(complete, self._good_line, self.path, self._lines_done, self._expected_fields)
+        self._lines_done += complete.count(_NEWLINE)
+
+    def finish(self) -> CsvFacts:
+        _check_utf8(self._decoder, b"", self.path, self._lines_done, final=True)
+        if self._size == 0:
+            raise CsvContractError(
+                self.path, None, f"is empty: expected the header line {self.dataset.header!r} and data rows"
+            )
+        lines = self._lines_done
+        if lines == 0:  # a lone header without newline
+            _check_header(self._header, self.dataset, self.path)
+            lines = 1
+        elif not self._ends_with_newline:
+            _check_fields(self._carry + _NEWLINE, self._good_line, self.path, lines, self._expected_fields)
+            lines += 1
+        return CsvFacts(bytes=self._size, rows=lines - 1, sha256=self._digest.hexdigest())
+
+
+def require_file(path: Path, dataset: CsvDataset) -> None:
+    """Fails with the contract's error when there is no file to read."""
     if not path.is_file():
         raise CsvContractError(path, None, f"not found: expected the {dataset.name} dataset's {dataset.filename}")
-    expected_fields = len(dataset.columns)
-    good_line = _SEPARATOR * (expected_fields - 1) + _NEWLINE
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    digest = hashlib.sha256()
-    size = 0
-    header = b""
-    lines_done = 0
-    carry = b""  # the delimiters of the line that the last chunk left unfinished
-    ends_with_newline = False
+
+
+def check_csv(path: Path, dataset: CsvDataset, chunk_bytes: int = CHUNK_BYTES) -> CsvFacts:
+    """Stream ``path`` once: it exists, is non-empty UTF-8 with the dataset's exact header and field count."""
+    require_file(path, dataset)
+    contract = CsvContract(path, dataset)
     with path.open("rb") as stream:
         while chunk := stream.read(chunk_bytes):
-            digest.update(chunk)
-            size += len(chunk)
-            ends_with_newline = chunk.endswith(_NEWLINE)
-            if not chunk.isascii() or decoder.getstate()[0]:
-                _check_utf8(decoder, chunk, path, lines_done)
-            if lines_done == 0:
-                header += chunk
-                if _NEWLINE not in header:
-                    continue
-                header, _, chunk = header.partition(_NEWLINE)
-                _check_header(header, dataset, path)
-                lines_done = 1
-            structure = carry + chunk.translate(None, _NOT_STRUCTURE)
-            cut = structure.rfind(_NEWLINE) + 1
-            complete, carry = structure[:cut], structure[cut:]
-            _check_fields(complete, good_line, path, lines_done, expected_fields)
-            lines_done += complete.count(_NEWLINE)
-    _check_utf8(decoder, b"", path, lines_done, final=True)
-    if size == 0:
-        raise CsvContractError(path, None, f"is empty: expected the header line {dataset.header!r} and data rows")
-    if lines_done == 0:  # a lone header without newline
-        _check_header(header, dataset, path)
-        lines_done = 1
-    elif not ends_with_newline:
-        _check_fields(carry + _NEWLINE, good_line, path, lines_done, expected_fields)
-        lines_done += 1
-    return CsvFacts(bytes=size, rows=lines_done - 1, sha256=digest.hexdigest())
+            contract.update(chunk)
+    return contract.finish()
 
 
 def _check_utf8(

@@ -1,48 +1,129 @@
-"""Checks that an uploaded file landed whole: what the server reports against what was read locally."""
+"""Landing a local file in one pass: its contract is checked while its bytes go up, then the object is proven whole."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from datalake.csv_contract import CsvFacts
+from datalake.csv_contract import CsvContract, CsvFacts, require_file
+from datalake.datasets import CsvDataset
 
-_PLAIN_MD5_ETAG = re.compile(r'"?([0-9a-f]{32})"?')
+_MD5_ETAG = re.compile(r'"?([0-9a-f]{32}(?:-\d+)?)"?')
+_COMPLETING_CALLS = ("PutObject", "CompleteMultipartUpload")
+
+
+class ExpectedETag:
+    """The ETag that S3 gives bytes uploaded with the given transfer settings, worked out as they are read.
+
+    Below ``threshold`` bytes boto3 sends one PUT, and the ETag is the MD5 of the bytes. From
+    ``threshold`` on it uploads parts of ``part_bytes``, and the ETag is the MD5 of the parts'
+    MD5s followed by ``-<parts>`` (AWS's rule, which MinIO and ``rclone serve s3`` follow).
+    """
+
+    def __init__(self, threshold: int, part_bytes: int):
+        self._threshold = threshold
+        self._part_bytes = part_bytes
+        self._done: list[bytes] = []
+        self._part = hashlib.md5(usedforsecurity=False)
+        self._filled = 0
+        self._size = 0
+        self._whole: Any = hashlib.md5(usedforsecurity=False)
+        """The MD5 of all bytes, kept only while they may still go as one PUT."""
+
+    def update(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size < self._threshold:
+            self._whole.update(data)
+        else:
+            self._whole = None
+        view = memoryview(data)
+        while view:
+            taken = view[: self._part_bytes - self._filled]
+            self._part.update(taken)
+            self._filled += len(taken)
+            view = view[len(taken):]
+            if self._filled == self._part_bytes:
+                self._done.append(self._part.digest())
+                self._part = hashlib.md5(usedforsecurity=False)
+                self._filled = 0
+
+    def value(self) -> str:
+        if self._whole is not None:
+            return self._whole.hexdigest()
+        parts = self._done + ([self._part.digest()] if self._filled else [])
+        return f"{hashlib.md5(b''.join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"
+
+
+class ContractCheckedStream:
+    """A local CSV opened for upload, checked against its contract by the very reads that upload it.
+
+    It offers ``read`` and nothing to seek with, on purpose: boto3 then reads it strictly in order,
+    part by part, and completes a multipart upload only after the read that reaches the end. So the
+    contract sees every byte before the object can exist, and a violation raised from ``read`` makes
+    boto3 abort the upload: nothing lands, and an object already at the key stays as it was.
+    """
+
+    def __init__(self, path: Path, dataset: CsvDataset, etag: ExpectedETag):
+        require_file(path, dataset)
+        self._file = path.open("rb")
+        self._contract = CsvContract(path, dataset)
+        self.etag = etag
+        self.facts: CsvFacts | None = None
+        """Set by the read that reaches the end, once the whole file met the contract."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        if data:
+            self._contract.update(data)
+            self.etag.update(data)
+        elif self.facts is None:
+            self.facts = self._contract.finish()
+        return data
+
+    def __enter__(self) -> ContractCheckedStream:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._file.close()
+
+
+@contextmanager
+def upload_answer(client: Any) -> Iterator[dict[str, Any]]:
+    """What the server answers to the call that completes an upload through ``client`` (PutObject or
+    CompleteMultipartUpload), filled in when the upload returns; boto3's transfer manager keeps it to itself."""
+    answer: dict[str, Any] = {}
+
+    def keep(parsed: Mapping[str, Any], **_: Any) -> None:
+        answer.update(parsed)
+
+    for call in _COMPLETING_CALLS:
+        client.meta.events.register(f"after-call.s3.{call}", keep)
+    try:
+        yield answer
+    finally:
+        for call in _COMPLETING_CALLS:
+            client.meta.events.unregister(f"after-call.s3.{call}", keep)
 
 
 def landing_mismatch(
-    head: Mapping[str, Any], path: Path, facts: CsvFacts, md5: Callable[[], str] | None = None
+    answer: Mapping[str, Any], facts: CsvFacts, etag: str, head: Callable[[], Mapping[str, Any]]
 ) -> str | None:
-    """What differs between the object's HEAD and the local file, or None.
+    """What differs between the object the server stored and the file that was read, or None.
 
-    Size always; SHA-256 when the server returns a full-object ``ChecksumSHA256`` (AWS, single part);
-    MD5 when the ETag is a plain MD5 (a single-part upload not encrypted with KMS). ``md5`` gives the
-    file's MD5 when the caller already has it under way (see ``md5_of``); by default it is read here.
+    The ETag of the upload's answer proves the content when it is an MD5 ETag, as it is unless the
+    object is encrypted with KMS or a customer key. Otherwise ``head()`` is asked, and the size compared.
     """
-    size = head.get("ContentLength")
-    if size != facts.bytes:
-        return f"size {size} bytes, expected {facts.bytes}"
-    checksum = head.get("ChecksumSHA256")
-    if checksum and "-" not in checksum:
-        expected = base64.b64encode(bytes.fromhex(facts.sha256)).decode()
-        if checksum != expected:
-            return f"SHA-256 {checksum}, expected {expected}"
-    etag = _PLAIN_MD5_ETAG.fullmatch(head.get("ETag", ""))
-    if etag and head.get("ServerSideEncryption") != "aws:kms":
-        local = md5() if md5 else md5_of(path)
-        if etag.group(1) != local:
-            return f"ETag {etag.group(1)}, expected the file's MD5 {local}"
-    return None
-
-
-def md5_of(path: Path) -> str:
-    """The file's MD5, read in chunks; hashlib releases the GIL, so a thread can run it beside an upload."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    found = _MD5_ETAG.fullmatch(answer.get("ETag", ""))
+    encrypted = str(answer.get("ServerSideEncryption", "")).startswith("aws:kms") or "SSECustomerAlgorithm" in answer
+    if found and not encrypted:
+        return None if found.group(1) == etag else f"ETag {found.group(1)}, expected {etag} for the bytes read"
+    size = head().get("ContentLength")
+    return None if size == facts.bytes else f"size {size} bytes, expected {facts.bytes}"

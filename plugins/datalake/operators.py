@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,11 @@ from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemTo
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.utils import ChunksizeAdjuster
 
-from datalake.csv_contract import CsvContractError, check_csv
+from datalake.csv_contract import CsvContractError
 from datalake.datasets import DATASETS, CsvDataset
-from datalake.landing import landing_mismatch, md5_of
+from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch, upload_answer
 from datalake import layout, params, parity
 from datalake.airflow_tasks import emit_asset_event, run_partition
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
@@ -26,9 +26,10 @@ from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
 class CheckedLocalFilesystemToS3Operator(LocalFilesystemToS3Operator):
     """Lands one dataset's CSV unchanged, only if it meets its contract, and proves it landed whole.
 
-    The SHA-256 and row count travel as object metadata and, returned, into XCom for the manifest.
-    A file that breaks its contract fails the task at once (retrying cannot fix it) and nothing is
-    written; an object that does not match the file after upload is deleted before failing.
+    The contract is checked in the same pass that uploads the bytes; the SHA-256 and row count it
+    learns are returned into XCom for the manifest and the Asset event. A file that breaks its
+    contract fails the task at once (retrying cannot fix it) and nothing is written: the upload is
+    aborted before the object exists. An object that does not match the file is deleted before failing.
     """
 
     def __init__(self, *, dataset: str, **kwargs: Any):
@@ -57,32 +58,30 @@ def land_checked_csv(
     acl_policy: str | None = None,
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
 ) -> dict[str, Any]:
-    """The operator's landing without a task context: check, upload, verify; returns the StoredObject as a dict.
+    """The operator's landing without a task context: one pass that checks and uploads, then verification
+    against the ETag the server answered (a HEAD only when that ETag is not an MD5).
 
-    A function of its own so that ``make bench`` measures exactly the code the DAG runs.
+    Returns the StoredObject as a dict. A function of its own so that ``make bench`` measures exactly
+    the code the DAG runs.
     """
+    hook = S3Hook(aws_conn_id=aws_conn_id, verify=verify, extra_args={"ContentType": "text/csv; charset=utf-8"})
+    client = hook.get_conn()
+    config = hook.transfer_config
+    etag = ExpectedETag(config.multipart_threshold, ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize))
     try:
-        facts = check_csv(path, dataset)
+        with ContractCheckedStream(path, dataset, etag) as stream, upload_answer(client) as answer:
+            hook.load_file_obj(stream, key, bucket, replace=True, encrypt=encrypt, acl_policy=acl_policy)
+        facts = stream.facts
+        problem = landing_mismatch(answer, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key))
     except CsvContractError as error:
         raise AirflowFailException(f"Nothing landed: {error}") from None
-    log.info("%s meets the %s contract: %d rows, sha256 %s", path, dataset.name, facts.rows, facts.sha256)
-    metadata = {"sha256": facts.sha256, "rows": str(facts.rows)}
-    extra_args = {"Metadata": metadata, "ContentType": "text/csv; charset=utf-8", "ChecksumAlgorithm": "SHA256"}
-    hook = S3Hook(aws_conn_id=aws_conn_id, verify=verify, extra_args=extra_args)
-    client = hook.get_conn()
-    # The MD5 that verification may need is read beside the upload, which waits on the server anyway.
-    with ThreadPoolExecutor(max_workers=1) as hasher:
-        md5 = hasher.submit(md5_of, path)
-        try:
-            hook.load_file(path, key, bucket, replace=True, encrypt=encrypt, acl_policy=acl_policy)
-            head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-        except (BotoCoreError, ClientError, S3UploadFailedError) as error:
-            raise LakeWriteError(describe_s3_failure(error, client, bucket, key)) from None
-        problem = landing_mismatch(head, path, facts, md5.result)
+    except (BotoCoreError, ClientError, S3UploadFailedError) as error:
+        raise LakeWriteError(describe_s3_failure(error, client, bucket, key)) from None
     if problem:
         client.delete_object(Bucket=bucket, Key=key)
         raise LakeWriteError(f"s3://{bucket}/{key} did not land whole ({problem}); it was deleted.")
-    log.info("Verified s3://%s/%s: %d bytes", bucket, key, facts.bytes)
+    log.info("Landed s3://%s/%s: met the %s contract, %d rows, %d bytes, sha256 %s, verified",
+             bucket, key, dataset.name, facts.rows, facts.bytes, facts.sha256)
     return StoredObject(
         key, facts.bytes, facts.sha256, str(path), facts.rows, layout.utc_timestamp(path.stat().st_mtime)
     ).as_dict()

@@ -1,47 +1,117 @@
-import base64
 import hashlib
 
-from datalake.csv_contract import CsvFacts
-from datalake.landing import landing_mismatch
+import pytest
+
+from datalake.csv_contract import CsvContractError, CsvFacts
+from datalake.datasets import MOVIES
+from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch
 
 BODY = b"id|x\n1|2\n"
+MD5 = hashlib.md5(BODY).hexdigest()
+HEADER = MOVIES.header
+ROW = "|".join(["x"] * len(MOVIES.columns))
 
 
 def facts() -> CsvFacts:
     return CsvFacts(bytes=len(BODY), rows=1, sha256=hashlib.sha256(BODY).hexdigest())
 
 
-def test_matching_size_and_md5_etag_pass(tmp_path):
-    path = tmp_path / "f.csv"
-    path.write_bytes(BODY)
-    head = {"ContentLength": len(BODY), "ETag": f'"{hashlib.md5(BODY).hexdigest()}"'}
-    assert landing_mismatch(head, path, facts()) is None
+def no_head() -> dict:
+    raise AssertionError("an MD5 ETag in the answer needs no HEAD")
 
 
-def test_a_short_object_is_a_mismatch(tmp_path):
-    path = tmp_path / "f.csv"
-    path.write_bytes(BODY)
-    assert landing_mismatch({"ContentLength": 3}, path, facts()) == f"size 3 bytes, expected {len(BODY)}"
+def test_an_answered_etag_equal_to_the_expected_one_proves_the_object():
+    assert landing_mismatch({"ETag": f'"{MD5}"'}, facts(), MD5, no_head) is None
+    assert landing_mismatch({"ETag": f'"{MD5}-3"'}, facts(), f"{MD5}-3", no_head) is None
 
 
-def test_a_different_md5_etag_is_a_mismatch(tmp_path):
-    path = tmp_path / "f.csv"
-    path.write_bytes(BODY)
-    assert "ETag" in landing_mismatch({"ContentLength": len(BODY), "ETag": '"' + "0" * 32 + '"'}, path, facts())
+def test_a_different_etag_is_a_mismatch_named_with_both_values():
+    problem = landing_mismatch({"ETag": '"' + "0" * 32 + '"'}, facts(), MD5, no_head)
+    assert problem == f"ETag {'0' * 32}, expected {MD5} for the bytes read"
+    assert "ETag" in landing_mismatch({"ETag": f'"{MD5}-2"'}, facts(), f"{MD5}-3", no_head)
 
 
-def test_multipart_and_kms_etags_are_not_md5s(tmp_path):
-    path = tmp_path / "f.csv"
-    path.write_bytes(BODY)
-    assert landing_mismatch({"ContentLength": len(BODY), "ETag": '"abc-2"'}, path, facts()) is None
-    kms = {"ContentLength": len(BODY), "ETag": '"' + "0" * 32 + '"', "ServerSideEncryption": "aws:kms"}
-    assert landing_mismatch(kms, path, facts()) is None
+@pytest.mark.parametrize("answer", [
+    {"ETag": '"' + "0" * 32 + '"', "ServerSideEncryption": "aws:kms"},
+    {"ETag": '"' + "0" * 32 + '"', "SSECustomerAlgorithm": "AES256"},
+    {"ETag": '"not-an-md5"'},
+    {},
+], ids=["kms", "customer-key", "other-etag", "no-answer"])
+def test_without_an_md5_etag_the_size_from_head_decides(answer):
+    assert landing_mismatch(answer, facts(), MD5, lambda: {"ContentLength": len(BODY)}) is None
+    assert landing_mismatch(answer, facts(), MD5, lambda: {"ContentLength": 3}) == f"size 3 bytes, expected {len(BODY)}"
 
 
-def test_a_full_object_sha256_checksum_is_compared(tmp_path):
-    path = tmp_path / "f.csv"
-    path.write_bytes(BODY)
-    good = base64.b64encode(hashlib.sha256(BODY).digest()).decode()
-    assert landing_mismatch({"ContentLength": len(BODY), "ChecksumSHA256": good}, path, facts()) is None
-    bad = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
-    assert "SHA-256" in landing_mismatch({"ContentLength": len(BODY), "ChecksumSHA256": bad}, path, facts())
+def md5(data: bytes) -> bytes:
+    return hashlib.md5(data).digest()
+
+
+@pytest.mark.parametrize("feed", [1, 3, 10, 100], ids=lambda n: f"reads-of-{n}")
+def test_the_expected_etag_follows_s3s_rule_however_the_bytes_are_read(feed):
+    data = bytes(range(256)) * 4  # 1024 bytes
+    single = ExpectedETag(threshold=2048, part_bytes=100)
+    parts = ExpectedETag(threshold=1024, part_bytes=100)
+    for start in range(0, len(data), feed):
+        single.update(data[start:start + feed])
+        parts.update(data[start:start + feed])
+    assert single.value() == hashlib.md5(data).hexdigest()
+    composite = hashlib.md5(b"".join(md5(data[i:i + 100]) for i in range(0, 1024, 100))).hexdigest()
+    assert parts.value() == f"{composite}-11"
+
+
+def test_a_file_of_exactly_whole_parts_has_no_empty_last_part():
+    etag = ExpectedETag(threshold=200, part_bytes=100)
+    etag.update(b"a" * 200)
+    assert etag.value() == hashlib.md5(md5(b"a" * 100) * 2).hexdigest() + "-2"
+
+
+def read_all(stream: ContractCheckedStream, size: int) -> bytes:
+    """Reads the way boto3 does for a stream it cannot seek: fixed sizes until an empty read."""
+    parts = []
+    while part := stream.read(size):
+        parts.append(part)
+    stream.read(size)
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize("size", [7, 64, 1 << 20])
+def test_the_stream_passes_the_bytes_unchanged_and_learns_their_facts(tmp_path, size):
+    body = (f"{HEADER}\n" + f"{ROW}\n" * 40).encode()
+    path = tmp_path / "movies.csv"
+    path.write_bytes(body)
+    with ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream:
+        assert stream.facts is None
+        assert read_all(stream, size) == body
+    assert stream.facts == CsvFacts(bytes=len(body), rows=40, sha256=hashlib.sha256(body).hexdigest())
+    assert stream.etag.value() == hashlib.md5(body).hexdigest()
+
+
+def test_the_stream_cannot_seek_so_boto3_reads_it_in_order(tmp_path):
+    from s3transfer.compat import readable, seekable
+
+    path = tmp_path / "movies.csv"
+    path.write_text(f"{HEADER}\n")
+    with ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream:
+        assert readable(stream) and not seekable(stream)
+
+
+def test_a_bad_line_fails_the_read_that_carries_it(tmp_path):
+    path = tmp_path / "movies.csv"
+    path.write_text(f"{HEADER}\n{ROW}\nshort|row\n{ROW}\n")
+    with ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream, pytest.raises(CsvContractError, match="line 3"):
+        read_all(stream, 1 << 20)
+    assert stream.facts is None
+
+
+def test_a_bad_last_line_fails_only_the_read_that_finds_the_end(tmp_path):
+    path = tmp_path / "movies.csv"
+    path.write_text(f"{HEADER}\n{ROW}\nshort|row")
+    with ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream:
+        assert stream.read(1 << 20)
+        with pytest.raises(CsvContractError, match="line 3"):
+            stream.read(1 << 20)
+
+
+def test_a_missing_file_fails_before_anything_is_read(tmp_path):
+    with pytest.raises(CsvContractError, match="not found"):
+        ContractCheckedStream(tmp_path / "movies.csv", MOVIES, ExpectedETag(1 << 30, 1 << 20))

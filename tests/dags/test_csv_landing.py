@@ -1,0 +1,73 @@
+"""The CSV landing against a real S3 server: one pass checks and uploads; a violation anywhere lands nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from datalake import settings
+from datalake.datasets import MOVIES
+from datalake.operators import land_checked_csv
+from tests.conftest import TEST_BUCKET
+
+ROW = "|".join(["x"] * len(MOVIES.columns)) + "\n"
+MULTIPART = 8 * 1024 * 1024
+"""boto3's default multipart threshold and part size."""
+
+
+@pytest.fixture
+def s3(local_s3, monkeypatch):
+    monkeypatch.setenv(f"AIRFLOW_CONN_{settings.AWS_CONN_ID.upper()}", local_s3.airflow_connection())
+    return local_s3.client()
+
+
+def csv_of(path: Path, megabytes: float, last: str = ROW) -> Path:
+    """A movies CSV of about ``megabytes``, its last line ``last``."""
+    rows = int(megabytes * 1024 * 1024 / len(ROW))
+    path.write_text(f"{MOVIES.header}\n" + ROW * rows + last)
+    return path
+
+
+def land(path: Path, key: str) -> dict:
+    return land_checked_csv(path, MOVIES, TEST_BUCKET, key, aws_conn_id=settings.AWS_CONN_ID)
+
+
+@pytest.mark.parametrize("megabytes", [0.5, 20])
+def test_a_good_file_lands_unchanged_with_its_facts(s3, tmp_path, megabytes):
+    path = csv_of(tmp_path / "movies.csv", megabytes)
+    key = f"landing/good-{megabytes}.csv"
+    stored = land(path, key)
+    body = s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read()
+    assert body == path.read_bytes()
+    assert stored["sha256"] == hashlib.sha256(body).hexdigest()
+    assert stored["records"] == body.count(b"\n") - 1
+    assert stored["bytes"] == len(body)
+
+
+@pytest.mark.parametrize("megabytes", [0.5, 20], ids=["single-part", "multipart"])
+def test_a_bad_last_line_lands_nothing_and_leaves_no_upload_behind(s3, lake_root, tmp_path, megabytes):
+    path = csv_of(tmp_path / "movies.csv", megabytes, last="short|row\n")
+    key = f"landing/bad-{megabytes}.csv"
+    last_line = path.read_bytes().count(b"\n")
+    expected = f"Nothing landed: {path}: line {last_line}: expected {len(MOVIES.columns)} fields separated by '|', found 2"
+    with pytest.raises(AirflowFailException, match=re.escape(expected)):
+        land(path, key)
+    assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=key)
+    assert not s3.list_multipart_uploads(Bucket=TEST_BUCKET).get("Uploads")
+    assert not (lake_root / TEST_BUCKET / key).exists()
+    assert not list((lake_root / TEST_BUCKET).rglob(".rclone_temp_multipart*")), "parts left on the server's disk"
+
+
+def test_a_bad_file_leaves_the_object_of_an_earlier_run_as_it_was(s3, tmp_path):
+    key = "landing/rerun.csv"
+    good = csv_of(tmp_path / "movies.csv", 12)
+    land(good, key)
+    (tmp_path / "later").mkdir()
+    bad = csv_of(tmp_path / "later" / "movies.csv", 12, last="a|b\n")
+    with pytest.raises(AirflowFailException):
+        land(bad, key)
+    assert s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read() == good.read_bytes()
