@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-27"
 DATE = date.fromisoformat(DAY)
 DAG_ID = "datalake_raw_ingest"
+MIGRATING = "Performing upgrade to the metadata database"
 
 
 def lake_files(lake: Path, root: str = "Raw") -> dict[str, bytes]:
@@ -123,10 +124,24 @@ def test_the_summary_lists_objects_and_the_ranked_table(first_run):
     assert [int(rank) for rank, _ in rows] == list(range(1, 11))
 
 
-def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_run, local):
-    lake, _, before = first_run
+@pytest.fixture(scope="module")
+def second_run(first_run, local) -> subprocess.CompletedProcess:
+    """The same date again, on the same lake and Airflow home."""
+    lake, _, _ = first_run
     result = make_run(DAY, lake, local)
     assert result.returncode == 0, result.stderr[-5000:]
+    return result
+
+
+def test_a_second_run_skips_the_migrate_and_still_runs_both_dags(first_run, second_run):
+    _, first, _ = first_run
+    assert MIGRATING in first.stdout + first.stderr
+    assert MIGRATING not in second_run.stdout + second_run.stderr
+    assert "[DAG TEST] end task task_id=build_report" in second_run.stdout + second_run.stderr
+
+
+def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_run, second_run):
+    lake, _, before = first_run
     after = lake_files(lake)
     assert set(after) == set(before)
     assert {k: v for k, v in after.items() if k.endswith(".csv")} == {k: v for k, v in before.items() if k.endswith(".csv")}
