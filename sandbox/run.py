@@ -156,6 +156,14 @@ def airflow(*args: str) -> int:
     return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], stdin=subprocess.DEVNULL).returncode
 
 
+def airflow_batch(*commands: list[str]) -> int:
+    """``airflow`` commands run one after the other in one Airflow process (see ``sandbox.airflow_batch``);
+    0, or the position (from 1) of the command that failed, after which none ran."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "sandbox.airflow_batch", json.dumps(commands)]
+    return subprocess.run(command, env=env, stdin=subprocess.DEVNULL).returncode
+
+
 def summary(client: Any, bucket: str, day: date) -> str:
     """The objects of the day's partition and the top series they describe."""
     keys = [layout.csv_key(dataset, day) for dataset in DATASETS] + [layout.manifest_key(day, DAG_ID)]
@@ -215,13 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     day = args.date
     with local_airflow(args.lake, args.local) as (s3, bucket):
-        if airflow("dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf) != 0:
+        failed = airflow_batch(["dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf],
+                               ["dags", "test", REPORT_DAG_ID, day.isoformat()])
+        report_failed = failed == 2
+        if failed and not report_failed:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
-        reported = airflow("dags", "test", REPORT_DAG_ID, day.isoformat()) == 0
         client = s3.client() if s3 else user_s3_client()
         print(summary(client, bucket, day))
-        if not reported:
+        if report_failed:
             print(f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
         print(report_summary(client, bucket, day, args.lake.resolve() if s3 else None))

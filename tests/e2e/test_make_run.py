@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-27"
 DATE = date.fromisoformat(DAY)
 DAG_ID = "datalake_raw_ingest"
+REPORT_DAG_ID = "anime_top10_report"
 MIGRATING = "Performing upgrade to the metadata database"
 
 
@@ -170,11 +171,16 @@ def test_another_tmdb_server_given_by_connection_is_used_and_ranked_by_the_rule(
     assert landed == sorted(top)
 
 
-def test_a_failed_run_exits_non_zero_and_stops_its_services(local, tmp_path, tmdb):
+def test_a_failed_run_exits_non_zero_skips_the_report_and_stops_its_services(local, tmp_path, tmdb):
     refused = json.dumps({"conn_type": "http", "host": tmdb.base_url, "password": "0" * 32})
     result = make_run("2026-11-29", tmp_path / "lake", local, AIRFLOW_CONN_TMDB_DEFAULT=refused)
     assert result.returncode != 0
-    assert "failed" in result.stderr
+    assert f"The run of {DAG_ID} for 2026-11-29 failed" in result.stderr
+    with sqlite3.connect(local / "airflow" / "airflow.db") as db:
+        reports = db.execute("SELECT count(*) FROM dag_run WHERE dag_id = ? AND logical_date LIKE '2026-11-29%'",
+                             (REPORT_DAG_ID,)).fetchone()[0]
+    assert reports == 0
+    assert "Objects in s3://" not in result.stdout
     assert "credential was refused" in result.stdout + result.stderr
     assert "0" * 32 not in result.stdout + result.stderr
     port = int(re.search(r"Embedded S3: http://127.0.0.1:(\d+)", result.stdout).group(1))
