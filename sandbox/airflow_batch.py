@@ -3,7 +3,8 @@
     python -m sandbox.airflow_batch '[["dags", "test", "a", "2026-11-27"], ["dags", "test", "b", "2026-11-27"]]'
 
 Each command runs exactly as ``airflow <command>`` would, through Airflow's own CLI; but Airflow's import,
-its in-process execution API and the interpreter's teardown are paid once rather than once per command.
+its in-process execution API, botocore's models (see ``sandbox.aws_sessions``) and the interpreter's
+teardown are paid once rather than once per command or task.
 Stops at the first command that fails. Exit status: 0, or the position (from 1) of the command that failed.
 """
 
@@ -16,6 +17,8 @@ import os
 import sys
 import traceback
 
+SESSION_FACTORY = "sandbox.aws_sessions.SharedModelsSessionFactory"
+
 
 def run(commands: list[list[str]]) -> int:
     """Run the commands in turn; the position of the first one that failed, or 0."""
@@ -23,6 +26,8 @@ def run(commands: list[list[str]]) -> int:
     from airflow.cli import cli_parser
 
     configuration.write_default_airflow_configuration_if_needed()
+    if not configuration.conf.get("aws", "session_factory", fallback=None):
+        os.environ["AIRFLOW__AWS__SESSION_FACTORY"] = SESSION_FACTORY
     parser = cli_parser.get_parser()
     for position, command in enumerate(commands, start=1):
         if not succeeded(parser, command):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sandbox.airflow_batch import SESSION_FACTORY
+
 REPO = Path(__file__).resolve().parents[2]
 VERSION = importlib.metadata.version("apache-airflow-core")
 
@@ -28,3 +30,10 @@ def test_the_status_is_the_position_of_the_failed_command_and_later_ones_do_not_
     assert result.returncode == 2
     assert result.stdout.splitlines().count(VERSION) == 1
     assert "invalid choice: 'no-such-command'" in result.stdout + result.stderr
+
+
+def test_tasks_share_botocore_models_unless_the_user_chose_a_session_factory(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__AWS__SESSION_FACTORY", raising=False)
+    assert batch(["config", "get-value", "aws", "session_factory"]).stdout.split()[-1] == SESSION_FACTORY
+    monkeypatch.setenv("AIRFLOW__AWS__SESSION_FACTORY", "my_company.aws.MyCustomSessionFactory")
+    assert batch(["config", "get-value", "aws", "session_factory"]).stdout.split()[-1] == "my_company.aws.MyCustomSessionFactory"
