@@ -44,7 +44,7 @@ $(INSTALLED): requirements.txt constraints.txt
 	touch $@
 
 # Bytecode for every installed module, once per install: where PYTHONDONTWRITEBYTECODE is set, Python
-# would otherwise compile each module again in every process (about 1.5 s per Airflow process).
+# would otherwise compile every module it imports again in each process (seconds per Airflow process).
 $(COMPILED): $(INSTALLED)
 	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 	touch $@
