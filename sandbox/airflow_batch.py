@@ -26,6 +26,8 @@ def run(commands: list[list[str]]) -> int:
     from airflow.cli import cli_parser
 
     configuration.write_default_airflow_configuration_if_needed()
+    # Every task of every command runs in this process: unless the user chose a factory, let their
+    # boto3 sessions share botocore's parsed models.
     if not configuration.conf.get("aws", "session_factory", fallback=None):
         os.environ["AIRFLOW__AWS__SESSION_FACTORY"] = SESSION_FACTORY
     parser = cli_parser.get_parser()

@@ -21,6 +21,8 @@ LOADER = botocore.loaders.Loader()
 
 
 class SharedModelsSessionFactory(BaseSessionFactory):
+    """The provider's own factory, but its plain sessions (no assumed role) read models through ``LOADER``."""
+
     def _create_basic_session(self, session_kwargs: dict[str, Any]) -> boto3.session.Session:
         session = botocore.session.get_session()
         session.register_component("data_loader", LOADER)

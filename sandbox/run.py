@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     with local_airflow(args.lake, args.local) as (s3, bucket):
         failed = airflow_batch(["dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf],
                                ["dags", "test", REPORT_DAG_ID, day.isoformat()])
-        report_failed = failed == 2
+        report_failed = failed == 2  # the second command
         if failed and not report_failed:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
