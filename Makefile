@@ -7,26 +7,27 @@ UV_VERSION := 0.13.8
 DATE ?= $(shell date -u +%F)
 CONF ?= {}
 INSTALLED := $(VENV)/.installed
+COMPILED := $(VENV)/.compiled
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
 .PHONY: run airflow airflow-cli test bench lock clean lambda-package
 
-run: $(INSTALLED) $(LAMBDA_ZIP)
+run: $(COMPILED) $(LAMBDA_ZIP)
 	$(BIN)/python -m sandbox.run --date $(DATE) --conf '$(CONF)'
 
 # The UI on http://127.0.0.1:8080 with the scheduler, on the same embedded services; Ctrl-C stops all.
-airflow: $(INSTALLED) $(LAMBDA_ZIP)
+airflow: $(COMPILED) $(LAMBDA_ZIP)
 	$(BIN)/python -m sandbox.standalone
 
 # Any airflow command on the same environment, e.g. make airflow-cli CMD="tasks test datalake_raw_ingest discover_top_anime 2026-11-27"
-airflow-cli: $(INSTALLED) $(LAMBDA_ZIP)
+airflow-cli: $(COMPILED) $(LAMBDA_ZIP)
 	$(BIN)/python -m sandbox.cli $(CMD)
 
-test: $(INSTALLED)
+test: $(COMPILED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Every stage against its bare baseline in the same run; table on stdout, JSON in .bench/. QUICK=1: small files, no dags test, no make run.
-bench: $(INSTALLED) $(LAMBDA_ZIP)
+bench: $(COMPILED) $(LAMBDA_ZIP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
 # The Lambda's deployment package: the same inputs give the same bytes.
@@ -40,6 +41,12 @@ $(INSTALLED): requirements.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
+	touch $@
+
+# Bytecode for every installed module, once per install: where PYTHONDONTWRITEBYTECODE is set, Python
+# would otherwise compile every module it imports again in each process (seconds per Airflow process).
+$(COMPILED): $(INSTALLED)
+	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 	touch $@
 
 # Re-resolves the full set of pins from requirements.txt.

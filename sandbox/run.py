@@ -7,13 +7,15 @@ embedded S3 server, ``AIRFLOW_CONN_TMDB_DEFAULT`` or ``TMDB_API_TOKEN`` the TMDB
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,9 +45,46 @@ def airflow_settings(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata_db(home)}",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "plugins"), os.environ.get("PYTHONPATH")])),
     }
+
+
+def metadata_db(home: Path) -> Path:
+    """The SQLite file that the settings point Airflow at and that ``migrate`` checks."""
+    return home / "airflow.db"
+
+
+def db_revision(db: Path) -> str | None:
+    """The Alembic revision the SQLite metadata DB is at; None for a missing or uninitialised DB."""
+    if not db.exists():
+        return None
+    with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as connection:
+        try:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:
+            return None
+    return row[0] if row else None
+
+
+def migration_stamp(db: Path) -> dict[str, str | None]:
+    """What a finished migration leaves beside the DB: the Airflow that ran it and the revision it reached."""
+    return {"airflow": importlib.metadata.version("apache-airflow-core"), "revision": db_revision(db)}
+
+
+def migrate(db: Path) -> None:
+    """``airflow db migrate``, unless this same Airflow already migrated the DB and it has not moved since.
+
+    The migrate is idempotent but costs an Airflow start-up; a stamp file beside the DB saves it. A fresh,
+    replaced or downgraded DB, or another Airflow version, does not match the stamp and is migrated.
+    """
+    stamp = db.with_name(db.name + ".migrated")
+    current = migration_stamp(db)
+    if current["revision"] and stamp.exists() and stamp.read_text() == json.dumps(current):
+        return
+    if airflow("db", "migrate") != 0:
+        raise SystemExit("airflow db migrate failed; see above.")
+    stamp.write_text(json.dumps(migration_stamp(db)))
 
 
 def dataset_variables(environ: dict[str, str]) -> dict[str, str]:
@@ -91,7 +130,8 @@ def local_airflow(lake: Path, local: Path) -> Iterator[tuple[LocalS3 | None, str
     the bucket."""
     bucket = os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
     logs = local.resolve() / "logs"
-    os.environ.update(airflow_settings(local.resolve() / "airflow"))
+    home = local.resolve() / "airflow"
+    os.environ.update(airflow_settings(home))
     os.environ.update(dataset_variables(dict(os.environ)))
     os.environ[f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}"] = bucket
     with ExitStack() as stack:
@@ -108,13 +148,20 @@ def local_airflow(lake: Path, local: Path) -> Iterator[tuple[LocalS3 | None, str
                 os.environ.setdefault("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", LAMBDA_NAME)
                 # The real TMDB's answers move between two fetches; the sandbox's never do.
                 os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
-        if airflow("db", "migrate") != 0:
-            raise SystemExit("airflow db migrate failed; see above.")
+        migrate(metadata_db(home))
         yield s3, bucket
 
 
 def airflow(*args: str) -> int:
     return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], stdin=subprocess.DEVNULL).returncode
+
+
+def airflow_batch(*commands: list[str]) -> int:
+    """``airflow`` commands run one after the other in one Airflow process (see ``sandbox.airflow_batch``);
+    0, or the position (from 1) of the command that failed, after which none ran."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "sandbox.airflow_batch", json.dumps(commands)]
+    return subprocess.run(command, env=env, stdin=subprocess.DEVNULL).returncode
 
 
 def summary(client: Any, bucket: str, day: date) -> str:
@@ -176,13 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     day = args.date
     with local_airflow(args.lake, args.local) as (s3, bucket):
-        if airflow("dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf) != 0:
+        failed = airflow_batch(["dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf],
+                               ["dags", "test", REPORT_DAG_ID, day.isoformat()])
+        report_failed = failed == 2  # the second command
+        if failed and not report_failed:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
-        reported = airflow("dags", "test", REPORT_DAG_ID, day.isoformat()) == 0
         client = s3.client() if s3 else user_s3_client()
         print(summary(client, bucket, day))
-        if not reported:
+        if report_failed:
             print(f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
         print(report_summary(client, bucket, day, args.lake.resolve() if s3 else None))

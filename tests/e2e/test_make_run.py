@@ -35,6 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-27"
 DATE = date.fromisoformat(DAY)
 DAG_ID = "datalake_raw_ingest"
+REPORT_DAG_ID = "anime_top10_report"
+MIGRATING = "Performing upgrade to the metadata database"
 
 
 def lake_files(lake: Path, root: str = "Raw") -> dict[str, bytes]:
@@ -123,10 +125,24 @@ def test_the_summary_lists_objects_and_the_ranked_table(first_run):
     assert [int(rank) for rank, _ in rows] == list(range(1, 11))
 
 
-def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_run, local):
-    lake, _, before = first_run
+@pytest.fixture(scope="module")
+def second_run(first_run, local) -> subprocess.CompletedProcess:
+    """The same date again, on the same lake and Airflow home."""
+    lake, _, _ = first_run
     result = make_run(DAY, lake, local)
     assert result.returncode == 0, result.stderr[-5000:]
+    return result
+
+
+def test_a_second_run_skips_the_migrate_and_still_runs_both_dags(first_run, second_run):
+    _, first, _ = first_run
+    assert MIGRATING in first.stdout + first.stderr
+    assert MIGRATING not in second_run.stdout + second_run.stderr
+    assert "[DAG TEST] end task task_id=build_report" in second_run.stdout + second_run.stderr
+
+
+def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_run, second_run):
+    lake, _, before = first_run
     after = lake_files(lake)
     assert set(after) == set(before)
     assert {k: v for k, v in after.items() if k.endswith(".csv")} == {k: v for k, v in before.items() if k.endswith(".csv")}
@@ -155,11 +171,16 @@ def test_another_tmdb_server_given_by_connection_is_used_and_ranked_by_the_rule(
     assert landed == sorted(top)
 
 
-def test_a_failed_run_exits_non_zero_and_stops_its_services(local, tmp_path, tmdb):
+def test_a_failed_run_exits_non_zero_skips_the_report_and_stops_its_services(local, tmp_path, tmdb):
     refused = json.dumps({"conn_type": "http", "host": tmdb.base_url, "password": "0" * 32})
     result = make_run("2026-11-29", tmp_path / "lake", local, AIRFLOW_CONN_TMDB_DEFAULT=refused)
     assert result.returncode != 0
-    assert "failed" in result.stderr
+    assert f"The run of {DAG_ID} for 2026-11-29 failed" in result.stderr
+    with sqlite3.connect(local / "airflow" / "airflow.db") as db:
+        reports = db.execute("SELECT count(*) FROM dag_run WHERE dag_id = ? AND logical_date LIKE '2026-11-29%'",
+                             (REPORT_DAG_ID,)).fetchone()[0]
+    assert reports == 0
+    assert "Objects in s3://" not in result.stdout
     assert "credential was refused" in result.stdout + result.stderr
     assert "0" * 32 not in result.stdout + result.stderr
     port = int(re.search(r"Embedded S3: http://127.0.0.1:(\d+)", result.stdout).group(1))
