@@ -123,10 +123,9 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
         manifest = context["ti"].xcom_pull(task_ids=self.manifest_task_id)
         tmdb_objects = [entry for entry in manifest["objects"] if entry["key"].startswith(layout.TMDB_ROOT)]
         compare_bytes = str(self.compare_bytes).lower() not in ("false", "0", "no")
-        try:
-            parity.check([series["id"] for series in manifest["ranking"]], tmdb_objects, answer,
-                         compare_bytes=compare_bytes)
-        except parity.ParityError as error:
-            raise AirflowFailException(str(error)) from None
+        differences = parity.compare([series["id"] for series in manifest["ranking"]], tmdb_objects, answer,
+                                     compare_bytes=compare_bytes)
+        if differences:
+            raise AirflowFailException(parity.summary(differences))
         self.log.info("Parity: the Lambda ranked and wrote the same %d objects.", len(tmdb_objects))
         return answer

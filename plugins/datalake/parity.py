@@ -26,17 +26,10 @@ class Difference:
         return f"{self.key}: {self.detail}"
 
 
-class ParityError(ValueError):
-    """The Lambda's lake is not the DAG's; the message names every differing key.
-
-    A ValueError, like the other permanent failures: running the comparison again cannot heal it.
-    """
-
-    def __init__(self, differences: Sequence[Difference]):
-        self.differences = list(differences)
-        self.keys = [difference.key for difference in self.differences]
-        listed = "; ".join(str(difference) for difference in self.differences)
-        super().__init__(f"The Lambda's objects differ from the DAG's in {len(self.differences)} place(s): {listed}")
+def summary(differences: Sequence[Difference]) -> str:
+    """One message naming every differing key, for the task that fails on them."""
+    listed = "; ".join(str(difference) for difference in differences)
+    return f"The Lambda's objects differ from the DAG's in {len(differences)} place(s): {listed}"
 
 
 def _by_relative_key(objects: Iterable[Mapping[str, Any]], prefix: str, side: str) -> dict[str, Mapping[str, Any]]:
@@ -93,16 +86,3 @@ def compare(
             differences.append(Difference(key, detail))
     return differences
 
-
-def check(
-    dag_ids: Sequence[int],
-    dag_objects: Iterable[Mapping[str, Any]],
-    lambda_result: str | bytes | Mapping[str, Any],
-    prefix: str = PARITY_PREFIX,
-    *,
-    compare_bytes: bool = True,
-) -> None:
-    """Raise ParityError unless ``compare`` finds nothing."""
-    differences = compare(dag_ids, dag_objects, lambda_result, prefix, compare_bytes=compare_bytes)
-    if differences:
-        raise ParityError(differences)
