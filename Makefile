@@ -13,15 +13,15 @@ LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 .PHONY: run airflow airflow-cli test bench lock clean lambda-package
 
 run: $(COMPILED) $(LAMBDA_ZIP)
-	$(BIN)/python -m sandbox.run --date $(DATE) --conf '$(CONF)'
+	$(BIN)/python -m local_stack.run --date $(DATE) --conf '$(CONF)'
 
 # The UI on http://127.0.0.1:8080 with the scheduler, on the same embedded services; Ctrl-C stops all.
 airflow: $(COMPILED) $(LAMBDA_ZIP)
-	$(BIN)/python -m sandbox.standalone
+	$(BIN)/python -m local_stack.standalone
 
 # Any airflow command on the same environment, e.g. make airflow-cli CMD="tasks test datalake_raw_ingest discover_top_anime 2026-11-27"
 airflow-cli: $(COMPILED) $(LAMBDA_ZIP)
-	$(BIN)/python -m sandbox.cli $(CMD)
+	$(BIN)/python -m local_stack.cli $(CMD)
 
 test: $(COMPILED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

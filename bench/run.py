@@ -36,8 +36,8 @@ from typing import Any
 import boto3
 import requests
 
-from sandbox.run import airflow_settings, local_airflow
-from sandbox.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox
+from local_stack.run import airflow_settings, local_airflow
+from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox
 
 from bench.data import synthetic_csv
 from datalake import settings

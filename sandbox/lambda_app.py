@@ -42,7 +42,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from sandbox.services import HOST, REGION
+from sandbox import HOST, REGION
 
 ACCOUNT = "000000000000"
 RUNTIME_SCRIPT = Path(__file__).with_name("lambda_runtime.py")

@@ -21,7 +21,7 @@ os.environ.update(
     }
 )
 
-from sandbox.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox  # noqa: E402
+from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox  # noqa: E402
 
 TEST_BUCKET = "datalake-test"
 

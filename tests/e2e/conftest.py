@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox.services import free_port
+from local_stack.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "datalake_raw_ingest"
@@ -69,7 +69,7 @@ def standalone(tmp_path_factory) -> Iterator[Standalone]:
     log_path = local / "standalone.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.standalone", "--port", str(port), "--lake", str(lake), "--local", str(local)],
+            [sys.executable, "-m", "local_stack.standalone", "--port", str(port), "--lake", str(lake), "--local", str(local)],
             cwd=REPO, env=clean_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:

@@ -25,7 +25,7 @@ import requests
 from datalake import layout
 from datalake.datasets import DATASETS
 from datalake.ranking import DiscoverQuery
-from sandbox.services import free_port, rclone_s3, tmdb_sandbox
+from local_stack.services import free_port, rclone_s3, tmdb_sandbox
 from tests.catalog import CATALOG, expected_top
 from tests.e2e.conftest import clean_environment
 
@@ -53,7 +53,7 @@ def local(tmp_path_factory) -> Path:
 
 def make_run(day: str, lake: Path, local: Path, conf: str = "{}", **env: str) -> subprocess.CompletedProcess:
     clean = clean_environment()
-    command = [sys.executable, "-m", "sandbox.run", "--date", day, "--lake", str(lake), "--local", str(local),
+    command = [sys.executable, "-m", "local_stack.run", "--date", day, "--lake", str(lake), "--local", str(local),
                "--conf", conf]
     return subprocess.run(command, cwd=REPO, env={**clean, **env}, capture_output=True, text=True, timeout=600)
 
@@ -274,7 +274,7 @@ def test_a_storage_server_restarted_mid_run_is_survived(local, tmp_path, tmdb):
 
 
 def airflow_cli(lake: Path, local: Path, *command: str) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "sandbox.cli", "--lake", str(lake), "--local", str(local), *command]
+    args = [sys.executable, "-m", "local_stack.cli", "--lake", str(lake), "--local", str(local), *command]
     return subprocess.run(args, cwd=REPO, env=clean_environment(), capture_output=True, text=True, timeout=600)
 
 

@@ -35,10 +35,10 @@ ROW = re.compile(r"^(\d+)\s+(.+?)\s+(\d+\.\d{3})\s+([\d,]+)\s+(\d+\.\d|-)\s+([\d
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """One `make run` (`python -m sandbox.run`), DAGs created unpaused so the manifest's event queues the report."""
+    """One `make run` (`python -m local_stack.run`), DAGs created unpaused so the manifest's event queues the report."""
     lake, local = tmp_path_factory.mktemp("lake"), tmp_path_factory.mktemp("local")
     env = {**clean_environment(), "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
-    command = [sys.executable, "-m", "sandbox.run", "--date", DAY, "--lake", str(lake), "--local", str(local)]
+    command = [sys.executable, "-m", "local_stack.run", "--date", DAY, "--lake", str(lake), "--local", str(local)]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return lake, local, result

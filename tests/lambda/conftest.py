@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from lambda_function import build
-from sandbox.services import HOST, REGION, _wait_for_port, free_port
+from local_stack.services import HOST, REGION, _wait_for_port, free_port
 from tests.conftest import REPO, TEST_BUCKET
 
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:000000000000:secret:tmdb-credential-AbCdEf"

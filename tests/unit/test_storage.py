@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from datalake.storage import LakeWriteError, S3ObjectStore
-from sandbox.services import LocalS3, free_port, rclone_s3
+from local_stack.services import LocalS3, free_port, rclone_s3
 from tests.conftest import TEST_BUCKET
 
 ENTRY = {"source": "test", "records": 1, "fetched_at": "2026-11-30T00:00:00.000+00:00"}

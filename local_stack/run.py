@@ -30,7 +30,7 @@ from datalake.datasets import DATASETS  # noqa: E402
 from datalake.ranking import DiscoverQuery, rank  # noqa: E402
 from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
 from lambda_function import build  # noqa: E402
-from sandbox.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
+from local_stack.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
 
 DAG_ID = settings.RAW_DAG_ID
 REPORT_DAG_ID = "anime_top10_report"
@@ -157,10 +157,10 @@ def airflow(*args: str) -> int:
 
 
 def airflow_batch(*commands: list[str]) -> int:
-    """``airflow`` commands run one after the other in one Airflow process (see ``sandbox.airflow_batch``);
+    """``airflow`` commands run one after the other in one Airflow process (see ``local_stack.airflow_batch``);
     0, or the position (from 1) of the command that failed, after which none ran."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "sandbox.airflow_batch", json.dumps(commands)]
+    command = [sys.executable, "-m", "local_stack.airflow_batch", json.dumps(commands)]
     return subprocess.run(command, env=env, stdin=subprocess.DEVNULL).returncode
 
 

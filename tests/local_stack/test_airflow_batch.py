@@ -1,4 +1,4 @@
-"""``sandbox.airflow_batch`` runs airflow commands in one process and stops at the first that fails."""
+"""``local_stack.airflow_batch`` runs airflow commands in one process and stops at the first that fails."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sandbox.airflow_batch import SESSION_FACTORY
+from local_stack.airflow_batch import SESSION_FACTORY
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = importlib.metadata.version("apache-airflow-core")
 
 
 def batch(*commands: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sandbox.airflow_batch", json.dumps(commands)],
+    return subprocess.run([sys.executable, "-m", "local_stack.airflow_batch", json.dumps(commands)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.models.connection import Connection
 from airflow.providers.amazon.aws.utils.connection_wrapper import AwsConnectionWrapper
 
-from sandbox.aws_sessions import LOADER, SharedModelsSessionFactory
+from local_stack.aws_sessions import LOADER, SharedModelsSessionFactory
 
 
 def session(key: str, region: str):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from sandbox.run import DAG_ID, add_location_arguments, local_airflow
+from local_stack.run import DAG_ID, add_location_arguments, local_airflow
 
 HOST = "127.0.0.1"
 ADMIN = "admin"

@@ -1,7 +1,7 @@
 """boto3 sessions that share botocore's parsed models, for many tasks in one interpreter.
 
 Each AWS hook builds a new boto3 session, and each new session parses botocore's endpoint and service
-models (megabytes of JSON) again: about 0.4 s for every task when ``sandbox.airflow_batch`` runs all of a
+models (megabytes of JSON) again: about 0.4 s for every task when ``local_stack.airflow_batch`` runs all of a
 DAG's tasks in one process. Sharing one loader, as the Amazon provider already does for its async
 sessions, parses them once; credentials, region and config stay per session. Selected through Airflow's
 ``[aws] session_factory`` setting.

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from sandbox import run
+from local_stack import run
 
 DAY = "2026-11-27"
 

@@ -1,9 +1,9 @@
 """Several ``airflow`` commands in one interpreter, one after the other, e.g.
 
-    python -m sandbox.airflow_batch '[["dags", "test", "a", "2026-11-27"], ["dags", "test", "b", "2026-11-27"]]'
+    python -m local_stack.airflow_batch '[["dags", "test", "a", "2026-11-27"], ["dags", "test", "b", "2026-11-27"]]'
 
 Each command runs exactly as ``airflow <command>`` would, through Airflow's own CLI; but Airflow's import,
-its in-process execution API, botocore's models (see ``sandbox.aws_sessions``) and the interpreter's
+its in-process execution API, botocore's models (see ``local_stack.aws_sessions``) and the interpreter's
 teardown are paid once rather than once per command or task.
 Stops at the first command that fails. Exit status: 0, or the position (from 1) of the command that failed.
 """
@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 
-SESSION_FACTORY = "sandbox.aws_sessions.SharedModelsSessionFactory"
+SESSION_FACTORY = "local_stack.aws_sessions.SharedModelsSessionFactory"
 
 
 def run(commands: list[list[str]]) -> int:

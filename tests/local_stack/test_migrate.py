@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import run
+from local_stack import run
 
 HEAD = "d2f4e1b3c5a7"
 

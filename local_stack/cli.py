@@ -1,6 +1,6 @@
 """Any ``airflow`` command in ``make run``'s environment (home, connections, embedded services), e.g.
 
-    python -m sandbox.cli tasks test datalake_raw_ingest discover_top_anime 2026-11-27
+    python -m local_stack.cli tasks test datalake_raw_ingest discover_top_anime 2026-11-27
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sandbox.run import add_location_arguments, airflow, local_airflow
+from local_stack.run import add_location_arguments, airflow, local_airflow
 
 
 def main(argv: list[str] | None = None) -> int:

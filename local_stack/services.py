@@ -21,10 +21,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from sandbox import HOST, REGION
+
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "include" / "data" / "tmdb_catalog.json"
-HOST = "127.0.0.1"
-REGION = "us-east-1"
 STARTUP_SECONDS = 30.0
 
 
