@@ -1,44 +1,54 @@
-# Two commands: `make run` (the main job on the embedded lake) and `make test`.
+# Two commands: `make run` (the main job on the embedded lake) and `make test`. `make help` lists the rest.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Every variable given on the command line (DATE, CONF, CMD, PYTEST_ARGS, MOVIES_CSV, ...) is data: it is
+# frozen to its literal text (a `$(shell ...)` in it is never expanded) and reaches the recipes only through
+# the environment, where they quote it ("$$DATE") or the Python side splits it (local_stack.words). No
+# recipe pastes a value into a command line, so no value can run as shell code.
+INTERNAL := SHELL VENV BIN UV_VERSION INSTALLED COMPILED LAMBDA_ZIP
+$(foreach name,$(INTERNAL),$(if $(filter command line,$(origin $(name))),\
+  $(error $(name) is internal to this Makefile and cannot be set on the command line)))
+$(foreach name,$(.VARIABLES),$(if $(filter command line,$(origin $(name))),\
+  $(eval override $(name) := $$(value $(name)))$(eval export $(name))))
+
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+export PYTHON
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
-DATE ?= $(shell date -u +%F)
-CONF ?= {}
 INSTALLED := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: run airflow airflow-cli test bench lock clean lambda-package
+.PHONY: help run airflow airflow-cli test bench lock clean lambda-package
 
-run: $(COMPILED) $(LAMBDA_ZIP)
-	$(BIN)/python -m local_stack.run --date $(DATE) --conf '$(CONF)'
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
-# The UI on http://127.0.0.1:8080 with the scheduler, on the same embedded services; Ctrl-C stops all.
-airflow: $(COMPILED) $(LAMBDA_ZIP)
+run: $(COMPILED) $(LAMBDA_ZIP) ## the raw DAG and its report for DATE=YYYY-MM-DD (default today) with CONF='{...}'
+	$(BIN)/python -m local_stack.run --date "$$DATE" --conf "$$CONF"
+
+airflow: $(COMPILED) $(LAMBDA_ZIP) ## the UI on http://127.0.0.1:8080, scheduler and all, on the embedded services
 	$(BIN)/python -m local_stack.standalone
 
-# Any airflow command on the same environment, e.g. make airflow-cli CMD="tasks test datalake_raw_ingest discover_top_anime 2026-11-27"
-airflow-cli: $(COMPILED) $(LAMBDA_ZIP)
-	$(BIN)/python -m local_stack.cli $(CMD)
+airflow-cli: $(COMPILED) $(LAMBDA_ZIP) ## any airflow command there: CMD="tasks test datalake_raw_ingest ..."
+	$(BIN)/python -m local_stack.words CMD -- $(BIN)/python -m local_stack.cli
 
-test: $(COMPILED)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(COMPILED) ## the test suite; PYTEST_ARGS="-m 'not e2e'" for the fast part
+	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest
 
-# Every stage against its bare baseline in the same run; table on stdout, JSON in .bench/. QUICK=1: small files, no dags test, no make run.
-bench: $(COMPILED) $(LAMBDA_ZIP)
+bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK=1 for the small variant
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
-# The Lambda's deployment package: the same inputs give the same bytes.
-lambda-package: $(LAMBDA_ZIP)
+lambda-package: $(LAMBDA_ZIP) ## the Lambda's zip: the same inputs give the same bytes
 
 $(LAMBDA_ZIP): $(INSTALLED) constraints.txt $(wildcard lambda_function/*.py plugins/datalake/*.py)
 	$(BIN)/python -m lambda_function.build
 
 # Reinstalls only when the pins change.
 $(INSTALLED): requirements.txt constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || "$$PYTHON" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
 	touch $@
@@ -49,11 +59,10 @@ $(COMPILED): $(INSTALLED)
 	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 	touch $@
 
-# Re-resolves the full set of pins from requirements.txt.
-lock:
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+lock: ## re-resolve constraints.txt from requirements.txt
+	test -x $(BIN)/python || "$$PYTHON" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile --quiet --python $(BIN)/python --no-header requirements.txt -o constraints.txt
 
-clean:
+clean: ## remove the venv, the local state, the lake and the Lambda zip
 	rm -rf $(VENV) .local .lake dist

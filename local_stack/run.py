@@ -11,6 +11,7 @@ import importlib.metadata
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -27,7 +28,6 @@ sys.path.insert(0, str(REPO / "plugins"))
 
 from datalake import layout, settings  # noqa: E402
 from datalake.datasets import DATASETS  # noqa: E402
-from datalake.ranking import DiscoverQuery, rank  # noqa: E402
 from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
 from lambda_function import build  # noqa: E402
 from local_stack.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
@@ -165,26 +165,28 @@ def airflow_batch(*commands: list[str]) -> int:
 
 
 def summary(client: Any, bucket: str, day: date) -> str:
-    """The objects of the day's partition and the top series they describe."""
-    keys = [layout.csv_key(dataset, day) for dataset in DATASETS] + [layout.manifest_key(day, DAG_ID)]
-    listing = client.list_objects_v2(Bucket=bucket, Prefix=layout.tmdb_prefix(day)).get("Contents", [])
-    sizes = {obj["Key"]: obj["Size"] for obj in listing}
-    sizes.update({key: client.head_object(Bucket=bucket, Key=key)["ContentLength"] for key in keys})
-    lines = [f"Objects in s3://{bucket}/ for {day}:"]
-    lines += [f"  {size:>12,}  {key}" for key, size in sorted(sizes.items())]
+    """What the day's run landed and ranked, as its manifest records it: the run that happened, with its
+    own parameters, not a ranking worked out again here."""
 
     def read(key: str) -> dict:
         return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
 
-    pages = [read(key)["results"] for key in sorted(sizes) if "/discover_tv_p" in key]
-    top = rank([series for page in pages for series in page], DiscoverQuery().top_n)
+    manifest_key = layout.manifest_key(day, DAG_ID)
+    manifest = read(manifest_key)
+    sizes = {entry["key"]: entry["bytes"] for entry in manifest["objects"]}
+    sizes[manifest_key] = client.head_object(Bucket=bucket, Key=manifest_key)["ContentLength"]
+    run_params = {name: manifest["params"][name] for name in sorted(manifest["params"])}
+    lines = [f"Objects in s3://{bucket}/ for {day} (run {manifest['run_id']}, params {json.dumps(run_params)}):"]
+    lines += [f"  {size:>12,}  {key}" for key, size in sorted(sizes.items())]
     lines += ["", f"{'rank':>4}  {'tmdb id':>8}  {'name':<40} {'vote avg':>8} {'votes':>7} {'seasons':>7} {'episodes':>8}"]
-    for position, series in enumerate(top, start=1):
+    for series in manifest["ranking"]:
         details = read(layout.details_key(day, series["id"]))
         lines.append(
-            f"{position:>4}  {details['id']:>8}  {details['name'][:40]:<40} {details['vote_average']:>8.3f} "
+            f"{series['rank']:>4}  {details['id']:>8}  {details['name'][:40]:<40} {details['vote_average']:>8.3f} "
             f"{details['vote_count']:>7} {details['number_of_seasons']:>7} {details['number_of_episodes']:>8}"
         )
+    if not manifest["ranking"]:
+        lines.append("  (TMDB found no series for these parameters)")
     return "\n".join(lines)
 
 
@@ -214,12 +216,34 @@ def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> st
     return "\n".join(lines)
 
 
+def run_date(text: str) -> date:
+    """``DATE``: a calendar date as YYYY-MM-DD; empty means today (UTC)."""
+    if not text:
+        return datetime.now(timezone.utc).date()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"DATE must be a date as YYYY-MM-DD; got {text!r}.")
+
+
+def run_conf(text: str) -> str:
+    """``CONF``: the run's parameters as a JSON object; empty means none. Returned as compact JSON."""
+    try:
+        conf = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"CONF is not JSON ({error}); got {text!r}.") from None
+    if not isinstance(conf, dict):
+        raise argparse.ArgumentTypeError(f"CONF must be a JSON object such as '{{\"top_n\": 20}}'; got {text!r}.")
+    return json.dumps(conf)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--date", type=date.fromisoformat, default=datetime.now(timezone.utc).date(),
-                        help="logical date, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--date", type=run_date, default="", help="logical date, YYYY-MM-DD (default: today, UTC)")
     add_location_arguments(parser)
-    parser.add_argument("--conf", default="{}", help='the run\'s params as JSON, e.g. \'{"top_n": 20}\'')
+    parser.add_argument("--conf", type=run_conf, default="", help='the run\'s params as JSON, e.g. \'{"top_n": 20}\'')
     args = parser.parse_args(argv)
     day = args.date
     with local_airflow(args.lake, args.local) as (s3, bucket):

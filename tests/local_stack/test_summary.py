@@ -1,0 +1,52 @@
+"""``make run``'s summary describes the run that happened: its manifest, its parameters, its ranking."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from datalake import layout
+from local_stack import run
+from tests.conftest import TEST_BUCKET
+
+DAY = date(2026, 11, 20)
+
+
+def series(series_id: int, vote_average: float) -> dict:
+    return {"id": series_id, "name": f"Series {series_id}", "vote_average": vote_average, "vote_count": 500}
+
+
+@pytest.fixture
+def partition(local_s3):
+    """A partition landed with top_n 3: the discover page lists 12 series, details exist for the top 3 only."""
+    client = local_s3.client()
+    page = [series(100 + n, 9.0 - n / 10) for n in range(12)]
+    put = {layout.discover_key(DAY, 1): {"page": 1, "total_pages": 1, "results": page}}
+    for entry in page[:3]:
+        put[layout.details_key(DAY, entry["id"])] = {**entry, "number_of_seasons": 2, "number_of_episodes": 24}
+    for key, body in put.items():
+        client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps(body).encode())
+    manifest = {
+        "run_id": "manual__2026-11-20", "partition": DAY.isoformat(),
+        "params": {"top_n": 3, "language": "pt-BR"},
+        "ranking": [dict(entry, rank=rank) for rank, entry in enumerate(page[:3], start=1)],
+        "objects": [{"key": key, "bytes": len(json.dumps(body))} for key, body in put.items()],
+    }
+    client.put_object(Bucket=TEST_BUCKET, Key=layout.manifest_key(DAY, run.DAG_ID), Body=json.dumps(manifest))
+    return client
+
+
+def test_the_summary_ranks_as_the_run_did_with_its_own_top_n(partition):
+    text = run.summary(partition, TEST_BUCKET, DAY)
+    assert '"top_n": 3' in text and "run manual__2026-11-20" in text
+    rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit() and "Series" in line]
+    assert [(row[0], row[1]) for row in rows] == [("1", "100"), ("2", "101"), ("3", "102")]
+
+
+def test_the_summary_lists_the_manifest_and_every_object_it_records(partition):
+    text = run.summary(partition, TEST_BUCKET, DAY)
+    assert layout.manifest_key(DAY, run.DAG_ID) in text
+    assert layout.discover_key(DAY, 1) in text and layout.details_key(DAY, 102) in text
+    assert layout.details_key(DAY, 103) not in text
