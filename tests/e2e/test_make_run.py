@@ -199,6 +199,15 @@ def test_zero_results_end_the_run_successfully_without_detail_tasks(local, tmp_p
     assert manifest["ranking"] == [] and manifest["params"]["origin_country"] == "ZZ"
 
 
+def test_a_top_n_below_ten_is_summarised_as_the_run_ranked_it(local, tmp_path):
+    result = make_run("2026-11-26", tmp_path / "lake", local, conf='{"top_n": 3}')
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    assert '"top_n": 3' in result.stdout
+    rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+.+\s+\d+\.\d{3}\s+\d+\s+\d+\s+\d+$", result.stdout, re.MULTILINE)
+    assert [int(series_id) for _, series_id in rows] == expected_top(DiscoverQuery(top_n=3))
+    assert "TMDB against IMDb for 2026-11-26 (3 series" in result.stdout
+
+
 def test_a_csv_that_breaks_its_contract_fails_and_lands_nothing(local, tmp_path):
     good = (REPO / "include" / "data" / "movies.csv").read_text().splitlines()
     bad = tmp_path / "movies.csv"
