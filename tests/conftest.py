@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,3 +42,23 @@ def local_s3(lake_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def tmdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTmdb]:
     with tmdb_sandbox(tmp_path_factory.mktemp("logs") / "tmdb.log") as server:
         yield server
+
+
+_NEEDS_PACKAGE = re.compile(r"apt-get install -y ([\w.+-]+)")
+"""How a skip reason names the Debian package that would let the test run."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Last before pytest's count: which tests this machine skipped for want of a package, and the one
+    command that enables them all (CI installs them, so there they fail instead of skipping)."""
+    missing: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if found := _NEEDS_PACKAGE.search(reason):
+            missing[found.group(1)] = missing.get(found.group(1), 0) + 1
+    if missing:
+        counts = ", ".join(f"{count} need {package}" for package, count in missing.items())
+        terminalreporter.write_line(
+            f"Skipped {sum(missing.values())} tests for software this machine lacks ({counts}); "
+            f"enable them with: apt-get install -y {' '.join(missing)}"
+        )

@@ -1,0 +1,43 @@
+"""``make test`` ends by naming what it skipped for want of a package, and the command that enables it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CONFTEST = (Path(__file__).parent / "conftest.py").read_text()
+pytest_plugins = ["pytester"]
+
+
+def test_skips_that_name_a_package_are_summed_up_with_one_install_command(pytester: pytest.Pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_page():
+            pytest.skip("/usr/bin/chromium is missing: apt-get install -y chromium (.ci/run does)")
+
+        def test_compose_a():
+            pytest.skip("docker-compose is not installed: apt-get install -y docker-compose")
+
+        def test_compose_b():
+            pytest.skip("docker-compose is not installed: apt-get install -y docker-compose")
+
+        def test_other():
+            pytest.skip("not today")
+        """
+    )
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines([
+        "Skipped 3 tests for software this machine lacks (1 need chromium, 2 need docker-compose); "
+        "enable them with: apt-get install -y chromium docker-compose",
+    ])
+
+
+def test_nothing_is_added_when_no_package_is_missing(pytester: pytest.Pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile("def test_fine():\n    pass\n")
+    result = pytester.runpytest()
+    result.stdout.no_fnmatch_line("Skipped * tests for software*")
