@@ -7,15 +7,28 @@ never appears in an error, a log line or a returned URL.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from datalake.rate_limit import DEFAULT_PER_SECOND, RateLimiter, state_file_for
@@ -27,6 +40,9 @@ DEFAULT_TIMEOUT = (5.0, 30.0)
 """Seconds to connect and to wait for each read."""
 MAX_RETRY_AFTER = 60
 """Seconds: a longer Retry-After is cut to this, so one answer cannot stall a run for hours."""
+DEFAULT_DEADLINE = 100.0
+"""Seconds one request may take, retries and their waits included: the longest Retry-After honoured
+plus one whole attempt (60 + 5 + 30) fit in it, so a rate-limited request is retried as TMDB asks."""
 
 _V3_KEY = re.compile(r"[0-9a-fA-F]{32}")
 _API_KEY_VALUE = re.compile(r"(api_key=)[^&\s'\"]+")
@@ -93,6 +109,77 @@ def default_retry() -> Retry:
     )
 
 
+class AttemptsExhausted(MaxRetryError):
+    """urllib3's "no more retries", with the number of attempts made, for an error that says it."""
+
+    def __init__(self, pool: ConnectionPool | None, url: str | None, reason: Exception | None, attempts: int):
+        super().__init__(pool, url, reason)  # type: ignore[arg-type]
+        self.attempts = attempts
+
+
+class DeadlineRetry(Retry):
+    """A urllib3 Retry that is also exhausted when the next attempt could not end before the deadline.
+
+    The counts alone let a series of slow answers run for attempts x (connect + read timeout) plus the
+    backoff; the deadline bounds one request, retries and waits included, whatever the counts allow.
+    ``started`` is the monotonic time the request began; while it is None (the template) no clock runs.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        deadline: float,
+        attempt_timeout: float = 0.0,
+        started: float | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.attempt_timeout = attempt_timeout
+        self.started = started
+
+    @classmethod
+    def following(cls, retry: Retry, *, deadline: float, attempt_timeout: float) -> DeadlineRetry:
+        """The same counts, backoff and status list as ``retry``, with a deadline."""
+        policy = {name: getattr(retry, name) for name in inspect.signature(Retry).parameters}
+        return cls(**policy, deadline=deadline, attempt_timeout=attempt_timeout)
+
+    def new(self, **kw: Any) -> DeadlineRetry:
+        # urllib3 builds every next Retry through new(): the deadline and the clock go along.
+        clock = {"deadline": self.deadline, "attempt_timeout": self.attempt_timeout, "started": self.started}
+        return super().new(**{**clock, **kw})
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> DeadlineRetry:
+        attempts = len(self.history) + 1
+        try:
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        except MaxRetryError as exhausted:
+            raise AttemptsExhausted(_pool, url, exhausted.reason, attempts) from exhausted.reason
+        if not retry._next_attempt_fits(response):
+            reason = error or ResponseError(
+                ResponseError.SPECIFIC_ERROR.format(status_code=response.status) if response
+                else ResponseError.GENERIC_ERROR
+            )
+            raise AttemptsExhausted(_pool, url, reason, attempts) from reason
+        return retry
+
+    def _next_attempt_fits(self, response: BaseHTTPResponse | None) -> bool:
+        """Whether the wait urllib3 is about to sleep, then a whole attempt, still end by the deadline."""
+        if self.started is None:
+            return True
+        retry_after = self.get_retry_after(response) if response and self.respect_retry_after_header else None
+        wait = self.get_backoff_time() if retry_after is None else retry_after
+        return time.monotonic() - self.started + wait + self.attempt_timeout <= self.deadline
+
+
 def auth_kind(credential: str) -> str:
     """``"bearer"`` for a v4 read-access token, ``"api_key"`` for a v3 key."""
     if credential.startswith("eyJ"):
@@ -106,7 +193,16 @@ def auth_kind(credential: str) -> str:
 
 
 class TmdbClient:
-    """GETs TMDB v3 resources as JSON, with timeouts, retries and a rate limit shared across processes."""
+    """GETs TMDB v3 resources as JSON, with timeouts, retries and a rate limit shared across processes.
+
+    :param timeout: seconds to connect and to wait for each read, per attempt.
+    :param retry: which failures are retried how often, with what backoff (default: ``default_retry()``).
+    :param deadline: seconds one request may take, retries and their waits included: no attempt starts
+        that could not time out before it, so a TMDB that answers too slowly fails within the deadline
+        (not after every retry's timeout), saying how many attempts were made in how long.
+
+    Like the ``requests.Session`` it holds, one client serves one thread.
+    """
 
     def __init__(
         self,
@@ -115,10 +211,16 @@ class TmdbClient:
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
+        deadline: float = DEFAULT_DEADLINE,
         requests_per_second: float = DEFAULT_PER_SECOND,
     ):
+        if not deadline > 0:
+            raise ValueError(f"TmdbClient: deadline must be a number of seconds above 0; got {deadline!r}.")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._retry = DeadlineRetry.following(
+            retry or default_retry(), deadline=deadline, attempt_timeout=sum(timeout)
+        )
         self.rate_limiter = RateLimiter(requests_per_second, state_file_for(self.base_url))
         self._auth_params: dict[str, str] = {}
         self._session = requests.Session()
@@ -127,21 +229,24 @@ class TmdbClient:
             self._session.headers["Authorization"] = f"Bearer {credential}"
         else:
             self._auth_params["api_key"] = credential
-        adapter = HTTPAdapter(max_retries=retry or default_retry())
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._adapter = HTTPAdapter(max_retries=self._retry)
+        self._session.mount("http://", self._adapter)
+        self._session.mount("https://", self._adapter)
 
     def get(self, path: str, params: Mapping[str, Any]) -> TmdbResponse:
         """GET ``{base_url}{path}``; raises TmdbError unless TMDB answers 200 with JSON."""
         url = f"{self.base_url}{path}?{urlencode(params)}"
         self.rate_limiter.acquire()
+        started = time.monotonic()
+        # The adapter hands its one Retry to every request: this request's deadline counts from now.
+        self._adapter.max_retries = self._retry.new(started=started)
         try:
             response = self._session.get(
                 f"{self.base_url}{path}", params={**params, **self._auth_params}, timeout=self.timeout
             )
         except requests.RequestException as error:
             # from None: requests' own message carries the full URL, api_key included.
-            raise TmdbError(f"TMDB could not be reached at {url}: {type(error).__name__}", url=url) from None
+            raise _unanswered(error, url, self.timeout, time.monotonic() - started) from None
         if response.status_code != 200:
             raise _error_from(response, url)
         try:
@@ -167,6 +272,32 @@ class TmdbClient:
         if found != series_id:
             raise TmdbError(f"TMDB answered {response.url} with id {found!r}, expected {series_id}", url=response.url)
         return response
+
+
+def _unanswered(error: requests.RequestException, url: str, timeout: tuple[float, float],
+                elapsed: float) -> TmdbError:
+    """A TmdbError that tells a slow TMDB from an unreachable one, with the attempts made and their time."""
+    cause = error.args[0] if error.args and isinstance(error.args[0], Exception) else error
+    reason = cause.reason if isinstance(cause, MaxRetryError) else cause
+    attempts = getattr(cause, "attempts", None)
+    tried = f"{attempts} attempt{'s' * (attempts != 1)} in " if attempts else ""
+    gave_up = f"gave up after {tried}{elapsed:.1f} s"
+    connect, read = timeout
+    if isinstance(reason, ReadTimeoutError):
+        return TmdbError(f"TMDB answered too slowly at {url} (read timeout {read:g} s): {gave_up}", url=url)
+    return TmdbError(f"TMDB could not be reached at {url} ({_unreachable_why(reason, connect)}): {gave_up}",
+                     url=url)
+
+
+def _unreachable_why(reason: Exception | None, connect_timeout: float) -> str:
+    if isinstance(reason, NameResolutionError):
+        return "its host name did not resolve"
+    if isinstance(reason, NewConnectionError):
+        # The socket's own words, e.g. "connection refused", "network is unreachable".
+        return (getattr(reason.__cause__, "strerror", None) or "no connection").lower()
+    if isinstance(reason, ConnectTimeoutError):
+        return f"connect timeout {connect_timeout:g} s"
+    return type(reason).__name__
 
 
 def _error_from(response: requests.Response, url: str) -> TmdbError:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +34,11 @@ class ScriptedTmdb(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/3"
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that stopped waiting for a slow answer closed its end: expected here, not a failure.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _ScriptedHandler(BaseHTTPRequestHandler):
@@ -63,7 +71,33 @@ def ok(data: dict) -> tuple[int, dict, bytes, float]:
     return (200, {}, json.dumps(data).encode(), 0.0)
 
 
+@pytest.fixture
+def refusing_port() -> int:
+    """A loopback port nobody listens on: it was bound, then closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose accept queue is full, so a new connection's SYN is dropped: a connect timeout."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        queued = [socket.socket() for _ in range(3)]
+        for waiting in queued:
+            waiting.setblocking(False)
+            waiting.connect_ex(("127.0.0.1", port))
+        time.sleep(0.1)
+        yield port
+        for waiting in queued:
+            waiting.close()
+
+
 DETAILS = {"id": 42, "name": "Série", "external_ids": {"imdb_id": "tt1"}}
+DETAILS_QUERY = "/tv/42?language=pt-BR&append_to_response=external_ids"
 FAST_RETRY = Retry(total=3, backoff_factor=0, status_forcelist=(429, 500, 502, 503, 504),
                    respect_retry_after_header=True, raise_on_status=False)
 
@@ -146,18 +180,77 @@ def test_details_for_another_id_fail_clearly(scripted):
         TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
 
 
-def test_a_slow_answer_times_out(scripted):
+def test_a_slow_answer_says_tmdb_answered_too_slowly(scripted):
     scripted.script = [(200, {}, b"{}", 2.0)]
-    client = TmdbClient(V3_KEY, scripted.base_url, timeout=(1.0, 0.3), retry=Retry(0, read=0))
-    with pytest.raises(TmdbError, match="could not be reached"):
+    client = TmdbClient(V3_KEY, scripted.base_url, timeout=(1.0, 0.3), retry=Retry(0))
+    with pytest.raises(TmdbError) as error:
         client.tv_details(42, "pt-BR")
-
-
-def test_an_unreachable_server_is_named_without_the_key():
-    client = TmdbClient(V3_KEY, "http://127.0.0.1:9/3", retry=Retry(0))
-    with pytest.raises(TmdbError, match="127.0.0.1:9") as error:
-        client.tv_details(42, "pt-BR")
+    assert re.fullmatch(
+        rf"TMDB answered too slowly at {re.escape(scripted.base_url + DETAILS_QUERY)} "
+        r"\(read timeout 0\.3 s\): gave up after 1 attempt in 0\.\d s",
+        str(error.value),
+    ), str(error.value)
     assert V3_KEY not in str(error.value)
+
+
+def test_a_refused_connection_says_tmdb_could_not_be_reached_without_the_key(refusing_port):
+    base_url = f"http://127.0.0.1:{refusing_port}/3"
+    client = TmdbClient(V3_KEY, base_url, retry=Retry(0))
+    with pytest.raises(TmdbError) as error:
+        client.tv_details(42, "pt-BR")
+    assert re.fullmatch(
+        rf"TMDB could not be reached at {re.escape(base_url + DETAILS_QUERY)} \(connection refused\): "
+        r"gave up after 1 attempt in \d+\.\d s",
+        str(error.value),
+    ), str(error.value)
+    assert V3_KEY not in str(error.value)
+
+
+def test_a_connect_timeout_says_tmdb_could_not_be_reached(unanswered_port):
+    client = TmdbClient(V3_KEY, f"http://127.0.0.1:{unanswered_port}/3", timeout=(0.2, 1.0), retry=Retry(0))
+    with pytest.raises(TmdbError) as error:
+        client.tv_details(42, "pt-BR")
+    assert re.search(r"could not be reached at .* \(connect timeout 0\.2 s\): gave up after 1 attempt in ",
+                     str(error.value)), str(error.value)
+
+
+def test_the_deadline_bounds_the_attempts_at_a_server_that_is_always_too_slow(scripted):
+    scripted.script = [(200, {}, b"{}", 0.6)] * 30
+    many = Retry(total=20, backoff_factor=0)
+    client = TmdbClient(V3_KEY, scripted.base_url, timeout=(0.2, 0.2), retry=many, deadline=1.0)
+    with pytest.raises(TmdbError, match="answered too slowly") as error:
+        client.tv_details(42, "pt-BR")
+    attempts = len(scripted.requests)
+    # Each attempt waits 0.2 s for its answer, and none starts that could not end (0.4 s) within 1 s.
+    assert 2 <= attempts <= 3
+    assert f"gave up after {attempts} attempts in " in str(error.value)
+
+
+def test_a_retry_after_beyond_the_deadline_is_not_waited_for(scripted):
+    scripted.script = [(429, {"Retry-After": "30"}, b'{"status_code": 25}', 0.0), ok(DETAILS)]
+    client = TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY, deadline=5.0)
+    with pytest.raises(TmdbError, match="HTTP 429"):
+        client.tv_details(42, "pt-BR")
+    assert len(scripted.requests) == 1
+
+
+def test_the_longest_retry_after_honoured_fits_in_the_default_deadline():
+    from urllib3 import HTTPResponse
+
+    from datalake.tmdb import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, DeadlineRetry, default_retry
+
+    retry = DeadlineRetry.following(
+        default_retry(), deadline=DEFAULT_DEADLINE, attempt_timeout=sum(DEFAULT_TIMEOUT)
+    )
+    rate_limited = HTTPResponse(status=429, headers={"Retry-After": "86400"})
+    next_retry = retry.new(started=time.monotonic()).increment("GET", "/3/tv/42", response=rate_limited)
+    assert len(next_retry.history) == 1
+
+
+@pytest.mark.parametrize("deadline", [0, -1.0])
+def test_a_deadline_that_is_not_positive_is_refused(deadline):
+    with pytest.raises(ValueError, match=rf"deadline must be a number of seconds above 0; got {deadline!r}"):
+        TmdbClient(V3_KEY, deadline=deadline)
 
 
 def test_sandbox_answers_a_bearer_token(tmdb):
