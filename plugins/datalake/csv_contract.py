@@ -5,21 +5,40 @@ checked at C speed by reducing each chunk to its delimiters and newlines (``byte
 and comparing that with the shape a valid chunk must have; only a failing chunk is split into
 lines to find the line to name. ``CsvContract`` takes the bytes in whatever chunks they come, so
 the same pass can run while the bytes are on their way to the lake (see ``datalake.landing``).
+
+Bounded too: the header must end within ``HEADER_BOUND`` bytes, a data line is never held (only its
+delimiters, and no more of them than a valid line has), and a message quotes at most an excerpt of
+the file, however long its lines are.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from datalake.datasets import DELIMITER, CsvDataset
 
 CHUNK_BYTES = 1 << 20
+HEADER_BOUND = 64 * 1024
+"""The header line must end within this many bytes: a longer line cannot be the header, and waiting for
+its end would hold all of it (a file with no newline at all is held whole)."""
+EXCERPT_CHARS = 60
+"""How much of a value from the file a message quotes."""
 _NEWLINE = b"\n"
 _SEPARATOR = DELIMITER.encode()
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in _SEPARATOR + _NEWLINE)
+_NOT_REGULAR = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class CsvContractError(ValueError):
@@ -47,7 +66,8 @@ class CsvContract:
 
     ``update`` raises ``CsvContractError`` at the first chunk that breaks the contract; ``finish``
     raises for what only the end can tell (an empty file, a truncated UTF-8 sequence, a last line
-    without newline that has the wrong field count).
+    without newline that has the wrong field count). A line that already has too many fields when a
+    chunk ends is refused there (its delimiters are not kept waiting for its end): "found more than".
     """
 
     def __init__(self, path: Path, dataset: CsvDataset):
@@ -60,7 +80,7 @@ class CsvContract:
         self._size = 0
         self._header = b""
         self._lines_done = 0
-        self._carry = b""  # the delimiters of the line that the last chunk left unfinished
+        self._carry = b""  # the delimiters of the line that the last chunk left unfinished (< expected)
         self._ends_with_newline = False
 
     def update(self, chunk: bytes) -> None:
@@ -73,9 +93,12 @@ class CsvContract:
             _check_utf8(self._decoder, chunk, self.path, self._lines_done)
         if self._lines_done == 0:
             self._header += chunk
-            if _NEWLINE not in self._header:
+            end = self._header.find(_NEWLINE, 0, HEADER_BOUND)
+            if end < 0:
+                if len(self._header) >= HEADER_BOUND:
+                    _refuse_endless_header(self._header, self.dataset, self.path)
                 return
-            self._header, _, chunk = self._header.partition(_NEWLINE)
+            self._header, chunk = self._header[:end], self._header[end + 1:]
             _check_header(self._header, self.dataset, self.path)
             self._lines_done = 1
         structure = self._carry + chunk.translate(None, _NOT_STRUCTURE)
@@ -83,6 +106,11 @@ class CsvContract:
         complete, self._carry = structure[:cut], structure[cut:]
         _check_fields(complete, self._good_line, self.path, self._lines_done, self._expected_fields)
         self._lines_done += complete.count(_NEWLINE)
+        if len(self._carry) >= self._expected_fields:
+            raise CsvContractError(self.path, self._lines_done + 1, (
+                f"expected {self._expected_fields} fields separated by {DELIMITER!r}, "
+                f"found more than {self._expected_fields}"
+            ))
 
     def finish(self) -> CsvFacts:
         _check_utf8(self._decoder, b"", self.path, self._lines_done, final=True)
@@ -100,17 +128,40 @@ class CsvContract:
         return CsvFacts(bytes=self._size, rows=lines - 1, sha256=self._digest.hexdigest())
 
 
-def require_file(path: Path, dataset: CsvDataset) -> None:
-    """Fails with the contract's error when there is no file to read."""
-    if not path.is_file():
-        raise CsvContractError(path, None, f"not found: expected the {dataset.name} dataset's {dataset.filename}")
+def open_csv(path: Path, dataset: CsvDataset) -> BinaryIO:
+    """``path`` opened for reading, or the contract's error saying why it cannot be: not found, a broken
+    link, a directory or other file that is not a regular one, permission denied.
+
+    One open, then a look at what was opened: no check that the file could vanish or change after.
+    Opened without blocking, so that a named pipe is refused at once instead of waiting for a writer.
+    """
+    expected = f"expected the {dataset.name} dataset's {dataset.filename} file"
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        problem = f"is a broken symbolic link to {os.readlink(path)}" if path.is_symlink() else "not found"
+        raise CsvContractError(path, None, f"{problem}: {expected}") from None
+    except PermissionError:
+        problem = f"cannot be read: permission denied to uid {os.geteuid()}"
+        raise CsvContractError(path, None, problem) from None
+    except OSError as error:  # a socket (ENXIO), a loop of links, a parent that is a file...
+        kind = _NOT_REGULAR.get(stat.S_IFMT(_mode_or_zero(path)))
+        problem = f"is {kind}" if kind else f"cannot be read: {error.strerror}"
+        raise CsvContractError(path, None, f"{problem}, {expected}") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        kind = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+        raise CsvContractError(path, None, f"is {kind}, {expected}")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
 
 
 def check_csv(path: Path, dataset: CsvDataset, chunk_bytes: int = CHUNK_BYTES) -> CsvFacts:
-    """Stream ``path`` once: it exists, is non-empty UTF-8 with the dataset's exact header and field count."""
-    require_file(path, dataset)
+    """Stream ``path`` once: it is a readable file of non-empty UTF-8 with the dataset's exact header and
+    field count."""
     contract = CsvContract(path, dataset)
-    with path.open("rb") as stream:
+    with open_csv(path, dataset) as stream:
         while chunk := stream.read(chunk_bytes):
             contract.update(chunk)
     return contract.finish()
@@ -127,6 +178,28 @@ def _check_utf8(
         raise CsvContractError(path, line, f"is not UTF-8: {error.reason} at byte 0x{error.object[error.start]:02x}") from None
 
 
+def _mode_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_mode
+    except OSError:
+        return 0
+
+
+def _excerpt(text: str) -> str:
+    """``text`` quoted, cut to its start and length when long: a message never echoes a whole line."""
+    if len(text) <= EXCERPT_CHARS:
+        return repr(text)
+    return f"{text[:EXCERPT_CHARS]!r}... ({len(text)} characters)"
+
+
+def _refuse_endless_header(start: bytes, dataset: CsvDataset, path: Path) -> None:
+    found = start[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+    raise CsvContractError(path, 1, (
+        f"no line end within the first {HEADER_BOUND} bytes (the line starts {found!r}...): "
+        f"expected the header line {dataset.header!r}"
+    ))
+
+
 def _check_header(line: bytes, dataset: CsvDataset, path: Path) -> None:
     found = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
     if found == dataset.header:
@@ -136,7 +209,7 @@ def _check_header(line: bytes, dataset: CsvDataset, path: Path) -> None:
     columns = found.split(DELIMITER)
     for position, (want, got) in enumerate(zip(dataset.columns, columns), start=1):
         if want != got:
-            raise CsvContractError(path, 1, f"header column {position} is {got!r}, expected {want!r}")
+            raise CsvContractError(path, 1, f"header column {position} is {_excerpt(got)}, expected {want!r}")
     raise CsvContractError(
         path, 1, f"header has {len(columns)} columns, expected the {len(dataset.columns)} of {dataset.header!r}"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from datalake.csv_contract import CsvContract, CsvFacts, require_file
+from datalake.csv_contract import CsvContract, CsvFacts, open_csv
 from datalake.datasets import CsvDataset
 
 _MD5_ETAG = re.compile(r'"?([0-9a-f]{32}(?:-\d+)?)"?')
@@ -69,8 +70,9 @@ class ContractCheckedStream:
     """
 
     def __init__(self, path: Path, dataset: CsvDataset, etag: ExpectedETag):
-        require_file(path, dataset)
-        self._file = path.open("rb")
+        self._file = open_csv(path, dataset)
+        self.modified = os.fstat(self._file.fileno()).st_mtime
+        """The file's modification time, taken from the open file: the path may be gone by the end."""
         self._contract = CsvContract(path, dataset)
         self.etag = etag
         self.facts: CsvFacts | None = None

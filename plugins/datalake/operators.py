@@ -83,7 +83,7 @@ def land_checked_csv(
     log.info("Landed s3://%s/%s: met the %s contract, %d rows, %d bytes, sha256 %s, verified",
              bucket, key, dataset.name, facts.rows, facts.bytes, facts.sha256)
     return StoredObject(
-        key, facts.bytes, facts.sha256, str(path), facts.rows, layout.utc_timestamp(path.stat().st_mtime)
+        key, facts.bytes, facts.sha256, str(path), facts.rows, layout.utc_timestamp(stream.modified)
     ).as_dict()
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
 from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from datalake import settings
+from datalake import layout, settings
 from datalake.datasets import MOVIES
+from datalake.landing import ContractCheckedStream
 from datalake.operators import land_checked_csv
 from tests.conftest import TEST_BUCKET
 
@@ -71,3 +74,50 @@ def test_a_bad_file_leaves_the_object_of_an_earlier_run_as_it_was(s3, tmp_path):
     with pytest.raises(AirflowFailException):
         land(bad, key)
     assert s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read() == good.read_bytes()
+
+
+def test_a_directory_fails_at_once_saying_so(s3, tmp_path):
+    path = tmp_path / "movies.csv"
+    path.mkdir()
+    expected = f"Nothing landed: {path}: is a directory, expected the Movies dataset's movies.csv file"
+    with pytest.raises(AirflowFailException, match=f"^{re.escape(expected)}$"):
+        land(path, "landing/directory.csv")
+
+
+def test_an_unreadable_file_fails_at_once_saying_so(s3, tmp_path, monkeypatch):
+    """Simulated, as tests run as root (which reads any file): the kernel's answer to an open without
+    permission (``tests/unit/test_csv_contract.py`` has it from the kernel itself)."""
+    path = csv_of(tmp_path / "movies.csv", 0.1)
+    real_open = os.open
+
+    def open_or_deny(name, flags, *args, **kwargs):
+        if Path(name) == path:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(name))
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_or_deny)
+    expected = f"Nothing landed: {path}: cannot be read: permission denied to uid {os.geteuid()}"
+    with pytest.raises(AirflowFailException, match=f"^{re.escape(expected)}$"):
+        land(path, "landing/unreadable.csv")
+    assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix="landing/unreadable.csv")
+
+
+def test_a_named_pipe_fails_at_once_without_waiting_for_a_writer(s3, tmp_path):
+    os.mkfifo(tmp_path / "movies.csv")
+    with pytest.raises(AirflowFailException, match=r"movies.csv: is a named pipe \(FIFO\), expected the"):
+        land(tmp_path / "movies.csv", "landing/fifo.csv")
+
+
+def test_a_file_removed_while_it_lands_lands_with_its_modification_time(s3, tmp_path, monkeypatch):
+    path = csv_of(tmp_path / "movies.csv", 0.1)
+    body, modified = path.read_bytes(), path.stat().st_mtime
+    read = ContractCheckedStream.read
+
+    def remove_then_read(stream: ContractCheckedStream, size: int = -1) -> bytes:
+        path.unlink(missing_ok=True)
+        return read(stream, size)
+
+    monkeypatch.setattr(ContractCheckedStream, "read", remove_then_read)
+    stored = land(path, "landing/removed.csv")
+    assert s3.get_object(Bucket=TEST_BUCKET, Key="landing/removed.csv")["Body"].read() == body
+    assert stored["fetched_at"] == layout.utc_timestamp(modified)

@@ -1,8 +1,17 @@
+import errno
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from datalake.csv_contract import CsvContractError, check_csv
+from datalake.csv_contract import CHUNK_BYTES, CsvContractError, check_csv
 from datalake.datasets import MOVIES, SERIES
 
 ROW = "tt0245429|A Viagem de Chihiro|Sen to Chihiro no kamikakushi|2001|125|Animation|8.6|800000|actress|Chihiro|Rumi Hiiragi|1987|\\N|actress|tt0245429"
@@ -103,3 +112,167 @@ def test_the_shipped_samples_meet_their_contracts():
 def test_a_lone_header_is_a_file_with_no_rows(tmp_path):
     assert check_csv(write(tmp_path, HEADER), MOVIES, chunk_bytes=8).rows == 0
     assert check_csv(write(tmp_path, HEADER + "\n"), MOVIES).rows == 0
+
+
+# --- bounded: messages quote an excerpt, memory does not grow with a line ----------------------------
+
+BIG = 32 * 1024 * 1024
+"""Far above any bound of the check (a chunk, the header bound), so that holding a line would show."""
+
+
+def test_a_file_without_a_line_end_is_refused_at_the_header_bound_with_a_short_message(tmp_path):
+    path = write(tmp_path, b"y" * BIG)
+    with pytest.raises(CsvContractError) as refused:
+        check_csv(path, MOVIES)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: line 1: no line end within the first 65536 bytes (the line starts 'y")
+    assert message.endswith(f"...): expected the header line {HEADER!r}")
+    assert len(message) < len(str(path)) + len(HEADER) + 200
+
+
+def test_a_huge_header_column_is_quoted_as_an_excerpt_with_its_length(tmp_path):
+    path = write(tmp_path, HEADER.replace("tituloPincipal", "x" * 50_000) + f"\n{ROW}\n")
+    with pytest.raises(CsvContractError) as refused:
+        check_csv(path, MOVIES)
+    message = str(refused.value)
+    excerpt = f"{'x' * 60!r}... (50000 characters)"
+    assert message == f"{path}: line 1: header column 2 is {excerpt}, expected 'tituloPincipal'"
+
+
+@pytest.mark.parametrize("body", [
+    b"y" * BIG,
+    f"{HEADER}\n".encode() + b"y" * BIG,
+    f"{HEADER}\n".encode() + b"|" * BIG,
+    f"{HEADER}\n{ROW}\n".encode() + b"y|" * (BIG // 2) + b"\n",
+], ids=["no-line-end", "endless-data-line", "endless-line-of-delimiters", "huge-data-line"])
+def test_checking_a_file_with_a_huge_line_holds_a_few_chunks_not_the_line(tmp_path, body):
+    import tracemalloc
+
+    path = write(tmp_path, body)
+    del body
+    tracemalloc.start()
+    try:
+        with pytest.raises(CsvContractError):
+            check_csv(path, MOVIES)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * CHUNK_BYTES, f"{peak} bytes at the peak"
+
+
+@pytest.mark.parametrize("chunk_bytes, found", [(7, "more than 15"), (1 << 20, "130")])
+def test_a_line_with_too_many_delimiters_is_refused_at_the_chunk_that_shows_it(tmp_path, chunk_bytes, found):
+    """A chunk that ends inside a line with too many fields already shows the violation: its delimiters
+    are not kept until the line ends (which may be never)."""
+    path = write(tmp_path, f"{HEADER}\n{ROW}\n{ROW}|{'|' * 100}{ROW}\n{ROW}\n")
+    expected = rf"line 3: expected 15 fields separated by '\|', found {found}$"
+    with pytest.raises(CsvContractError, match=expected):
+        check_csv(path, MOVIES, chunk_bytes=chunk_bytes)
+
+
+# --- what is not a readable regular file says what it is, at once ----------------------------------
+
+EXPECTED = "expected the Movies dataset's movies.csv file"
+
+
+def test_a_directory_is_named_as_one(tmp_path):
+    (tmp_path / "movies.csv").mkdir()
+    with pytest.raises(CsvContractError, match=f"movies.csv: is a directory, {EXPECTED}$"):
+        check_csv(tmp_path / "movies.csv", MOVIES)
+
+
+def test_a_broken_symbolic_link_names_its_target(tmp_path):
+    (tmp_path / "movies.csv").symlink_to(tmp_path / "gone.csv")
+    expected = f"movies.csv: is a broken symbolic link to {tmp_path}/gone.csv: {EXPECTED}$"
+    with pytest.raises(CsvContractError, match=expected):
+        check_csv(tmp_path / "movies.csv", MOVIES)
+
+
+def make_fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def make_socket(path: Path) -> Path:
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.close()  # the socket file stays
+    return path
+
+
+@pytest.mark.parametrize("special, kind", [
+    (make_fifo, "a named pipe (FIFO)"),
+    (make_socket, "a socket"),
+    (lambda _: Path("/dev/null"), "a character device"),
+], ids=["fifo", "socket", "device"])
+def test_a_special_file_is_refused_without_waiting_on_it(tmp_path, special, kind):
+    path = special(tmp_path / "movies.csv")
+
+    def blocked(*_):
+        raise AssertionError("the check waited on the special file")
+
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(10)  # a FIFO opened for reading waits for a writer: fail the test rather than hang it
+    try:
+        with pytest.raises(CsvContractError, match=re.escape(f"{path}: is {kind}, {EXPECTED}")):
+            check_csv(path, MOVIES)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def deny_reading(monkeypatch: pytest.MonkeyPatch, denied: Path) -> None:
+    """The kernel's answer to a read of ``denied`` without permission. Simulated: tests run as root in CI,
+    and root reads a file whatever its mode."""
+    real_open = os.open
+
+    def open_or_deny(path, flags, *args, **kwargs):
+        if Path(path) == denied:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_or_deny)
+
+
+def test_an_unreadable_file_says_permission_denied(tmp_path, monkeypatch):
+    path = write(tmp_path, f"{HEADER}\n{ROW}\n")
+    deny_reading(monkeypatch, path)
+    expected = f"movies.csv: cannot be read: permission denied to uid {os.geteuid()}$"
+    with pytest.raises(CsvContractError, match=expected):
+        check_csv(path, MOVIES)
+
+
+def test_an_unreadable_file_says_permission_denied_when_the_kernel_denies_it():
+    """The same without simulation: the check runs in a process of its own, dropped to nobody when root."""
+    folder = Path(tempfile.mkdtemp(prefix="unreadable-"))  # not under tmp_path, which nobody cannot enter
+    try:
+        folder.chmod(0o755)
+        path = write(folder, f"{HEADER}\n{ROW}\n")
+        path.chmod(0o000)
+        check = ("import sys, pathlib; from datalake.csv_contract import check_csv; "
+                 "from datalake.datasets import MOVIES; check_csv(pathlib.Path(sys.argv[1]), MOVIES)")
+        command = [sys.executable, "-c", check, str(path)]
+        uid = os.geteuid()
+        if uid == 0:
+            if not shutil.which("setpriv"):
+                pytest.skip("running as root, and no setpriv to drop privileges with")
+            command, uid = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command], 65534
+        plugins = Path(__file__).resolve().parents[2] / "plugins"
+        environment = {**os.environ, "PYTHONPATH": str(plugins)}
+        done = subprocess.run(command, capture_output=True, text=True, env=environment)
+        assert f"CsvContractError: {path}: cannot be read: permission denied to uid {uid}\n" in done.stderr
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_file_that_vanishes_before_the_open_is_not_found(tmp_path, monkeypatch):
+    path = write(tmp_path, f"{HEADER}\n{ROW}\n")
+    real_open = os.open
+
+    def vanish_then_open(name, flags, *args, **kwargs):
+        Path(name).unlink(missing_ok=True)
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", vanish_then_open)
+    with pytest.raises(CsvContractError, match=f"movies.csv: not found: {EXPECTED}$"):
+        check_csv(path, MOVIES)

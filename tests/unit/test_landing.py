@@ -115,3 +115,19 @@ def test_a_bad_last_line_fails_only_the_read_that_finds_the_end(tmp_path):
 def test_a_missing_file_fails_before_anything_is_read(tmp_path):
     with pytest.raises(CsvContractError, match="not found"):
         ContractCheckedStream(tmp_path / "movies.csv", MOVIES, ExpectedETag(1 << 30, 1 << 20))
+
+
+def test_a_directory_fails_before_anything_is_read(tmp_path):
+    (tmp_path / "movies.csv").mkdir()
+    with pytest.raises(CsvContractError, match="movies.csv: is a directory, expected the Movies"):
+        ContractCheckedStream(tmp_path / "movies.csv", MOVIES, ExpectedETag(1 << 30, 1 << 20))
+
+
+def test_a_file_that_vanishes_once_open_is_read_whole_with_its_modification_time(tmp_path):
+    path = tmp_path / "movies.csv"
+    path.write_text(f"{HEADER}\n{ROW}\n")
+    modified = path.stat().st_mtime
+    with ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream:
+        path.unlink()
+        assert read_all(stream, 1 << 20) == f"{HEADER}\n{ROW}\n".encode()
+    assert (stream.facts.rows, stream.modified) == (1, modified)
