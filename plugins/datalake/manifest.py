@@ -110,7 +110,9 @@ def read_listed(client: Any, bucket: str, manifest: Mapping[str, Any], key: str)
     entry = next((entry for entry in manifest["objects"] if entry["key"] == key), None)
     rerun = f"run {manifest['dag_id']} for {manifest['partition']} again."
     if entry is None:
-        raise PartitionIncomplete(f"s3://{bucket}/{key} is not listed in the manifest of run {manifest['run_id']}.")
+        raise PartitionIncomplete(
+            f"s3://{bucket}/{key} is not listed in the manifest of run {manifest['run_id']}."
+        )
     body = _get(client, bucket, key)
     if body is None:
         raise PartitionIncomplete(

@@ -119,7 +119,8 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         try:
             document = manifest.read_manifest(client, self.bucket, day, context["dag_run"].dag_id)
-            tmdb_objects = [entry for entry in document["objects"] if entry["key"].startswith(layout.TMDB_ROOT)]
+            tmdb_objects = [entry for entry in document["objects"]
+                            if entry["key"].startswith(layout.TMDB_ROOT)]
             for entry in tmdb_objects:
                 manifest.read_listed(client, self.bucket, document, entry["key"])
         except ValueError as error:

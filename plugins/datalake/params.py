@@ -49,7 +49,9 @@ RUN_PARAMS: dict[str, dict[str, Any]] = {
 }
 """Every parameter the raw DAG accepts, with its schema: the query's, then the DAG's own."""
 
-RUN_DEFAULTS: dict[str, Any] = {**{name: getattr(DEFAULTS, name) for name in SCHEMAS}, "lambda_function_name": None}
+RUN_DEFAULTS: dict[str, Any] = {
+    **{name: getattr(DEFAULTS, name) for name in SCHEMAS}, "lambda_function_name": None,
+}
 
 
 def check_known(values: Mapping[str, Any]) -> None:

@@ -49,7 +49,9 @@ def test_the_partition_is_opened_before_any_landing_task(dag):
     assert dag.get_task("open_partition").downstream_task_ids == {
         "land_movies_csv", "land_series_csv", "discover_top_anime",
     }
-    landing = {"land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details", "write_manifest"}
+    landing = {
+        "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details", "write_manifest",
+    }
     assert landing <= dag.get_task("open_partition").get_flat_relative_ids(upstream=False)
 
 

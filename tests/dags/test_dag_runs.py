@@ -1,4 +1,4 @@
-"""Whole runs of the raw DAG (``dag.test()``, in this process) against the real S3 server and the TMDB sandbox.
+"""Whole runs of the raw DAG (``dag.test()``, in this process) on the real S3 server and the TMDB sandbox.
 
 What these prove is about the partition as a whole: when its manifest may be trusted, and what a run
 that must not start leaves behind (nothing).
@@ -42,7 +42,8 @@ def dag(local_s3, tmdb) -> Iterator[Any]:
 
 def run(dag, day: date, conf: dict | None = None) -> tuple[str, dict[str, str]]:
     """One run for ``day``: its state and each task's."""
-    dag_run = dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=timezone.utc), run_conf=conf or {})
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    dag_run = dag.test(logical_date=midnight, run_conf=conf or {})
     return dag_run.state, {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
 
@@ -55,13 +56,15 @@ def partition_objects(client, day: date) -> dict[str, bytes]:
 
 def parity_check(day: date) -> str:
     """The parity task of a run for ``day``, as the DAG configures it (it reads the lake before invoking)."""
-    operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name="tmdb_ingest", bucket=TEST_BUCKET)
+    operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name="tmdb_ingest",
+                                    bucket=TEST_BUCKET)
     midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    return operator.execute({"params": params.RUN_DEFAULTS,
-                             "dag_run": SimpleNamespace(dag_id=DAG_ID, logical_date=midnight, run_after=midnight)})
+    dag_run = SimpleNamespace(dag_id=DAG_ID, logical_date=midnight, run_after=midnight)
+    return operator.execute({"params": params.RUN_DEFAULTS, "dag_run": dag_run})
 
 
-def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(dag, local_s3, tmp_path, monkeypatch):
+def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(dag, local_s3, tmp_path,
+                                                                               monkeypatch):
     day = date(2026, 11, 27)
     client = local_s3.client()
     manifest_key, page_key = layout.manifest_key(day, DAG_ID), layout.discover_key(day, 1)
@@ -90,7 +93,8 @@ def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(da
     recorded = {entry["key"]: entry for entry in json.loads(old_manifest)["objects"]}
     assert recorded[page_key]["sha256"] != hashlib.sha256(after[page_key]).hexdigest()
     client.put_object(Bucket=TEST_BUCKET, Key=manifest_key, Body=old_manifest)
-    with pytest.raises(AirflowFailException, match=f"s3://{TEST_BUCKET}/{page_key} is {len(after[page_key])} bytes"):
+    changed = f"s3://{TEST_BUCKET}/{page_key} is {len(after[page_key])} bytes"
+    with pytest.raises(AirflowFailException, match=changed):
         parity_check(day)
 
     monkeypatch.delenv(f"AIRFLOW_VAR_{MOVIES.variable.upper()}")

@@ -25,7 +25,7 @@ DAY = date(2026, 4, 1)
 
 
 def land_dag_side(local_s3, tmdb, day: date, change=lambda document, store: None) -> dict:
-    """What the DAG's own tasks land for ``day``, and its manifest; ``change`` may alter both before it lands."""
+    """What the DAG's tasks land for ``day``, and its manifest; ``change`` may alter both before it lands."""
     client, store = TmdbClient(tmdb.credential, tmdb.base_url), S3ObjectStore(local_s3.client(), TEST_BUCKET)
     discovery = tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
     details = [tmdb_ingest.fetch_series_details(client, store, i, "pt-BR", day) for i in discovery.ids]
@@ -45,7 +45,8 @@ def dag_side(local_s3, tmdb) -> dict:
 
 def run(monkeypatch, local_s3, lambda_endpoint, day: date = DAY, function_name: str = "tmdb_ingest") -> str:
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", local_s3.airflow_connection(lambda_endpoint))
-    operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name=function_name, bucket=TEST_BUCKET)
+    operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name=function_name,
+                                    bucket=TEST_BUCKET)
     midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     context = {
         "params": {name: getattr(params.DEFAULTS, name) for name in params.SCHEMAS},
@@ -70,7 +71,8 @@ def test_different_bytes_fail_naming_the_key(monkeypatch, local_s3, lambda_endpo
         document["objects"][-1] = stored.as_dict()
 
     tampered = land_dag_side(local_s3, tmdb, day, rewrite_the_last_detail)
-    with pytest.raises(AirflowFailException, match=f"{tampered['objects'][-1]['key']}: the DAG wrote 9 bytes"):
+    last_key = tampered["objects"][-1]["key"]
+    with pytest.raises(AirflowFailException, match=f"{last_key}: the DAG wrote 9 bytes"):
         run(monkeypatch, local_s3, lambda_endpoint, day)
 
 
@@ -87,7 +89,8 @@ def test_no_function_configured_skips(monkeypatch, local_s3, lambda_endpoint, da
 
 
 def lambda_wrote(local_s3, day: date) -> list[str]:
-    listing = local_s3.client().list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.tmdb_prefix(day, PARITY_PREFIX))
+    prefix = layout.tmdb_prefix(day, PARITY_PREFIX)
+    listing = local_s3.client().list_objects_v2(Bucket=TEST_BUCKET, Prefix=prefix)
     return [obj["Key"] for obj in listing.get("Contents", [])]
 
 
@@ -97,7 +100,8 @@ def test_an_object_changed_after_its_manifest_fails_naming_it_without_invoking(m
     land_dag_side(local_s3, tmdb, day)
     page = layout.discover_key(day, 1)
     local_s3.client().put_object(Bucket=TEST_BUCKET, Key=page, Body=b'{"page": 1, "results": []}')
-    with pytest.raises(AirflowFailException, match=f"Parity not checked: s3://{TEST_BUCKET}/{page} is 26 bytes"):
+    refused = f"Parity not checked: s3://{TEST_BUCKET}/{page} is 26 bytes"
+    with pytest.raises(AirflowFailException, match=refused):
         run(monkeypatch, local_s3, lambda_endpoint, day)
     assert lambda_wrote(local_s3, day) == []
 

@@ -51,7 +51,8 @@ def test_an_object_is_read_only_as_the_manifest_records_it(store):
     key = layout.csv_key(SERIES, day)
     assert manifest.read_listed(store.client, TEST_BUCKET, document, key) == b"id\ntt1\n"
     store.client.put_object(Bucket=TEST_BUCKET, Key=key, Body=b"id\ntt22\n")
-    with pytest.raises(manifest.PartitionChanged, match=re.escape(f"s3://{TEST_BUCKET}/{key} is 8 bytes with sha256")):
+    changed = f"s3://{TEST_BUCKET}/{key} is 8 bytes with sha256"
+    with pytest.raises(manifest.PartitionChanged, match=re.escape(changed)):
         manifest.read_listed(store.client, TEST_BUCKET, document, key)
 
 
@@ -69,5 +70,6 @@ def test_an_object_the_manifest_does_not_list_is_refused(store):
     document = complete_partition(store, day)
     key = layout.details_key(day, 1)
     store.put(key, b"{}", source="test", records=1, fetched_at="t")
-    with pytest.raises(manifest.PartitionIncomplete, match=re.escape(f"{key} is not listed in the manifest of run run-1")):
+    unlisted = f"{key} is not listed in the manifest of run run-1"
+    with pytest.raises(manifest.PartitionIncomplete, match=re.escape(unlisted)):
         manifest.read_listed(store.client, TEST_BUCKET, document, key)

@@ -183,19 +183,20 @@ def test_a_series_file_with_another_header_is_refused():
 
 
 def put_partition(client, bucket: str, day: date, manifest: dict, bodies: list[dict]) -> None:
-    """The partition's objects, and a manifest that records them (and the details of BODIES) as they are."""
+    """``series.csv`` and the ``bodies`` in the lake, and a manifest recording them and every other detail of
+    BODIES as they would have landed."""
     store = S3ObjectStore(client, bucket)
-    fetched_at = "2026-11-27T09:00:00.000+00:00"
-    objects = [store.put(layout.csv_key(SERIES, day), SERIES_CSV, source="test", records=5, fetched_at=fetched_at)]
+    at = "2026-11-27T09:00:00.000+00:00"
+    objects = [store.put(layout.csv_key(SERIES, day), SERIES_CSV, source="t", records=5, fetched_at=at)]
     for body in bodies:
-        objects.append(store.put(layout.details_key(day, body["id"]), json.dumps(body).encode(), source="test",
-                                 records=1, fetched_at=fetched_at))
+        key = layout.details_key(day, body["id"])
+        objects.append(store.put(key, json.dumps(body).encode(), source="t", records=1, fetched_at=at))
     listed = {stored.key: stored.as_dict() for stored in objects}
     for body in BODIES[len(bodies):]:
         encoded = json.dumps(body).encode()
         listed[layout.details_key(day, body["id"])] = {
             "key": layout.details_key(day, body["id"]), "bytes": len(encoded),
-            "sha256": hashlib.sha256(encoded).hexdigest(), "fetched_at": fetched_at,
+            "sha256": hashlib.sha256(encoded).hexdigest(), "fetched_at": at,
         }
     manifest_key = layout.manifest_key(day, report.RAW_DAG_ID)
     document = {**manifest, "objects": list(listed.values())}
@@ -235,7 +236,7 @@ def test_a_detail_the_manifest_lists_but_the_lake_lacks_is_named(local_s3):
 
 
 def test_an_object_overwritten_after_its_manifest_is_refused_naming_it(local_s3):
-    """A re-run that failed half-way may have overwritten objects; the old manifest must not vouch for them."""
+    """A failed re-run may have overwritten objects: the old manifest must not vouch for them."""
     client, day = local_s3.client(), date(2026, 1, 5)
     put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES)
     key = layout.details_key(day, 30)
