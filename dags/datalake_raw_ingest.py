@@ -1,7 +1,9 @@
 """
 ### Raw zone of the anime data lake
 
-Lands, under the run's date partition of the lake bucket:
+First, `open_partition` refuses unknown or bad parameters, then retracts the partition's manifest:
+until this run's own manifest lands, the partition reads as incomplete. Then it lands, under the run's
+date partition of the lake bucket:
 
 * `movies.csv` and `series.csv` (IMDb extracts, unchanged) at `Raw/Local/CSV/<Movies|Series>/YYYY/MM/DD/`;
 * TMDB's top-rated series of one genre and origin country (by default Japanese animation):
@@ -41,16 +43,14 @@ DAG_ID = settings.RAW_DAG_ID
     tags=["datalake", "raw", "tmdb"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
     user_defined_macros=airflow_tasks.MACROS,
-    params={
-        **{name: Param(getattr(params.DEFAULTS, name), **schema) for name, schema in params.SCHEMAS.items()},
-        "lambda_function_name": Param(
-            None, type=["null", "string"], title="Lambda function",
-            description="The Lambda to run for the parity check; empty: the Variable lambda_function_name; "
-            "neither set: the check is skipped.",
-        ),
-    },
+    params={name: Param(params.RUN_DEFAULTS[name], **schema) for name, schema in params.RUN_PARAMS.items()},
 )
 def datalake_raw_ingest():
+    @task
+    def open_partition() -> None:
+        """First: refuse unknown parameters, then retract the manifest before anything is overwritten."""
+        airflow_tasks.open_partition(get_current_context())
+
     land_csvs = [
         CheckedLocalFilesystemToS3Operator(
             task_id=f"land_{dataset.name.lower()}_csv",
@@ -87,11 +87,13 @@ def datalake_raw_ingest():
         task_id="invoke_lambda_parity",
         function_name="{{ params.lambda_function_name or var.value.get('lambda_function_name', '') }}",
         compare_bytes="{{ var.value.get('lambda_parity_compare_bytes', 'true') }}",
-        manifest_task_id="write_manifest",
+        bucket=airflow_tasks.BUCKET_TEMPLATE,
         aws_conn_id=settings.AWS_CONN_ID,
     )
 
+    opened = open_partition()
     top_ids = discover_top_anime()
+    chain(opened, [*land_csvs, top_ids])
     details = fetch_series_details.expand(series_id=top_ids)
     manifest = write_manifest([land.output for land in land_csvs], details)
     chain(top_ids, details)

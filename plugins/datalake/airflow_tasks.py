@@ -6,6 +6,7 @@ Airflow's hooks and the HTTP client are imported inside functions so that parsin
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -18,6 +19,8 @@ from datalake.storage import S3ObjectStore
 
 if TYPE_CHECKING:
     from datalake.tmdb import TmdbClient
+
+log = logging.getLogger(__name__)
 
 INCLUDE_DATA = Path(__file__).resolve().parents[2] / "include" / "data"
 
@@ -113,6 +116,25 @@ def failing_fast_on_permanent_errors() -> Iterator[None]:
         yield
     except (TmdbAuthError, TmdbNotFound, ValueError) as error:
         raise AirflowFailException(str(error)) from None
+
+
+def open_partition(context: Any) -> None:
+    """The run's first task: refuse unknown or bad parameters before anything lands, then retract the
+    partition's manifest, so that a run failing half-way never leaves the old one beside its new objects.
+
+    Airflow merges conf keys that are no param into the params without a word, so they are refused here.
+    """
+    from datalake import manifest
+
+    dag_run = context["dag_run"]
+    with failing_fast_on_permanent_errors():
+        params.check_known(context["params"])
+        params.query_from(context["params"])
+    day = run_partition(dag_run)
+    store = lake_store()
+    if manifest.retract_manifest(store, day, dag_run.dag_id):
+        log.info("Retracted s3://%s/%s: the partition %s is incomplete until this run's manifest lands.",
+                 store.bucket, layout.manifest_key(day, dag_run.dag_id), day)
 
 
 def discover_top_anime(context: Any) -> list[int]:

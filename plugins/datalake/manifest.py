@@ -1,18 +1,37 @@
 """The run manifest: the record that proves a partition complete.
 
-Written last, only when every other task succeeded; a re-run replaces it. Entries are sorted by
-key, so re-running a date yields the same entries for objects whose bytes did not change.
+Written last, only when every other task succeeded. A run that may overwrite a partition first
+retracts its manifest (``retract_manifest``), so a run that fails half-way leaves the partition
+incomplete rather than a manifest that no longer describes its objects. Entries are sorted by key,
+so re-running a date yields the same entries for objects whose bytes did not change.
+
+Readers take a partition only through ``read_manifest`` and ``read_listed``: no manifest, or an
+object whose size or SHA-256 differs from its entry, is refused naming the key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from datalake import layout
-from datalake.storage import S3ObjectStore, StoredObject
+from datalake.storage import LakeWriteError, S3ObjectStore, StoredObject, describe_s3_failure
+
+
+class PartitionIncomplete(ValueError):
+    """The raw partition lacks its manifest or an object the manifest lists: nothing to read yet.
+
+    A ValueError, like the package's other permanent failures: retrying within the run cannot heal it.
+    """
+
+
+class PartitionChanged(ValueError):
+    """An object differs from what the partition's manifest records: it was overwritten after that run."""
 
 
 def build_manifest(
@@ -44,3 +63,67 @@ def write_manifest(store: S3ObjectStore, manifest: Mapping[str, Any], prefix: st
         source=f"{manifest['dag_id']} run {manifest['run_id']}", records=len(manifest["objects"]),
         fetched_at=layout.utc_timestamp(),
     )
+
+
+def retract_manifest(store: S3ObjectStore, day: date, dag_id: str) -> bool:
+    """Delete the partition's manifest before a run overwrites any of its objects; True if there was one.
+
+    Until the run's own manifest lands, the partition reads as incomplete, never as the old run's.
+    """
+    key = layout.manifest_key(day, dag_id)
+    try:
+        try:
+            store.client.head_object(Bucket=store.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
+        store.client.delete_object(Bucket=store.bucket, Key=key)
+    except (BotoCoreError, ClientError) as error:
+        raise LakeWriteError(describe_s3_failure(error, store.client, store.bucket, key)) from None
+    return True
+
+
+def _get(client: Any, bucket: str, key: str) -> bytes | None:
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def read_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str, Any]:
+    """The partition's manifest; none means the partition is not complete (never run, failed, or running)."""
+    key = layout.manifest_key(day, dag_id)
+    body = _get(client, bucket, key)
+    if body is None:
+        raise PartitionIncomplete(
+            f"s3://{bucket}/{key} does not exist: the raw partition {day} is not complete; "
+            f"run {dag_id} for it first."
+        )
+    return json.loads(body)
+
+
+def read_listed(client: Any, bucket: str, manifest: Mapping[str, Any], key: str) -> bytes:
+    """One object of the partition, only if the manifest lists it and its bytes are the ones it records."""
+    entry = next((entry for entry in manifest["objects"] if entry["key"] == key), None)
+    rerun = f"run {manifest['dag_id']} for {manifest['partition']} again."
+    if entry is None:
+        raise PartitionIncomplete(
+            f"s3://{bucket}/{key} is not listed in the manifest of run {manifest['run_id']}."
+        )
+    body = _get(client, bucket, key)
+    if body is None:
+        raise PartitionIncomplete(
+            f"s3://{bucket}/{key} does not exist: the manifest lists it; the raw partition was changed after "
+            f"its run; {rerun}"
+        )
+    digest = hashlib.sha256(body).hexdigest()
+    if (len(body), digest) != (int(entry["bytes"]), entry["sha256"]):
+        raise PartitionChanged(
+            f"s3://{bucket}/{key} is {len(body)} bytes with sha256 {digest}, but the manifest of run "
+            f"{manifest['run_id']} records {entry['bytes']} bytes with sha256 {entry['sha256']}: the object "
+            f"was overwritten after that run; {rerun}"
+        )
+    return body

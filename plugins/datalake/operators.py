@@ -18,7 +18,7 @@ from s3transfer.utils import ChunksizeAdjuster
 from datalake.csv_contract import CsvContractError
 from datalake.datasets import DATASETS, CsvDataset
 from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch, upload_answer
-from datalake import layout, params, parity
+from datalake import layout, manifest, params, parity
 from datalake.airflow_tasks import emit_asset_event, run_partition
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
 
@@ -90,22 +90,24 @@ def land_checked_csv(
 class LambdaParityOperator(LambdaInvokeFunctionOperator):
     """Runs the Lambda for this run's date and parameters under the parity prefix, then compares lakes.
 
+    The DAG's side is read from the lake, as any reader would: the partition's manifest (none: the
+    partition is incomplete, the check fails) and each TMDB object it lists, verified against its entry.
     The function must rank the same ids and write the same relative keys; with ``compare_bytes``, the
     same bytes too (true for a deterministic source such as the TMDB sandbox). A difference fails the
     task naming the keys. No function configured: skipped. The invoke is never retried (no botocore
     retries, no task retries), so the function never runs twice for one check.
     """
 
-    template_fields = (*LambdaInvokeFunctionOperator.template_fields, "compare_bytes")
+    template_fields = (*LambdaInvokeFunctionOperator.template_fields, "compare_bytes", "bucket")
 
-    def __init__(self, *, manifest_task_id: str, compare_bytes: str | bool = True, **kwargs: Any):
+    def __init__(self, *, bucket: str, compare_bytes: str | bool = True, **kwargs: Any):
         super().__init__(
             invocation_type="RequestResponse",
             botocore_config={"read_timeout": 900, "connect_timeout": 10, "retries": {"total_max_attempts": 1}},
             retries=0,
             **kwargs,
         )
-        self.manifest_task_id = manifest_task_id
+        self.bucket = bucket
         self.compare_bytes = compare_bytes
 
     def execute(self, context: Any) -> str:
@@ -113,17 +115,25 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
             raise AirflowSkipException(
                 "No Lambda configured (param or Variable 'lambda_function_name'): parity not checked."
             )
+        day = run_partition(context["dag_run"])
+        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        try:
+            document = manifest.read_manifest(client, self.bucket, day, context["dag_run"].dag_id)
+            tmdb_objects = [entry for entry in document["objects"]
+                            if entry["key"].startswith(layout.TMDB_ROOT)]
+            for entry in tmdb_objects:
+                manifest.read_listed(client, self.bucket, document, entry["key"])
+        except ValueError as error:
+            raise AirflowFailException(f"Parity not checked: {error}") from None
         run_params = context["params"]
         self.payload = json.dumps({
-            "date": run_partition(context["dag_run"]).isoformat(),
+            "date": day.isoformat(),
             "prefix": parity.PARITY_PREFIX,
             **{name: run_params[name] for name in params.SCHEMAS},
         })
         answer = super().execute(context)
-        manifest = context["ti"].xcom_pull(task_ids=self.manifest_task_id)
-        tmdb_objects = [entry for entry in manifest["objects"] if entry["key"].startswith(layout.TMDB_ROOT)]
         compare_bytes = str(self.compare_bytes).lower() not in ("false", "0", "no")
-        differences = parity.compare([series["id"] for series in manifest["ranking"]], tmdb_objects, answer,
+        differences = parity.compare([series["id"] for series in document["ranking"]], tmdb_objects, answer,
                                      compare_bytes=compare_bytes)
         if differences:
             raise AirflowFailException(parity.summary(differences))

@@ -2,10 +2,12 @@
 
 Each schema is JSON Schema, which Airflow's ``Param`` validates in the UI; ``query_from`` applies the
 same constraints without Airflow (the Lambda has none) and names the parameter that is off.
+``check_known`` refuses names that are none of them: Airflow would merge them into the params silently.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +38,37 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 DEFAULTS = DiscoverQuery()
+
+RUN_PARAMS: dict[str, dict[str, Any]] = {
+    **SCHEMAS,
+    "lambda_function_name": {
+        "type": ["null", "string"], "title": "Lambda function",
+        "description": "The Lambda to run for the parity check; empty: the Variable lambda_function_name; "
+        "neither set: the check is skipped.",
+    },
+}
+"""Every parameter the raw DAG accepts, with its schema: the query's, then the DAG's own."""
+
+RUN_DEFAULTS: dict[str, Any] = {
+    **{name: getattr(DEFAULTS, name) for name in SCHEMAS}, "lambda_function_name": None,
+}
+
+
+def check_known(values: Mapping[str, Any]) -> None:
+    """Refuse any name that is not a run parameter, suggesting the closest one: a typo would otherwise
+    run with the default and be recorded in the manifest as if it meant something."""
+    unknown = [str(name) for name in values if name not in RUN_PARAMS]
+    if not unknown:
+        return
+
+    def named(name: str) -> str:
+        close = difflib.get_close_matches(name, RUN_PARAMS, n=1)
+        return f"'{name}' (did you mean '{close[0]}'?)" if close else f"'{name}'"
+
+    raise ValueError(
+        f"Unknown parameter(s) {', '.join(named(name) for name in unknown)}; "
+        f"the known ones are: {', '.join(RUN_PARAMS)}."
+    )
 
 
 def _check(name: str, value: Any) -> Any:

@@ -19,10 +19,11 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from botocore.exceptions import ClientError
 
 from datalake import layout, settings
 from datalake.datasets import DELIMITER, NULL_MARKER, SERIES
+# PartitionChanged and PartitionIncomplete: what read_partition raises, named here for the report's callers.
+from datalake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
 from datalake.storage import S3ObjectStore, StoredObject
 
 RAW_DAG_ID = settings.RAW_DAG_ID
@@ -72,13 +73,6 @@ _IMDB_TYPES: dict[str, pl.DataType] = {
     "numeroVotos": pl.Int64(),
 }
 """The IMDb columns the report uses, typed; ``series.csv`` holds every field as text."""
-
-
-class PartitionIncomplete(ValueError):
-    """The raw partition lacks its manifest or an object the manifest lists: nothing to report on yet.
-
-    A ValueError, like the package's other permanent failures: retrying within the run cannot heal it.
-    """
 
 
 @dataclass(frozen=True)
@@ -134,28 +128,19 @@ class Report:
         return f"IMDb match: {matched} of {self.table.height} series.{missing}"
 
 
-def _read(client: Any, bucket: str, key: str, missing: str) -> bytes:
-    try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            raise PartitionIncomplete(f"s3://{bucket}/{key} does not exist: {missing}") from None
-        raise
-
-
 def read_partition(client: Any, bucket: str, day: date) -> RawPartition:
-    """The partition's manifest, the details of its ranking and ``series.csv``, from the lake."""
-    manifest_key = layout.manifest_key(day, RAW_DAG_ID)
-    manifest = json.loads(_read(
-        client, bucket, manifest_key, f"the raw partition {day} is not complete; run {RAW_DAG_ID} for it first.",
-    ))
-    listed = "the manifest lists it; the raw partition was changed after its run."
+    """The partition's manifest, the details of its ranking and ``series.csv``, from the lake.
+
+    Only a complete partition is read, and only as its manifest records it: a missing manifest, or an
+    object that differs from its entry (a later run that failed half-way overwrote it), is refused.
+    """
+    document = read_manifest(client, bucket, day, RAW_DAG_ID)
     details = [
-        json.loads(_read(client, bucket, layout.details_key(day, entry["id"]), listed))
-        for entry in manifest["ranking"]
+        json.loads(read_listed(client, bucket, document, layout.details_key(day, entry["id"])))
+        for entry in document["ranking"]
     ]
-    series_csv = _read(client, bucket, layout.csv_key(SERIES, day), listed)
-    return RawPartition(day, manifest, details, series_csv)
+    series_csv = read_listed(client, bucket, document, layout.csv_key(SERIES, day))
+    return RawPartition(day, document, details, series_csv)
 
 
 def imdb_titles(series_csv: bytes) -> pl.DataFrame:

@@ -36,11 +36,23 @@ def test_daily_without_catchup(dag):
 
 def test_tasks_and_dependencies(dag):
     assert set(dag.task_ids) == {
-        "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details", "write_manifest",
-        "invoke_lambda_parity",
+        "open_partition", "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details",
+        "write_manifest", "invoke_lambda_parity",
     }
     assert dag.get_task("fetch_series_details").upstream_task_ids == {"discover_top_anime"}
-    assert dag.get_task("land_movies_csv").upstream_task_ids == set()
+    assert dag.get_task("land_movies_csv").upstream_task_ids == {"open_partition"}
+
+
+def test_the_partition_is_opened_before_any_landing_task(dag):
+    """Every task that writes to the partition runs only after its manifest was retracted."""
+    assert dag.get_task("open_partition").upstream_task_ids == set()
+    assert dag.get_task("open_partition").downstream_task_ids == {
+        "land_movies_csv", "land_series_csv", "discover_top_anime",
+    }
+    landing = {
+        "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details", "write_manifest",
+    }
+    assert landing <= dag.get_task("open_partition").get_flat_relative_ids(upstream=False)
 
 
 def test_the_manifest_comes_after_every_landing_and_survives_skipped_details(dag):

@@ -1,3 +1,4 @@
+import re
 from dataclasses import fields
 
 import pytest
@@ -30,3 +31,32 @@ def test_missing_values_take_the_defaults():
 def test_bad_values_are_refused_naming_the_parameter(values, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         params.query_from(values)
+
+
+def test_every_run_parameter_is_a_query_field_or_the_lambda_function():
+    assert list(params.RUN_PARAMS) == [*params.SCHEMAS, "lambda_function_name"]
+    assert set(params.RUN_DEFAULTS) == set(params.RUN_PARAMS)
+    assert all(schema["description"] for schema in params.RUN_PARAMS.values())
+
+
+def test_known_parameters_pass():
+    params.check_known({name: None for name in params.RUN_PARAMS})
+    params.check_known({})
+
+
+def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones():
+    with pytest.raises(ValueError) as refused:
+        params.check_known({"topn": 5, "bogus": "x", "top_n": 3})
+    assert str(refused.value) == (
+        "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'; the known ones are: "
+        "top_n, min_vote_count, language, genre_id, origin_country, lambda_function_name."
+    )
+
+
+@pytest.mark.parametrize(("typo", "meant"), [
+    ("min_votes", "min_vote_count"), ("lambda_function", "lambda_function_name"),
+    ("origin", "origin_country"),
+])
+def test_a_typo_names_the_parameter_it_resembles(typo, meant):
+    with pytest.raises(ValueError, match=re.escape(f"'{typo}' (did you mean '{meant}'?)")):
+        params.check_known({typo: 1})

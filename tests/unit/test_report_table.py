@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -182,11 +183,24 @@ def test_a_series_file_with_another_header_is_refused():
 
 
 def put_partition(client, bucket: str, day: date, manifest: dict, bodies: list[dict]) -> None:
-    client.put_object(Bucket=bucket, Key=layout.csv_key(SERIES, day), Body=SERIES_CSV)
+    """``series.csv`` and the ``bodies`` in the lake, and a manifest recording them and every other detail of
+    BODIES as they would have landed."""
+    store = S3ObjectStore(client, bucket)
+    at = "2026-11-27T09:00:00.000+00:00"
+    objects = [store.put(layout.csv_key(SERIES, day), SERIES_CSV, source="t", records=5, fetched_at=at)]
     for body in bodies:
-        client.put_object(Bucket=bucket, Key=layout.details_key(day, body["id"]), Body=json.dumps(body).encode())
+        key = layout.details_key(day, body["id"])
+        objects.append(store.put(key, json.dumps(body).encode(), source="t", records=1, fetched_at=at))
+    listed = {stored.key: stored.as_dict() for stored in objects}
+    for body in BODIES[len(bodies):]:
+        encoded = json.dumps(body).encode()
+        listed[layout.details_key(day, body["id"])] = {
+            "key": layout.details_key(day, body["id"]), "bytes": len(encoded),
+            "sha256": hashlib.sha256(encoded).hexdigest(), "fetched_at": at,
+        }
     manifest_key = layout.manifest_key(day, report.RAW_DAG_ID)
-    client.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(manifest).encode())
+    document = {**manifest, "objects": list(listed.values())}
+    client.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(document).encode())
 
 
 def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_files(local_s3):
@@ -219,3 +233,15 @@ def test_a_detail_the_manifest_lists_but_the_lake_lacks_is_named(local_s3):
     put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES[:1])
     with pytest.raises(report.PartitionIncomplete, match=re.escape(layout.details_key(day, 20))):
         report.read_partition(client, TEST_BUCKET, day)
+
+
+def test_an_object_overwritten_after_its_manifest_is_refused_naming_it(local_s3):
+    """A failed re-run may have overwritten objects: the old manifest must not vouch for them."""
+    client, day = local_s3.client(), date(2026, 1, 5)
+    put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES)
+    key = layout.details_key(day, 30)
+    client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps({**BODIES[2], "vote_count": 1}).encode())
+    with pytest.raises(report.PartitionChanged, match=re.escape(f"s3://{TEST_BUCKET}/{key} is ")) as refused:
+        report.read_partition(client, TEST_BUCKET, day)
+    assert "but the manifest of run manual__2026-11-27T00:00:00+00:00 records" in str(refused.value)
+    assert f"run {report.RAW_DAG_ID} for {day} again" in str(refused.value)

@@ -1,0 +1,113 @@
+"""Whole runs of the raw DAG (``dag.test()``, in this process) on the real S3 server and the TMDB sandbox.
+
+What these prove is about the partition as a whole: when its manifest may be trusted, and what a run
+that must not start leaves behind (nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.exceptions import AirflowFailException
+
+from datalake import layout, params, report, settings
+from datalake.datasets import MOVIES
+from datalake.operators import LambdaParityOperator
+from tests.conftest import REPO, TEST_BUCKET
+
+DAG_ID = settings.RAW_DAG_ID
+
+
+@pytest.fixture(scope="module")
+def dag(local_s3, tmdb) -> Iterator[Any]:
+    """The raw DAG on a fresh metadata DB, its connections and Variables pointing at the test services."""
+    from airflow.utils import db
+
+    db.initdb()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_AWS_DEFAULT", local_s3.airflow_connection())
+        patch.setenv("AIRFLOW_CONN_TMDB_DEFAULT", tmdb.airflow_connection())
+        patch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", TEST_BUCKET)
+        patch.delenv("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", raising=False)
+        yield DagBag(dag_folder=str(REPO / "dags")).dags[DAG_ID]
+
+
+def run(dag, day: date, conf: dict | None = None) -> tuple[str, dict[str, str]]:
+    """One run for ``day``: its state and each task's."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    dag_run = dag.test(logical_date=midnight, run_conf=conf or {})
+    return dag_run.state, {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def partition_objects(client, day: date) -> dict[str, bytes]:
+    """Every object of the day's partition, in any root."""
+    keys = [obj["Key"] for obj in client.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])]
+    return {key: client.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read()
+            for key in keys if f"/{layout.partition(day)}/" in key}
+
+
+def parity_check(day: date) -> str:
+    """The parity task of a run for ``day``, as the DAG configures it (it reads the lake before invoking)."""
+    operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name="tmdb_ingest",
+                                    bucket=TEST_BUCKET)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    dag_run = SimpleNamespace(dag_id=DAG_ID, logical_date=midnight, run_after=midnight)
+    return operator.execute({"params": params.RUN_DEFAULTS, "dag_run": dag_run})
+
+
+def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(dag, local_s3, tmp_path,
+                                                                               monkeypatch):
+    day = date(2026, 11, 27)
+    client = local_s3.client()
+    manifest_key, page_key = layout.manifest_key(day, DAG_ID), layout.discover_key(day, 1)
+    assert run(dag, day)[0] == "success"
+    complete = partition_objects(client, day)
+    old_manifest = complete[manifest_key]
+    assert report.read_partition(client, TEST_BUCKET, day).manifest["run_id"]
+
+    with_bom = tmp_path / "movies.csv"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + (REPO / "include" / "data" / MOVIES.filename).read_bytes())
+    monkeypatch.setenv(f"AIRFLOW_VAR_{MOVIES.variable.upper()}", str(with_bom))
+    state, tasks = run(dag, day, {"min_vote_count": 1000})
+    assert state == "failed"
+    assert tasks["open_partition"] == "success" and tasks["land_movies_csv"] == "failed"
+    assert tasks["write_manifest"] == "upstream_failed"
+    after = partition_objects(client, day)
+    assert after[page_key] != complete[page_key], "the re-run overwrote TMDB objects"
+    assert manifest_key not in after, "the old manifest would vouch for objects it does not describe"
+    with pytest.raises(report.PartitionIncomplete, match=f"the raw partition {day} is not complete"):
+        report.read_partition(client, TEST_BUCKET, day)
+    with pytest.raises(AirflowFailException, match=f"the raw partition {day} is not complete"):
+        parity_check(day)
+
+    # Had the old manifest stayed (as before open_partition), no reader would use it: its digest for the page
+    # no longer matches the page.
+    recorded = {entry["key"]: entry for entry in json.loads(old_manifest)["objects"]}
+    assert recorded[page_key]["sha256"] != hashlib.sha256(after[page_key]).hexdigest()
+    client.put_object(Bucket=TEST_BUCKET, Key=manifest_key, Body=old_manifest)
+    changed = f"s3://{TEST_BUCKET}/{page_key} is {len(after[page_key])} bytes"
+    with pytest.raises(AirflowFailException, match=changed):
+        parity_check(day)
+
+    monkeypatch.delenv(f"AIRFLOW_VAR_{MOVIES.variable.upper()}")
+    assert run(dag, day)[0] == "success", "a later complete run replaces the partition"
+    assert json.loads(partition_objects(client, day)[manifest_key])["params"]["min_vote_count"] == 200
+    assert report.read_partition(client, TEST_BUCKET, day).manifest["ranking"]
+
+
+def test_unknown_parameters_fail_the_first_task_at_once_and_land_nothing(dag, local_s3, capfd):
+    day = date(2026, 11, 28)
+    state, tasks = run(dag, day, {"topn": 5, "bogus": "x"})
+    assert state == "failed"
+    assert tasks.pop("open_partition") == "failed"
+    assert set(tasks.values()) == {"upstream_failed"}
+    assert "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'" in capfd.readouterr().out
+    assert partition_objects(local_s3.client(), day) == {}
