@@ -26,7 +26,7 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
-from datalake import layout, settings  # noqa: E402
+from datalake import layout, params, settings  # noqa: E402
 from datalake.datasets import DATASETS  # noqa: E402
 from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
 from lambda_function import build  # noqa: E402
@@ -229,13 +229,19 @@ def run_date(text: str) -> date:
 
 
 def run_conf(text: str) -> str:
-    """``CONF``: the run's parameters as a JSON object; empty means none. Returned as compact JSON."""
+    """``CONF``: the run's parameters as a JSON object; empty means none. Each key must be a parameter of
+    the raw DAG and each value within its schema: refused here, before anything starts."""
     try:
         conf = json.loads(text or "{}")
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"CONF is not JSON ({error}); got {text!r}.") from None
     if not isinstance(conf, dict):
         raise argparse.ArgumentTypeError(f"CONF must be a JSON object such as '{{\"top_n\": 20}}'; got {text!r}.")
+    try:
+        params.check_known(conf)
+        params.query_from(conf)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"CONF: {error}") from None
     return json.dumps(conf)
 
 
