@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: run airflow airflow-cli test bench lock clean lambda-package
+.PHONY: run airflow cluster airflow-cli test bench lock clean lambda-package
 
 run: $(COMPILED) $(LAMBDA_ZIP)
 	$(BIN)/python -m local_stack.run --date $(DATE) --conf '$(CONF)'
@@ -18,6 +18,10 @@ run: $(COMPILED) $(LAMBDA_ZIP)
 # The UI on http://127.0.0.1:8080 with the scheduler, on the same embedded services; Ctrl-C stops all.
 airflow: $(COMPILED) $(LAMBDA_ZIP)
 	$(BIN)/python -m local_stack.standalone
+
+# docker-compose.yaml's Celery topology natively on loopback (PostgreSQL, Redis, two workers); Ctrl-C stops all.
+cluster: $(COMPILED) $(LAMBDA_ZIP)
+	$(BIN)/python -m local_stack.cluster
 
 # Any airflow command on the same environment, e.g. make airflow-cli CMD="tasks test datalake_raw_ingest discover_top_anime 2026-11-27"
 airflow-cli: $(COMPILED) $(LAMBDA_ZIP)

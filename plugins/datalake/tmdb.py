@@ -18,7 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from datalake.rate_limit import DEFAULT_PER_SECOND, RateLimiter, state_file_for
+from datalake.rate_limit import DEFAULT_PER_SECOND, limiter_for
 from datalake.ranking import DiscoverQuery
 from datalake.layout import utc_timestamp
 
@@ -116,10 +116,11 @@ class TmdbClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
         requests_per_second: float = DEFAULT_PER_SECOND,
+        rate_limit_redis_url: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.rate_limiter = RateLimiter(requests_per_second, state_file_for(self.base_url))
+        self.rate_limiter = limiter_for(self.base_url, requests_per_second, rate_limit_redis_url)
         self._auth_params: dict[str, str] = {}
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
