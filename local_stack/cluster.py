@@ -26,13 +26,14 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.hostname import WORKER_HOSTNAME_ENV
 from local_stack.run import (DAG_ID, REPO, REPORT_DAG_ID, add_location_arguments, local_airflow, report_summary,
                              summary, user_s3_client)
 from local_stack.services import free_port
 from local_stack.standalone import ADMIN, admin_password
+
+from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV  # noqa: E402  (local_stack.run puts plugins/ on the path)
 
 HOST = "127.0.0.1"
 WORKERS = ("worker-1", "worker-2")
