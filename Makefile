@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: help run airflow airflow-cli test bench lock clean lambda-package
+.PHONY: help run airflow cluster airflow-cli test bench lock clean lambda-package
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -31,6 +31,9 @@ run: $(COMPILED) $(LAMBDA_ZIP) ## the raw DAG and its report for DATE=YYYY-MM-DD
 
 airflow: $(COMPILED) $(LAMBDA_ZIP) ## the UI on http://127.0.0.1:8080, scheduler and all, on the embedded services
 	$(BIN)/python -m local_stack.standalone
+
+cluster: $(COMPILED) $(LAMBDA_ZIP) ## docker-compose's Celery topology natively: PostgreSQL, Redis, two workers
+	$(BIN)/python -m local_stack.cluster
 
 airflow-cli: $(COMPILED) $(LAMBDA_ZIP) ## any airflow command there: CMD="tasks test datalake_raw_ingest ..."
 	$(BIN)/python -m local_stack.words CMD -- $(BIN)/python -m local_stack.cli

@@ -124,14 +124,16 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def local_airflow(lake: Path, local: Path) -> Iterator[tuple[LocalS3 | None, str]]:
+def local_airflow(lake: Path, local: Path, database: str | None = None) -> Iterator[tuple[LocalS3 | None, str]]:
     """Airflow's settings in this process's environment, a migrated metadata DB, and the embedded
     services that the environment does not replace, until exit. Yields the embedded S3 (or None) and
-    the bucket."""
+    the bucket. ``database``, a SQLAlchemy URL, replaces the SQLite file (a cluster's PostgreSQL)."""
     bucket = os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
     logs = local.resolve() / "logs"
     home = local.resolve() / "airflow"
     os.environ.update(airflow_settings(home))
+    if database:
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database
     os.environ.update(dataset_variables(dict(os.environ)))
     os.environ[f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}"] = bucket
     with ExitStack() as stack:
@@ -148,7 +150,11 @@ def local_airflow(lake: Path, local: Path) -> Iterator[tuple[LocalS3 | None, str
                 os.environ.setdefault("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", LAMBDA_NAME)
                 # The real TMDB's answers move between two fetches; the sandbox's never do.
                 os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
-        migrate(metadata_db(home))
+        if database:
+            if airflow("db", "migrate") != 0:
+                raise SystemExit("airflow db migrate failed; see above.")
+        else:
+            migrate(metadata_db(home))
         yield s3, bucket
 
 
@@ -250,8 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", type=run_date, default="", help="logical date, YYYY-MM-DD (default: today, UTC)")
     add_location_arguments(parser)
     parser.add_argument("--conf", type=run_conf, default="", help='the run\'s params as JSON, e.g. \'{"top_n": 20}\'')
+    parser.add_argument("--executor", choices=["local", "celery"], default=os.environ.get("EXECUTOR") or "local",
+                        help="local: `dags test` in this process; celery: on a started Celery cluster "
+                             "(default: $EXECUTOR, else local)")
     args = parser.parse_args(argv)
     day = args.date
+    if args.executor == "celery":
+        from local_stack.cluster import run_on_cluster
+
+        return run_on_cluster(day, args.conf, args.lake, args.local)
     with local_airflow(args.lake, args.local) as (s3, bucket):
         failed = airflow_batch(["dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf],
                                ["dags", "test", REPORT_DAG_ID, day.isoformat()])

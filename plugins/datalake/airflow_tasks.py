@@ -7,6 +7,7 @@ Airflow's hooks and the HTTP client are imported inside functions so that parsin
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 INCLUDE_DATA = Path(__file__).resolve().parents[2] / "include" / "data"
 
 DISCOVERY_XCOM = "discovery"
+RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
+"""Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""
 
 BUCKET_TEMPLATE = "{{ var.value.get('%s', '%s') }}" % (settings.BUCKET_VARIABLE, settings.DEFAULT_BUCKET)
 
@@ -73,7 +76,9 @@ def csv_source_template(dataset: CsvDataset) -> str:
 def tmdb_client() -> TmdbClient:
     """A client for the TMDB connection: host is the base URL, password the credential.
 
-    The extra ``{"requests_per_second": N}`` sets the rate limit shared by the run's tasks (default 35).
+    The extra ``{"requests_per_second": N}`` sets the rate limit shared by the run's tasks (default 35),
+    kept on this host unless the extra's ``rate_limit_redis_url`` (else the environment's
+    ``DATALAKE_RATE_LIMIT_REDIS_URL``) names a Redis that every worker of a cluster shares.
     """
     from airflow.sdk import BaseHook
 
@@ -93,7 +98,8 @@ def tmdb_client() -> TmdbClient:
             "set it to a TMDB v4 read-access token or v3 API key."
         )
     rate = float(connection.extra_dejson.get("requests_per_second", DEFAULT_PER_SECOND))
-    return TmdbClient(connection.password, base_url, requests_per_second=rate)
+    redis_url = connection.extra_dejson.get("rate_limit_redis_url") or os.environ.get(RATE_LIMIT_REDIS_URL_ENV)
+    return TmdbClient(connection.password, base_url, requests_per_second=rate, rate_limit_redis_url=redis_url)
 
 
 def lake_store() -> S3ObjectStore:

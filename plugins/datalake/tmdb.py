@@ -31,7 +31,7 @@ from urllib3.exceptions import (
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from datalake.rate_limit import DEFAULT_PER_SECOND, RateLimiter, state_file_for
+from datalake.rate_limit import DEFAULT_PER_SECOND, limiter_for
 from datalake.ranking import DiscoverQuery
 from datalake.layout import utc_timestamp
 
@@ -213,6 +213,7 @@ class TmdbClient:
         retry: Retry | None = None,
         deadline: float = DEFAULT_DEADLINE,
         requests_per_second: float = DEFAULT_PER_SECOND,
+        rate_limit_redis_url: str | None = None,
     ):
         if not deadline > 0:
             raise ValueError(f"TmdbClient: deadline must be a number of seconds above 0; got {deadline!r}.")
@@ -221,7 +222,7 @@ class TmdbClient:
         self._retry = DeadlineRetry.following(
             retry or default_retry(), deadline=deadline, attempt_timeout=sum(timeout)
         )
-        self.rate_limiter = RateLimiter(requests_per_second, state_file_for(self.base_url))
+        self.rate_limiter = limiter_for(self.base_url, requests_per_second, rate_limit_redis_url)
         self._auth_params: dict[str, str] = {}
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"

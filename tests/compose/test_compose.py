@@ -210,6 +210,24 @@ def test_workers_scale_out(services):
     assert "${AIRFLOW_WORKER_CONCURRENCY:-" in worker["environment"]["AIRFLOW__CELERY__WORKER_CONCURRENCY"]
 
 
+def test_a_lost_worker_is_survived_with_the_timeouts_of_make_cluster(compose):
+    """The same heartbeat, queued and broker timeouts as the native cluster, whose tests kill a worker."""
+    from local_stack.cluster import LOST_WORKER_SETTINGS
+
+    env = compose["x-airflow-common"]["environment"]
+    assert {key: env.get(key) for key in LOST_WORKER_SETTINGS} == LOST_WORKER_SETTINGS
+
+
+def test_every_worker_draws_on_one_tmdb_budget_in_the_compose_redis(compose, services):
+    env = compose["x-airflow-common"]["environment"]
+    url = env[airflow_tasks.RATE_LIMIT_REDIS_URL_ENV]
+    assert url.startswith("redis://") and "@redis:6379/" in url
+    assert url != env["AIRFLOW__CELERY__BROKER_URL"], "the budget keeps out of the broker's database"
+    # Each replica records its own container hostname as task_instance.hostname: no fixed one.
+    assert "hostname" not in services["airflow-worker"]
+    assert "AIRFLOW__CORE__HOSTNAME_CALLABLE" not in env
+
+
 def test_long_running_services_have_healthchecks(services):
     for name in LONG_RUNNING:
         assert services[name]["healthcheck"]["test"], name
