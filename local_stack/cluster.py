@@ -222,6 +222,7 @@ def run_on_cluster(day: date, conf: str, lake: Path, local: Path) -> int:
             state = report["state"] if report else "never started"
             print(f"The run of {REPORT_DAG_ID} for {day}: {state}; see {cluster.local / 'logs'}.", file=sys.stderr)
             return 1
+        print(f"{REPORT_DAG_ID} started from its asset schedule: run {report['dag_run_id']} ({report['run_type']})")
         print(report_summary(client, cluster.bucket, day, lake.resolve() if cluster.s3 else None))
     return 0
 

@@ -1,4 +1,5 @@
-"""One ``make airflow`` stack (airflow standalone on the embedded services) shared by the UI and API tests."""
+"""One ``make airflow`` stack (airflow standalone on the embedded services) shared by the UI and API tests of a
+module, stopped before the next module starts its own stack (two on 2 cores would slow both)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ class Standalone:
         return json.loads(path.read_text())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def standalone(tmp_path_factory) -> Iterator[Standalone]:
     lake, local = tmp_path_factory.mktemp("standalone-lake"), tmp_path_factory.mktemp("standalone-local")
     port = free_port()

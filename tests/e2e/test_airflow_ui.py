@@ -73,6 +73,20 @@ def test_the_rest_api_refuses_a_param_out_of_range_with_the_reason(standalone):
         assert reason in answer.json()["detail"]
 
 
+def test_the_rest_api_run_with_an_unknown_param_fails_at_once_and_lands_nothing(standalone):
+    """Airflow 3.3 accepts unknown conf keys at trigger time; the DAG's first task refuses them."""
+    answer = standalone.api("POST", f"/dags/{DAG_ID}/dagRuns",
+                            json={"logical_date": "2026-10-03T00:00:00+00:00", "conf": {"topn": 5}})
+    assert answer.status_code == 200, answer.text
+    run = standalone.wait_for_run(answer.json()["dag_run_id"])
+    assert run["state"] == "failed"
+    instances = standalone.api("GET", f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances").json()
+    states = {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
+    assert states.pop("open_partition") == "failed"
+    assert set(states.values()) == {"upstream_failed"}
+    assert not any((standalone.lake / "datalake").rglob("*/2026/10/03/*"))
+
+
 def test_the_ui_trigger_form_validates_params_and_its_run_lands_the_objects(standalone):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not shutil.which(CHROMIUM) and not os.environ.get("CI"):

@@ -45,13 +45,13 @@ RATE = 4
 TOP_N = 14
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tmdb(tmp_path_factory):
     with tmdb_sandbox(tmp_path_factory.mktemp("cluster-tmdb") / "tmdb.log") as sandbox:
         yield sandbox
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmdb) -> Iterator[Cluster]:
     # PostgreSQL runs as its own user, which must reach its data folder: pytest's tmp folders are private.
     root = Path(tempfile.mkdtemp(prefix="datalake-cluster-"))
