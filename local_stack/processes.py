@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,8 +88,13 @@ def _end_with_parent(parent: int, death_signal: int) -> Callable[[], None]:
 
 def start(command: list[str], death_signal: int = signal.SIGTERM, **popen: Any) -> subprocess.Popen:
     """``subprocess.Popen`` in a process group of its own, sent ``death_signal`` by Linux if this process dies
-    (even by SIGKILL): SIGINT for a child that stops its own children only on Ctrl-C."""
-    preexec = _end_with_parent(os.getpid(), death_signal)
+    (even by SIGKILL): SIGINT for a child that stops its own children only on Ctrl-C.
+
+    Linux sends it when the *thread* that started the child ends: a child started from another thread
+    (e.g. a test restarting a server) is not given one, or it would end with that thread.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    preexec = _end_with_parent(os.getpid(), death_signal) if main else None
     return subprocess.Popen(command, process_group=0, preexec_fn=preexec, **popen)
 
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,3 +91,17 @@ def test_a_second_runner_waits_naming_the_first_ones_pid(tmp_path):
         assert second.poll() is None, "it waits while the first holds the lock"
     assert second.stdout.readline() == "acquired\n"
     assert second.wait(timeout=30) == 0
+
+
+def test_a_child_started_from_another_thread_outlives_that_thread():
+    """Linux would end it with the thread that started it: such a child (a server restarted by a test's
+    thread) is stopped by whoever holds it instead."""
+    started: list[subprocess.Popen] = []
+    thread = threading.Thread(target=lambda: started.append(processes.start([sys.executable, "-c",
+                                                                              "import time; time.sleep(600)"])))
+    thread.start()
+    thread.join()
+    try:
+        assert not gone(started[0].pid, timeout=2)
+    finally:
+        processes.stop(started[0])
