@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(lake: Path, local: Path, command: list[str]) -> int:
-    """One ``airflow`` command, holding the metadata DB's lock like ``make run`` (see ``run.local_airflow``)."""
+    """One ``airflow`` command, holding the metadata DB's lock as ``make run`` does."""
     with local_airflow(lake, local, holder=f"make airflow-cli {shlex.join(command)}"):
         with during(f"airflow {shlex.join(command)}"):
             return airflow(*command)

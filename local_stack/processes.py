@@ -38,12 +38,13 @@ class Interrupted(BaseException):
 
     @property
     def exit_code(self) -> int:
-        """The shell's convention: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP)."""
+        """The shell's convention: 128 + the signal (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP)."""
         return 128 + self.signum
 
     def message(self, runner: str) -> str:
         what = f" during {self.during}" if self.during else ""
-        return f"{runner}: interrupted by {signal.Signals(self.signum).name}{what}; every process it started is stopped."
+        name = signal.Signals(self.signum).name
+        return f"{runner}: interrupted by {name}{what}; every process it started is stopped."
 
 
 @contextmanager
@@ -76,7 +77,7 @@ def during(activity: str) -> Iterator[None]:
 
 
 def _end_with_parent(parent: int, death_signal: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets ``death_signal`` when its parent dies; if that already happened, it ends."""
+    """A ``preexec_fn``: the child gets ``death_signal`` when its parent dies, or ends if it already has."""
 
     def setup() -> None:
         _LIBC.prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)

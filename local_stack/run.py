@@ -124,7 +124,7 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
         build.build(LAMBDA_ZIP)
     environment = {**s3.lambda_environment(bucket), "TMDB_BASE_URL": tmdb.base_url, "TMDB_API_TOKEN": tmdb.credential}
     endpoint = stack.enter_context(
-        local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", work_dir=local / "lambda")
+        local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", local / "lambda")
     )
     print(f"Local Lambda: {endpoint} running {LAMBDA_ZIP.relative_to(REPO)} as '{LAMBDA_NAME}'")
     return endpoint
@@ -136,7 +136,9 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def local_airflow(lake: Path, local: Path, holder: str = "a local runner") -> Iterator[tuple[LocalS3 | None, str]]:
+def local_airflow(
+    lake: Path, local: Path, holder: str = "a local runner"
+) -> Iterator[tuple[LocalS3 | None, str]]:
     """Airflow's settings in this process's environment, a migrated metadata DB, and the embedded
     services that the environment does not replace, until exit. Yields the embedded S3 (or None) and
     the bucket.
@@ -185,7 +187,8 @@ def start_services(stack: ExitStack, lake: Path, local: Path, bucket: str) -> Lo
 
 def airflow(*args: str) -> int:
     """``airflow <args>`` in a child that ends with this process (see ``local_stack.processes``)."""
-    return processes.run_child([str(Path(sys.executable).parent / "airflow"), *args], stdin=subprocess.DEVNULL)
+    command = [str(Path(sys.executable).parent / "airflow"), *args]
+    return processes.run_child(command, stdin=subprocess.DEVNULL)
 
 
 def airflow_batch(*commands: list[str]) -> int:
@@ -306,7 +309,8 @@ def run_day(day: date, lake: Path, local: Path, conf: str) -> int:
             client = s3.client() if s3 else user_s3_client()
             print(summary(client, bucket, day))
             if report_failed:
-                print(f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
+                failure = f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above."
+                print(failure, file=sys.stderr)
                 return 1
             print(report_summary(client, bucket, day, lake.resolve() if s3 else None))
     return 0

@@ -33,7 +33,9 @@ STARTUP_SECONDS = 30.0
 EXIT_GRACE_SECONDS = 3.0
 """How long a service that failed its check may take to exit, so that its own error can be quoted."""
 PROBE_TIMEOUT = 5.0
-PROBE_CONFIG = Config(connect_timeout=PROBE_TIMEOUT, read_timeout=PROBE_TIMEOUT, retries={"total_max_attempts": 1})
+PROBE_CONFIG = Config(
+    connect_timeout=PROBE_TIMEOUT, read_timeout=PROBE_TIMEOUT, retries={"total_max_attempts": 1}
+)
 ERROR_LINE = re.compile(r"error|critical|fatal|failed|denied|in use", re.IGNORECASE)
 
 
@@ -123,9 +125,10 @@ def _log_error(log_path: Path, offset: int) -> str:
     try:
         with log_path.open("rb") as log:
             log.seek(offset)
-            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+            text = log.read().decode(errors="replace")
     except OSError:
-        lines = []
+        text = ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if ERROR_LINE.search(line)]
     return (errors or lines or ["(its log is empty)"])[-1]
 
@@ -137,7 +140,8 @@ def _failed(name: str, reason: str, process: subprocess.Popen, log_path: Path, o
     except subprocess.TimeoutExpired:
         return ServiceError(f"{name}: {reason}; see {log_path}")
     return ServiceError(
-        f"{name} exited with code {process.returncode} at start-up: {_log_error(log_path, offset)} (from {log_path})"
+        f"{name} exited with code {process.returncode} at start-up: {_log_error(log_path, offset)} "
+        f"(from {log_path})"
     )
 
 
@@ -156,8 +160,8 @@ def _wait_for_port(port: int, process: subprocess.Popen, name: str, log_path: Pa
 
 @contextmanager
 def _service(
-    name: str, command: list[str], env: dict[str, str], log_path: Path, port: int, is_ours: Callable[[], None],
-    **popen: Any,
+    name: str, command: list[str], env: dict[str, str], log_path: Path, port: int,
+    is_ours: Callable[[], None], **popen: Any,
 ) -> Iterator[subprocess.Popen]:
     """Start a service and make sure that what answers on ``port`` is it, before anyone uses it.
 
@@ -167,8 +171,9 @@ def _service(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         offset = log.tell()
-        process = processes.start(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  **popen)
+        process = processes.start(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **popen
+        )
     try:
         _wait_for_port(port, process, name, log_path, offset)
         try:
@@ -226,7 +231,8 @@ def check_lake(root: Path, bucket: str) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as failure:
-        raise ServiceError(f"The lake folder {root} cannot be created: {failure.strerror}: {failure.filename}")
+        reason = f"{failure.strerror}: {failure.filename}"
+        raise ServiceError(f"The lake folder {root} cannot be created: {reason}")
     for folder in filter(Path.exists, folders):
         try:
             descriptor, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
@@ -254,7 +260,8 @@ def tmdb_sandbox(log_path: Path, catalog: Path = CATALOG, port: int | None = Non
     def is_ours() -> None:
         """Our credential is let through (404 for a path that is not TMDB's), a wrong one is refused."""
         probe = f"{tmdb.base_url}/local-stack-probe"
-        ours = requests.get(probe, headers={"Authorization": f"Bearer {tmdb.credential}"}, timeout=PROBE_TIMEOUT)
+        bearer = {"Authorization": f"Bearer {tmdb.credential}"}
+        ours = requests.get(probe, headers=bearer, timeout=PROBE_TIMEOUT)
         other = requests.get(probe, headers={"Authorization": "Bearer not-ours"}, timeout=PROBE_TIMEOUT)
         if (ours.status_code, other.status_code) != (404, 401):
             raise ServiceError(f"HTTP {ours.status_code} with our credential, {other.status_code} without")

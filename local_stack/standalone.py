@@ -89,7 +89,9 @@ def serve(lake: Path, local: Path, port: int) -> int:
         })
         airflow = str(Path(sys.executable).parent / "airflow")
         # It stops its components on Ctrl-C only: SIGINT, then, if this process dies.
-        process = processes.start([airflow, "standalone"], death_signal=signal.SIGINT, stdin=subprocess.DEVNULL)
+        process = processes.start(
+            [airflow, "standalone"], death_signal=signal.SIGINT, stdin=subprocess.DEVNULL
+        )
         try:
             with during(f"airflow standalone on {url}"):
                 wait_until_healthy(url, process)

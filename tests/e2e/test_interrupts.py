@@ -28,8 +28,8 @@ DAY = "2026-11-27"
 def start(module: str, tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     """The runner in a session of its own, as from another terminal; its output goes to a file."""
     output = tmp_path / "output.log"
-    command = [sys.executable, "-m", module, "--lake", str(tmp_path / "lake"), "--local", str(tmp_path / "local"),
-               *args]
+    command = [sys.executable, "-m", module, "--lake", str(tmp_path / "lake"),
+               "--local", str(tmp_path / "local"), *args]
     with output.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env={**clean_environment(), "PYTHONUNBUFFERED": "1"},
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -88,7 +88,9 @@ def files_holding(secrets: list[str], *folders: Path) -> list[Path]:
 @pytest.mark.parametrize("signum, wait_for_report", [
     (signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGINT, True),
 ])
-def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(tmp_path, signum, wait_for_report):
+def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(
+    tmp_path, signum, wait_for_report
+):
     lambda_folders_before = set(Path("/tmp").glob("local-lambda-*"))
     process, output = start("local_stack.run", tmp_path, "--date", DAY)
     try:
@@ -106,7 +108,8 @@ def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(tm
         if process.poll() is None:
             process.kill()
     printed = output.read_text()
-    assert f"make run: interrupted by {signal.Signals(signum).name} during airflow dags test {dag} {DAY}" in printed
+    name = signal.Signals(signum).name
+    assert f"make run: interrupted by {name} during airflow dags test {dag} {DAY}" in printed
     assert survivors(started, tmp_path / "local" / "airflow") == []
     new_lambda_folders = set(Path("/tmp").glob("local-lambda-*")) - lambda_folders_before
     assert files_holding(secrets, tmp_path / "local", *new_lambda_folders) == []

@@ -1,4 +1,5 @@
-"""What a runner starts ends with it; runners sharing a metadata DB take turns; a signal names what it stopped."""
+"""What a runner starts ends with it; runners sharing a metadata DB take turns; a signal names what it
+stopped."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def gone(pid: int, timeout: float = 10) -> bool:
 
 
 def test_a_child_ends_even_when_its_runner_is_killed_outright():
-    runner = subprocess.Popen([sys.executable, "-c", START_A_SLEEPER], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    runner = subprocess.Popen([sys.executable, "-c", START_A_SLEEPER], cwd=REPO, stdout=subprocess.PIPE,
+                              text=True)
     child = int(runner.stdout.readline())
     assert psutil.Process(child).ppid() == runner.pid
     assert os.getpgid(child) == child, "in a group of its own, out of reach of the terminal's Ctrl-C"
@@ -59,7 +61,8 @@ def test_a_stop_signal_stops_the_running_child_and_exits_with_128_plus_it(capsys
             return processes.run_child([sys.executable, "-c", sleeper])
 
     assert run.guarded("make test", body) == code
-    assert f"make test: interrupted by {signal.Signals(signum).name} during the sleeper;" in capsys.readouterr().err
+    name = signal.Signals(signum).name
+    assert f"make test: interrupted by {name} during the sleeper;" in capsys.readouterr().err
     assert [child for child in psutil.Process().children(recursive=True) if sleeper in child.cmdline()] == []
     assert signal.getsignal(signum) == before
 
@@ -97,8 +100,8 @@ def test_a_child_started_from_another_thread_outlives_that_thread():
     """Linux would end it with the thread that started it: such a child (a server restarted by a test's
     thread) is stopped by whoever holds it instead."""
     started: list[subprocess.Popen] = []
-    thread = threading.Thread(target=lambda: started.append(processes.start([sys.executable, "-c",
-                                                                              "import time; time.sleep(600)"])))
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+    thread = threading.Thread(target=lambda: started.append(processes.start(sleeper)))
     thread.start()
     thread.join()
     try:

@@ -18,14 +18,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def environment() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"}
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"}
     return {**clean, "PYTHONUNBUFFERED": "1"}
 
 
 def runner(module: str, lake: Path, local: Path, *args: str) -> subprocess.Popen:
     command = [sys.executable, "-m", module, "--lake", str(lake), "--local", str(local), *args]
-    return subprocess.Popen(command, cwd=REPO, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(command, cwd=REPO, env=environment(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def test_a_lake_that_is_a_file_stops_make_run_before_anything_starts(tmp_path):
@@ -50,10 +51,12 @@ def test_a_runner_on_a_busy_metadata_db_waits_naming_the_holder_and_a_signal_end
     with exclusive_use(metadata_lock(local / "airflow"), "make run for 2026-11-26"):
         process = runner(module, tmp_path / "lake", local, *args)
         waiting = process.stderr.readline()
-        assert f"Waiting for make run for 2026-11-26 (pid {os.getpid()}), which uses the same metadata DB" in waiting
+        holder = f"Waiting for make run for 2026-11-26 (pid {os.getpid()}), which uses the same metadata DB"
+        assert holder in waiting
         assert psutil.Process(process.pid).children() == [], "nothing started while it waits"
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
     assert process.returncode == 128 + signum
-    assert f"{runner_name}: interrupted by {signal.Signals(signum).name} during waiting for the metadata DB's lock" in err
+    name = signal.Signals(signum).name
+    assert f"{runner_name}: interrupted by {name} during waiting for the metadata DB's lock" in err
     assert "TMDB sandbox:" not in out

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from local_stack import services
-from local_stack.services import ServiceError, check_lake, free_port, local_lambda, rclone_s3, tmdb_sandbox
+from local_stack.services import ServiceError, check_lake, local_lambda, rclone_s3, tmdb_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,14 +72,16 @@ def test_s3_on_a_port_that_never_answers_fails_instead_of_hanging(tmp_path, sile
 
 
 def test_the_tmdb_sandbox_on_a_taken_port_fails_quoting_its_error(tmp_path, foreign_server):
-    with pytest.raises(ServiceError, match=r"TMDB sandbox exited with code \d+ at start-up: .*address already in use"):
+    expected = r"TMDB sandbox exited with code \d+ at start-up: .*address already in use"
+    with pytest.raises(ServiceError, match=expected):
         with tmdb_sandbox(tmp_path / "tmdb.log", port=foreign_server):
             pass
 
 
 def test_the_lambda_on_a_taken_port_fails_quoting_its_error(tmp_path, foreign_server):
     zip_path = REPO / "dist" / "any.zip"
-    with pytest.raises(ServiceError, match=r"local Lambda exited with code \d+ at start-up: .*address already in use"):
+    expected = r"local Lambda exited with code \d+ at start-up: .*address already in use"
+    with pytest.raises(ServiceError, match=expected):
         with local_lambda("f", zip_path, {}, tmp_path / "lambda.log", tmp_path / "work", port=foreign_server):
             pass
 
@@ -93,7 +95,8 @@ def test_a_service_that_is_not_ours_is_refused(tmp_path, foreign_server, monkeyp
         return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], process_group=0)
 
     monkeypatch.setattr(services.processes, "start", start_nothing)
-    with pytest.raises(ServiceError, match=f"what answers on port {foreign_server} is not the server just started"):
+    expected = f"what answers on port {foreign_server} is not the server just started"
+    with pytest.raises(ServiceError, match=expected):
         with tmdb_sandbox(tmp_path / "tmdb.log", port=foreign_server):
             pass
     assert started
@@ -110,9 +113,8 @@ def test_the_lambdas_environment_is_never_written_to_a_file(tmp_path):
         assert answer.status_code == 204
         endpoint = next(p for p in psutil.Process().children() if "sandbox.lambda_app" in p.cmdline())
         assert endpoint.cmdline()[endpoint.cmdline().index("--config") + 1].startswith("/dev/fd/")
-        holding = [path for path in tmp_path.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
-        holding += [path for path in Path("/tmp").glob("local-lambda-*/**/*")
-                    if path.is_file() and secret.encode() in path.read_bytes()]
+        candidates = [*tmp_path.rglob("*"), *Path("/tmp").glob("local-lambda-*/**/*")]
+        holding = [path for path in candidates if path.is_file() and secret.encode() in path.read_bytes()]
         assert holding == []
     assert list(work.iterdir()) == [], "the unpacked code's folder is removed at exit"
 
@@ -147,9 +149,11 @@ def test_a_lake_this_user_cannot_write_is_named():
 
 
 def assert_not_writable_as_nobody(lake: Path) -> None:
-    check = f"from local_stack.services import check_lake; from pathlib import Path; check_lake(Path({str(lake)!r}), 'b')"
-    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", check],
-                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    check = ("from pathlib import Path; from local_stack.services import check_lake; "
+             f"check_lake(Path({str(lake)!r}), 'b')")
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    result = subprocess.run([*nobody, sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode != 0
     assert f"The lake folder {lake} is not writable: Permission denied" in result.stderr
     assert list(lake.iterdir()) == []
