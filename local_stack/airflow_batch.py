@@ -6,6 +6,8 @@ Each command runs exactly as ``airflow <command>`` would, through Airflow's own 
 its in-process execution API, botocore's models (see ``local_stack.aws_sessions``) and the interpreter's
 teardown are paid once rather than once per command or task.
 Stops at the first command that fails. Exit status: 0, or the position (from 1) of the command that failed.
+With a file descriptor FD (inherited, e.g. a pipe's write end), the position of each command goes there, one a
+line, as the command starts: so the caller can tell which one an interruption stopped.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import traceback
 SESSION_FACTORY = "local_stack.aws_sessions.SharedModelsSessionFactory"
 
 
-def run(commands: list[list[str]]) -> int:
-    """Run the commands in turn; the position of the first one that failed, or 0."""
+def run(commands: list[list[str]], progress: int | None = None) -> int:
+    """Run the commands in turn, telling ``progress`` (a file descriptor) each one's position as it starts;
+    the position of the first one that failed, or 0."""
     from airflow import configuration  # first, as airflow's own entry point does, to avoid import cycles
     from airflow.cli import cli_parser
 
@@ -32,6 +35,8 @@ def run(commands: list[list[str]]) -> int:
         os.environ["AIRFLOW__AWS__SESSION_FACTORY"] = SESSION_FACTORY
     parser = cli_parser.get_parser()
     for position, command in enumerate(commands, start=1):
+        if progress is not None:
+            os.write(progress, f"{position}\n".encode())
         if not succeeded(parser, command):
             return position
     return 0
@@ -54,7 +59,7 @@ def succeeded(parser: argparse.ArgumentParser, command: list[str]) -> bool:
 
 
 def main() -> None:
-    status = run(json.loads(sys.argv[1]))
+    status = run(json.loads(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
     # Every run is committed and every log line written: skip the interpreter's teardown of Airflow's
     # objects, which takes seconds.
     logging.shutdown()

@@ -204,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_on_cluster(day: date, conf: str, lake: Path, local: Path) -> int:
     """``make run EXECUTOR=celery``: both DAGs for ``day`` on a cluster started for the purpose, then stopped."""
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         params = json.loads(conf)
     except json.JSONDecodeError as exc:

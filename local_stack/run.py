@@ -12,10 +12,11 @@ import io
 import json
 import os
 import re
+import shlex
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -30,7 +31,11 @@ from datalake import layout, params, settings  # noqa: E402
 from datalake.datasets import DATASETS  # noqa: E402
 from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
 from lambda_function import build  # noqa: E402
-from local_stack.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
+from local_stack import processes  # noqa: E402
+from local_stack.processes import Interrupted, during  # noqa: E402
+from local_stack.services import (  # noqa: E402
+    LocalS3, LocalTmdb, ServiceError, check_lake, local_lambda, rclone_s3, tmdb_sandbox,
+)
 
 DAG_ID = settings.RAW_DAG_ID
 REPORT_DAG_ID = "anime_top10_report"
@@ -53,6 +58,11 @@ def airflow_settings(home: Path) -> dict[str, str]:
 def metadata_db(home: Path) -> Path:
     """The SQLite file that the settings point Airflow at and that ``migrate`` checks."""
     return home / "airflow.db"
+
+
+def metadata_lock(home: Path) -> Path:
+    """The lock that serialises the runners sharing one metadata DB (see ``local_airflow``)."""
+    return home / "airflow.db.lock"
 
 
 def db_revision(db: Path) -> str | None:
@@ -108,12 +118,14 @@ def start_tmdb(stack: ExitStack, logs: Path) -> LocalTmdb | None:
     return tmdb
 
 
-def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, logs: Path) -> str:
+def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, local: Path) -> str:
     """The Lambda stand-in running the built zip against the same S3 and TMDB; returns its endpoint."""
     if not LAMBDA_ZIP.exists():
         build.build(LAMBDA_ZIP)
     environment = {**s3.lambda_environment(bucket), "TMDB_BASE_URL": tmdb.base_url, "TMDB_API_TOKEN": tmdb.credential}
-    endpoint = stack.enter_context(local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, logs / "lambda.log"))
+    endpoint = stack.enter_context(
+        local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", local / "lambda")
+    )
     print(f"Local Lambda: {endpoint} running {LAMBDA_ZIP.relative_to(REPO)} as '{LAMBDA_NAME}'")
     return endpoint
 
@@ -124,50 +136,110 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def local_airflow(lake: Path, local: Path, database: str | None = None) -> Iterator[tuple[LocalS3 | None, str]]:
+def local_airflow(
+    lake: Path, local: Path, holder: str = "a local runner", database: str | None = None
+) -> Iterator[tuple[LocalS3 | None, str]]:
     """Airflow's settings in this process's environment, a migrated metadata DB, and the embedded
     services that the environment does not replace, until exit. Yields the embedded S3 (or None) and
-    the bucket. ``database``, a SQLAlchemy URL, replaces the SQLite file (a cluster's PostgreSQL)."""
+    the bucket. ``database``, a SQLAlchemy URL, replaces the SQLite file (a cluster's PostgreSQL).
+
+    The runners that share a metadata DB (one ``--local``) hold its lock throughout, one at a time, the
+    others waiting with a message naming ``holder`` and its pid: two ``dags test`` of one date on one
+    SQLite DB delete each other's task instances.
+    """
     bucket = os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
-    logs = local.resolve() / "logs"
-    home = local.resolve() / "airflow"
-    os.environ.update(airflow_settings(home))
-    if database:
-        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database
-    os.environ.update(dataset_variables(dict(os.environ)))
-    os.environ[f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}"] = bucket
-    with ExitStack() as stack:
-        s3 = None
-        tmdb = start_tmdb(stack, logs)
-        if tmdb:
-            os.environ["AIRFLOW_CONN_TMDB_DEFAULT"] = tmdb.airflow_connection()
-        if "AIRFLOW_CONN_AWS_DEFAULT" not in os.environ:
-            s3 = stack.enter_context(rclone_s3(lake.resolve(), bucket, logs / "rclone.log"))
-            print(f"Embedded S3: {s3.endpoint_url} serving {lake.resolve()}")
-            lambda_endpoint = start_lambda(stack, s3, tmdb, bucket, logs) if tmdb else None
-            os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.airflow_connection(lambda_endpoint)
-            if lambda_endpoint:
-                os.environ.setdefault("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", LAMBDA_NAME)
-                # The real TMDB's answers move between two fetches; the sandbox's never do.
-                os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
+    local = local.resolve()
+    home = local / "airflow"
+    with ExitStack() as stack:  # unwinds in reverse: the services stop, then the lock is released
+        with during("waiting for the metadata DB's lock"):
+            stack.enter_context(processes.exclusive_use(metadata_lock(home), holder))
+        os.environ.update(airflow_settings(home))
         if database:
-            if airflow("db", "migrate") != 0:
-                raise SystemExit("airflow db migrate failed; see above.")
-        else:
-            migrate(metadata_db(home))
+            os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database
+        os.environ.update(dataset_variables(dict(os.environ)))
+        os.environ[f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}"] = bucket
+        with during("starting the embedded services"):
+            s3 = start_services(stack, lake.resolve(), local, bucket)
+        with during("migrating the metadata DB"):
+            if database:
+                if airflow("db", "migrate") != 0:
+                    raise SystemExit("airflow db migrate failed; see above.")
+            else:
+                migrate(metadata_db(home))
         yield s3, bucket
 
 
+def start_services(stack: ExitStack, lake: Path, local: Path, bucket: str) -> LocalS3 | None:
+    """The embedded services the environment does not replace, their connections in the environment."""
+    logs = local / "logs"
+    embedded_s3 = "AIRFLOW_CONN_AWS_DEFAULT" not in os.environ
+    if embedded_s3:
+        check_lake(lake, bucket)
+    tmdb = start_tmdb(stack, logs)
+    if tmdb:
+        os.environ["AIRFLOW_CONN_TMDB_DEFAULT"] = tmdb.airflow_connection()
+    if not embedded_s3:
+        return None
+    s3 = stack.enter_context(rclone_s3(lake, bucket, logs / "rclone.log"))
+    print(f"Embedded S3: {s3.endpoint_url} serving {lake}")
+    lambda_endpoint = start_lambda(stack, s3, tmdb, bucket, local) if tmdb else None
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.airflow_connection(lambda_endpoint)
+    if lambda_endpoint:
+        os.environ.setdefault("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", LAMBDA_NAME)
+        # The real TMDB's answers move between two fetches; the sandbox's never do.
+        os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
+    return s3
+
+
 def airflow(*args: str) -> int:
-    return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], stdin=subprocess.DEVNULL).returncode
+    """``airflow <args>`` in a child that ends with this process (see ``local_stack.processes``)."""
+    command = [str(Path(sys.executable).parent / "airflow"), *args]
+    return processes.run_child(command, stdin=subprocess.DEVNULL)
 
 
 def airflow_batch(*commands: list[str]) -> int:
     """``airflow`` commands run one after the other in one Airflow process (see ``local_stack.airflow_batch``);
-    0, or the position (from 1) of the command that failed, after which none ran."""
+    0, or the position (from 1) of the command that failed, after which none ran. An interruption names the
+    command it stopped."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "local_stack.airflow_batch", json.dumps(commands)]
-    return subprocess.run(command, env=env, stdin=subprocess.DEVNULL).returncode
+    progress_read, progress_write = os.pipe()
+    os.set_blocking(progress_read, False)
+    command = [sys.executable, "-m", "local_stack.airflow_batch", json.dumps(commands), str(progress_write)]
+    try:
+        return processes.run_child(command, env=env, stdin=subprocess.DEVNULL, pass_fds=(progress_write,))
+    except Interrupted as interruption:
+        try:
+            started = os.read(progress_read, 4096).split()
+        except BlockingIOError:
+            started = []
+        interrupted = commands[int(started[-1]) - 1] if started else commands[0]
+        interruption.during = interruption.during or f"airflow {shlex.join(interrupted)}"
+        raise
+    finally:
+        os.close(progress_read)
+        os.close(progress_write)
+
+
+def guarded(runner: str, body: Callable[[], int]) -> int:
+    """Run a runner's ``body`` so that SIGINT, SIGTERM and SIGHUP stop everything it started and exit with
+    128 + the signal, saying what was interrupted; a service that fails to start is told in one line."""
+    try:
+        with processes.stop_on_signals():
+            return body()
+    except Interrupted as interruption:
+        _tell(interruption.message(runner))
+        return interruption.exit_code
+    except ServiceError as failure:
+        _tell(f"{runner}: {failure}")
+        return 1
+
+
+def _tell(message: str) -> None:
+    """To stderr, which may be gone (SIGHUP: the terminal closed)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 def summary(client: Any, bucket: str, day: date) -> str:
@@ -260,24 +332,31 @@ def main(argv: list[str] | None = None) -> int:
                         help="local: `dags test` in this process; celery: on a started Celery cluster "
                              "(default: $EXECUTOR, else local)")
     args = parser.parse_args(argv)
-    day = args.date
     if args.executor == "celery":
         from local_stack.cluster import run_on_cluster
 
-        return run_on_cluster(day, args.conf, args.lake, args.local)
-    with local_airflow(args.lake, args.local) as (s3, bucket):
-        failed = airflow_batch(["dags", "test", DAG_ID, day.isoformat(), "--conf", args.conf],
+        return guarded("make run EXECUTOR=celery",
+                       lambda: run_on_cluster(args.date, args.conf, args.lake, args.local))
+    return guarded("make run", lambda: run_day(args.date, args.lake, args.local, args.conf))
+
+
+def run_day(day: date, lake: Path, local: Path, conf: str) -> int:
+    """Both DAGs for ``day`` in one Airflow process, then what they wrote."""
+    with local_airflow(lake, local, holder=f"make run for {day}") as (s3, bucket):
+        failed = airflow_batch(["dags", "test", DAG_ID, day.isoformat(), "--conf", conf],
                                ["dags", "test", REPORT_DAG_ID, day.isoformat()])
         report_failed = failed == 2  # the second command
         if failed and not report_failed:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
             return 1
-        client = s3.client() if s3 else user_s3_client()
-        print(summary(client, bucket, day))
-        if report_failed:
-            print(f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
-            return 1
-        print(report_summary(client, bucket, day, args.lake.resolve() if s3 else None))
+        with during(f"the summary of what landed for {day}"):
+            client = s3.client() if s3 else user_s3_client()
+            print(summary(client, bucket, day))
+            if report_failed:
+                failure = f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above."
+                print(failure, file=sys.stderr)
+                return 1
+            print(report_summary(client, bucket, day, lake.resolve() if s3 else None))
     return 0
 
 

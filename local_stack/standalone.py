@@ -1,5 +1,8 @@
 """``make airflow``: the embedded services and ``airflow standalone`` (UI and API, scheduler, DAG processor,
-triggerer) on http://127.0.0.1:8080, until Ctrl-C.
+triggerer) on http://127.0.0.1:8080, until Ctrl-C (or SIGTERM, or SIGHUP).
+
+It holds the metadata DB's lock while it runs (see ``local_stack.run.local_airflow``): ``make run`` and
+``make airflow-cli`` on the same ``--local`` wait until it stops.
 
 The admin password is chosen once and kept in the Airflow home, so the login stays the same.
 """
@@ -18,11 +21,14 @@ from pathlib import Path
 
 import requests
 
-from local_stack.run import DAG_ID, add_location_arguments, local_airflow
+from local_stack import processes
+from local_stack.processes import during
+from local_stack.run import DAG_ID, add_location_arguments, guarded, local_airflow
 
 HOST = "127.0.0.1"
 ADMIN = "admin"
 READY_SECONDS = 300.0
+STOP_SECONDS = 30.0
 
 
 def admin_password(home: Path) -> str:
@@ -59,48 +65,45 @@ def import_errors(url: str, password: str) -> list[dict]:
     return answer.json()["import_errors"]
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    # Ctrl-C and a plain kill both stop what was started, even when a background start ignored SIGINT.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     add_location_arguments(parser)
     parser.add_argument("--port", type=int, default=8080, help="port of the UI and API")
     args = parser.parse_args(argv)
-    url = f"http://{HOST}:{args.port}"
-    with local_airflow(args.lake, args.local) as _:
+    return guarded("make airflow", lambda: serve(args.lake, args.local, args.port))
+
+
+def serve(lake: Path, local: Path, port: int) -> int:
+    """``airflow standalone`` until it ends or this process is stopped (Ctrl-C, SIGTERM, SIGHUP), which stops
+    it with SIGINT, as its own Ctrl-C handling expects, and then the services."""
+    url = f"http://{HOST}:{port}"
+    with local_airflow(lake, local, holder=f"make airflow on {url}") as _:
         password = admin_password(Path(os.environ["AIRFLOW_HOME"]))
         os.environ.update({
             "AIRFLOW__API__HOST": HOST,
-            "AIRFLOW__API__PORT": str(args.port),
+            "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
             # standalone starts its components as `airflow ...` from PATH: this venv's.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         })
         airflow = str(Path(sys.executable).parent / "airflow")
-        process = subprocess.Popen([airflow, "standalone"], stdin=subprocess.DEVNULL, start_new_session=True)
+        # It stops its components on Ctrl-C only: SIGINT, then, if this process dies.
+        process = processes.start(
+            [airflow, "standalone"], death_signal=signal.SIGINT, stdin=subprocess.DEVNULL
+        )
         try:
-            wait_until_healthy(url, process)
-            errors = import_errors(url, password)
-            print(f"\nAirflow is up: {url}  (login: {ADMIN} / {password})")
-            for error in errors:
-                print(f"Import error in {error['filename']}:\n{error['stack_trace']}", file=sys.stderr)
-            if not errors:
-                print(f"DAG {DAG_ID}: no import errors. Ctrl-C stops everything.\n")
-            process.wait()
-        except KeyboardInterrupt:
-            pass
+            with during(f"airflow standalone on {url}"):
+                wait_until_healthy(url, process)
+                errors = import_errors(url, password)
+                print(f"\nAirflow is up: {url}  (login: {ADMIN} / {password})")
+                for error in errors:
+                    print(f"Import error in {error['filename']}:\n{error['stack_trace']}", file=sys.stderr)
+                if not errors:
+                    print(f"DAG {DAG_ID}: no import errors. Ctrl-C stops everything.\n", flush=True)
+                process.wait()
         finally:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            processes.stop(process, signal.SIGINT, seconds=STOP_SECONDS)
     return process.returncode or 0
 
 

@@ -18,7 +18,7 @@ def outcome(monkeypatch: pytest.MonkeyPatch):
     status = {"value": 0}
 
     @contextmanager
-    def local_airflow(lake, local):
+    def local_airflow(lake, local, holder):
         yield None, "datalake"
 
     def airflow_batch(*commands: list[str]) -> int:

@@ -1,0 +1,163 @@
+"""How the runners start and stop what they start, so that no process outlives them.
+
+Every child runs in its own process group (a Ctrl-C at the terminal reaches only the runner, which stops
+the children in order) and is told by Linux to end when the runner ends, even by SIGKILL
+(``PR_SET_PDEATHSIG``). SIGINT, SIGTERM and SIGHUP end a runner the same way, through ``Interrupted``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+STOP_SECONDS = 20.0
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class Interrupted(BaseException):
+    """A stop signal arrived; a BaseException so that no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.during: str | None = None
+        """What the runner was doing: set by the innermost ``during`` block."""
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP)."""
+        return 128 + self.signum
+
+    def message(self, runner: str) -> str:
+        what = f" during {self.during}" if self.during else ""
+        name = signal.Signals(self.signum).name
+        return f"{runner}: interrupted by {name}{what}; every process it started is stopped."
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """The first SIGINT, SIGTERM or SIGHUP raises ``Interrupted`` in the main thread; later ones are ignored,
+    so that the stopping itself (bounded by ``STOP_SECONDS`` per child) is not cut short."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def during(activity: str) -> Iterator[None]:
+    """Name what the block does in the message of an interruption inside it (the innermost name wins)."""
+    try:
+        yield
+    except Interrupted as interruption:
+        interruption.during = interruption.during or activity
+        raise
+
+
+def _end_with_parent(parent: int, death_signal: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets ``death_signal`` when its parent dies, or ends if it already has."""
+
+    def setup() -> None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return setup
+
+
+def start(command: list[str], death_signal: int = signal.SIGTERM, **popen: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` in a process group of its own, sent ``death_signal`` by Linux if this process dies
+    (even by SIGKILL): SIGINT for a child that stops its own children only on Ctrl-C.
+
+    Linux sends it when the *thread* that started the child ends: a child started from another thread
+    (e.g. a test restarting a server) is not given one, or it would end with that thread.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    preexec = _end_with_parent(os.getpid(), death_signal) if main else None
+    return subprocess.Popen(command, process_group=0, preexec_fn=preexec, **popen)
+
+
+def stop(process: subprocess.Popen, first: int = signal.SIGTERM, seconds: float = STOP_SECONDS) -> None:
+    """Send ``first`` to the child's whole group, then SIGKILL if it has not ended within ``seconds``;
+    SIGKILL goes to the group in any case, for what the child left behind."""
+    _signal_group(process.pid, first)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+    _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        pass
+
+
+def run_child(command: list[str], forward: int = signal.SIGTERM, **popen: Any) -> int:
+    """Run a child to its end and return its exit status; if this process is interrupted meanwhile, the child
+    gets ``forward`` (then SIGKILL) before the interruption goes on. Its group ends with it."""
+    process = start(command, **popen)
+    try:
+        process.wait()
+    except BaseException:
+        stop(process, forward)
+        raise
+    _signal_group(process.pid, signal.SIGKILL)
+    return process.returncode
+
+
+@contextmanager
+def exclusive_use(lock_path: Path, holder: str) -> Iterator[None]:
+    """Hold ``lock_path`` (flock) for the block, waiting for whoever holds it, whom a message names.
+
+    The file keeps the holder's pid and description for the waiting ones to show; it is never removed,
+    since removing a lock file lets two processes hold two different files under the same name.
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Waiting for {_holder(lock_path)}, which uses the same metadata DB "
+                  f"(lock {lock_path}); Ctrl-C gives up.", file=sys.stderr, flush=True)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, json.dumps({"pid": os.getpid(), "holder": holder}).encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _holder(lock_path: Path) -> str:
+    """Who the lock file says holds it, e.g. ``make run for 2026-11-27 (pid 1234)``."""
+    try:
+        content = json.loads(lock_path.read_text())
+        return f"{content['holder']} (pid {content['pid']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another runner (pid not yet written)"

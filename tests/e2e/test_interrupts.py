@@ -1,0 +1,130 @@
+"""A signal to the runner alone (``make run``, ``make airflow``) ends every process it started and leaves no
+credential behind; the exit status is 128 + the signal and the message names what was interrupted.
+
+Each run is interrupted early: these tests wait for the processes to exist, not for Airflow to finish.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from local_stack.services import free_port
+from tests.e2e.conftest import clean_environment
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+DAY = "2026-11-27"
+
+
+def start(module: str, tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    """The runner in a session of its own, as from another terminal; its output goes to a file."""
+    output = tmp_path / "output.log"
+    command = [sys.executable, "-m", module, "--lake", str(tmp_path / "lake"),
+               "--local", str(tmp_path / "local"), *args]
+    with output.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env={**clean_environment(), "PYTHONUNBUFFERED": "1"},
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, output
+
+
+def wait_for(condition, process: subprocess.Popen, output: Path, timeout: float = 300):
+    """Poll ``condition`` until it returns something true; fails if the runner ends first."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert process.poll() is None, output.read_text()[-5000:]
+        assert time.monotonic() < deadline, output.read_text()[-5000:]
+        time.sleep(0.2)
+    return found
+
+
+def descendant(process: subprocess.Popen, marker: str) -> psutil.Process | None:
+    """The runner's descendant whose command line holds ``marker``."""
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+        return next((child for child in children if marker in " ".join(child.cmdline())), None)
+    except psutil.NoSuchProcess:
+        return None
+
+
+def survivors(started: list[psutil.Process], home: Path) -> list[str]:
+    """What is still running of what was started, or of anything with this Airflow home in its environment."""
+    alive = []
+    for child in started:
+        try:
+            child.wait(timeout=5)
+        except psutil.TimeoutExpired:
+            alive.append(f"{child.pid} {child.cmdline()}")
+        except psutil.NoSuchProcess:
+            pass
+    for other in psutil.process_iter():
+        try:
+            if other.environ().get("AIRFLOW_HOME") == str(home) and other.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{other.pid} {other.cmdline()}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return alive
+
+
+def secrets_of(batch: psutil.Process) -> list[str]:
+    """The S3 secret and the TMDB credential that the runner handed to Airflow."""
+    environ = batch.environ()
+    return [json.loads(environ[f"AIRFLOW_CONN_{name}_DEFAULT"])["password"] for name in ("AWS", "TMDB")]
+
+
+def files_holding(secrets: list[str], *folders: Path) -> list[Path]:
+    paths = [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+    return [path for path in paths if any(secret.encode() in path.read_bytes() for secret in secrets)]
+
+
+@pytest.mark.parametrize("signum, wait_for_report", [
+    (signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGINT, True),
+])
+def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(
+    tmp_path, signum, wait_for_report
+):
+    lambda_folders_before = set(Path("/tmp").glob("local-lambda-*"))
+    process, output = start("local_stack.run", tmp_path, "--date", DAY)
+    try:
+        batch = wait_for(lambda: descendant(process, "local_stack.airflow_batch"), process, output)
+        secrets = secrets_of(batch)
+        dag = "datalake_raw_ingest"
+        if wait_for_report:
+            dag = "anime_top10_report"
+            wait_for(lambda: f"<TaskInstance: {dag}." in output.read_text(), process, output)
+        started = psutil.Process(process.pid).children(recursive=True)
+        assert len(started) >= 4, "TMDB sandbox, S3, Lambda, Airflow"
+        process.send_signal(signum)
+        assert process.wait(timeout=120) == 128 + signum
+    finally:
+        if process.poll() is None:
+            process.kill()
+    printed = output.read_text()
+    name = signal.Signals(signum).name
+    assert f"make run: interrupted by {name} during airflow dags test {dag} {DAY}" in printed
+    assert survivors(started, tmp_path / "local" / "airflow") == []
+    new_lambda_folders = set(Path("/tmp").glob("local-lambda-*")) - lambda_folders_before
+    assert files_holding(secrets, tmp_path / "local", *new_lambda_folders) == []
+
+
+def test_a_signal_to_make_airflow_alone_stops_airflow_standalone_and_the_services(tmp_path):
+    process, output = start("local_stack.standalone", tmp_path, "--port", str(free_port()))
+    try:
+        standalone = wait_for(lambda: descendant(process, "airflow standalone"), process, output)
+        wait_for(lambda: len(standalone.children(recursive=True)) >= 2, process, output)  # its components
+        started = psutil.Process(process.pid).children(recursive=True)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 143
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "make airflow: interrupted by SIGTERM during airflow standalone" in output.read_text()
+    assert survivors(started, tmp_path / "local" / "airflow") == []
