@@ -231,7 +231,7 @@ def _cell(spec: str = "") -> Callable[[Any], str]:
 
 _DISPLAY: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("rank", "Rank", _cell("d")),
-    ("name", "Name (pt-BR)", _cell()),
+    ("name", "Name", _cell()),
     ("original_name", "Original name", _cell()),
     ("tmdb_vote_average", "TMDB rating", _cell(".3f")),
     ("tmdb_vote_count", "TMDB votes", _cell(",d")),
@@ -250,10 +250,20 @@ _DISPLAY: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
 )
 """What a reader sees of the table, in order: label and formatting per column (empty for a null)."""
 
+LOCALIZED = frozenset({"name", "genres"})
+"""The columns TMDB translates into the run's ``language``; the rest of the page is in English."""
 
-def display_rows(table: pl.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header labels and formatted cells for the Markdown and HTML tables."""
-    labels = [label for _, label, _ in _DISPLAY]
+
+def _run_language(report: Report) -> str | None:
+    """The language TMDB answered in (the run's ``language`` param), if the manifest records it."""
+    return report.params.get("language")
+
+
+def display_rows(table: pl.DataFrame, language: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header labels and cells of the Markdown table and the page; the name's label names its language."""
+    labels = [
+        f"{label} ({language})" if column == "name" and language else label for column, label, _ in _DISPLAY
+    ]
     rows = [[show(row[column]) for column, _, show in _DISPLAY] for row in table.iter_rows(named=True)]
     return labels, rows
 
@@ -269,7 +279,7 @@ def to_csv(report: Report) -> bytes:
 
 
 def to_markdown(report: Report) -> bytes:
-    labels, rows = display_rows(report.table)
+    labels, rows = display_rows(report.table, _run_language(report))
 
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
@@ -345,26 +355,85 @@ def ratings_chart(table: pl.DataFrame) -> bytes:
 
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
-table { border-collapse: collapse; font-size: 0.9rem; }
-th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-td.number { text-align: right; }
-figure { margin: 2rem 0; }
-img { max-width: 100%; }
-.provenance { color: #555; font-size: 0.85rem; }
+:root { --rank-width: 3rem; --name-width: 10rem; }
+body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
+h1 { font-size: 1.6rem; }
+.provenance { color: #555; font-size: 0.85rem; overflow-wrap: anywhere; }
+.table-scroll {
+  overflow-x: auto; border: 1px solid #ccc;
+  scroll-padding-left: calc(var(--rank-width) + var(--name-width));
+}
+table { border-collapse: separate; border-spacing: 0; font-size: 0.8rem; line-height: 1.3; }
+th, td {
+  border-right: 1px solid #ddd; border-bottom: 1px solid #ddd; padding: 0.25rem 0.4rem;
+  text-align: left; vertical-align: top; background: #fff;
+}
+th { background: #f0f0f0; font-weight: 600; min-width: 3.5rem; }
+tbody tr:nth-child(even) td { background: #f8f8f8; }
+td.number { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.list { min-width: 9rem; }
+th.rank, td.rank, th.name, td.name { position: sticky; z-index: 1; box-sizing: border-box; }
+th.rank, td.rank {
+  left: 0; width: var(--rank-width); min-width: var(--rank-width); max-width: var(--rank-width);
+}
+th.name, td.name {
+  left: var(--rank-width); width: var(--name-width); min-width: var(--name-width);
+  max-width: var(--name-width); border-right: 2px solid #999;
+}
+figure { margin: 1.5rem 0; }
+img { max-width: 100%; height: auto; }
+@page { size: landscape; margin: 10mm; }
+@media print {
+  body { margin: 0; font-size: 9pt; }
+  h1 { font-size: 14pt; margin: 0 0 4pt; }
+  .table-scroll { overflow: visible; border: 0; }
+  table { width: 100%; font-size: 6pt; border-top: 1px solid #999; border-left: 1px solid #999; }
+  th, td { padding: 1pt 1.5pt; overflow-wrap: break-word; border-color: #999; }
+  th, td.list { min-width: 0; }
+  th.rank, td.rank, th.name, td.name { position: static; width: auto; min-width: 0; max-width: none; }
+  thead { display: table-header-group; }
+  tr, figure { break-inside: avoid; }
+  figure { margin: 8pt 0; }
+  img { max-height: 150mm; width: auto; }
+}
+@media print and (min-width: 240mm) {
+  table { font-size: 7.5pt; }
+}
 """
+"""Compact and wrapping, the table scrolls sideways in its own box with rank and name held in view; printed,
+it fits the page instead, and no row or chart is split across pages."""
+
+_CELL_CLASSES = {"rank": "rank number", "name": "name", "genres": "list", "networks": "list",
+                 "production_companies": "list"}
+"""What a column's cells need beyond their type: the two held in view; lists wide enough to wrap briefly."""
+
+
+def _class_attribute(table: pl.DataFrame, column: str) -> str:
+    classes = _CELL_CLASSES.get(column) or ("number" if table.schema[column].is_numeric() else "")
+    return f' class="{classes}"' if classes else ""
 
 
 def to_html(report: Report) -> bytes:
-    """One page that needs nothing else: the table, both charts as base64 PNG, and where the data came from."""
-    labels, rows = display_rows(report.table)
-    numeric = [report.table.schema[column].is_numeric() for column, _, _ in _DISPLAY]
-    head = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
+    """One page that needs nothing else: the table, both charts as base64 PNG, and where the data came from.
+
+    The page's own text is English; the cells TMDB translated carry the run's language, so that browsers
+    pick fitting fonts and screen readers the right voice.
+    """
+    language = _run_language(report)
+    labels, rows = display_rows(report.table, language)
+    classes = [_class_attribute(report.table, column) for column, _, _ in _DISPLAY]
+    lang = f' lang="{html.escape(language)}"' if language else ""
+    cell_attributes = [
+        attribute + (lang if column in LOCALIZED else "")
+        for (column, _, _), attribute in zip(_DISPLAY, classes, strict=True)
+    ]
+    head = "".join(
+        f"<th{attribute}>{html.escape(label)}</th>" for label, attribute in zip(labels, classes, strict=True)
+    )
     body = "\n".join(
         "<tr>" + "".join(
-            f'<td class="number">{html.escape(cell)}</td>' if is_number else f"<td>{html.escape(cell)}</td>"
-            for cell, is_number in zip(row, numeric, strict=True)
+            f"<td{attribute}>{html.escape(cell)}</td>"
+            for cell, attribute in zip(row, cell_attributes, strict=True)
         ) + "</tr>"
         for row in rows
     )
@@ -379,7 +448,7 @@ def to_html(report: Report) -> bytes:
     )
     title = html.escape(report.title)
     page = f"""<!DOCTYPE html>
-<html lang="pt-BR">
+<html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
@@ -389,12 +458,14 @@ def to_html(report: Report) -> bytes:
 <h1>{title}</h1>
 <p class="provenance">{html.escape(report.provenance)}</p>
 <p>{html.escape(report.match_summary)}</p>
+<div class="table-scroll" role="region" aria-label="The comparison table, scrolls sideways" tabindex="0">
 <table id="top10">
 <thead><tr>{head}</tr></thead>
 <tbody>
 {body}
 </tbody>
 </table>
+</div>
 {figures}
 </body>
 </html>

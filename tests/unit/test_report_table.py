@@ -152,7 +152,7 @@ def test_the_markdown_table_has_a_row_per_series_and_escapes_pipes(built):
     lines = report.to_markdown(piped).decode().splitlines()
     table = [line for line in lines if line.startswith("|")]
     assert len(table) == 2 + 4
-    assert table[0].startswith("| Rank | Name (pt-BR) | Original name | TMDB rating | TMDB votes | IMDb rating |")
+    assert table[0].startswith("| Rank | Name | Original name | TMDB rating | TMDB votes | IMDb rating |")
     assert "A\\|B" in table[2]
     assert "| 1 | Série 10 | シリーズ10 | 8.900 | 652 | 9.1 | 1,000 |" in table[2]
 
@@ -167,6 +167,40 @@ def test_the_html_page_is_self_contained_with_the_table_and_two_png_charts(built
     assert not re.search(r'(src|href)="(?!data:)', page), "nothing outside the page is referenced"
     assert "Partition 2026-11-27" in page and RUN_ID in page and "2026-11-27T09:00:03.000+00:00" in page
     assert "IMDb match: 2 of 4 series." in page
+
+
+def in_language(built: report.Report, language: str) -> report.Report:
+    return report.Report(built.table, DAY, RUN_ID, {**built.params, "language": language}, built.fetched_at)
+
+
+def test_the_name_column_is_labelled_with_the_language_tmdb_answered_in(built):
+    markdown = report.to_markdown(in_language(built, "ja")).decode()
+    assert "| Rank | Name (ja) | Original name |" in markdown
+    assert "<th class=\"name\">Name (ja)</th>" in report.to_html(in_language(built, "ja")).decode()
+
+
+def test_the_page_is_in_english_and_the_cells_tmdb_translated_in_the_runs_language(built):
+    page = report.to_html(in_language(built, "ja")).decode()
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert '<td class="name" lang="ja">Série 10</td>' in page
+    assert '<td class="list" lang="ja">Animação, Drama</td>' in page
+    assert '<td class="list">Fuji TV, MBS</td>' in page, "network names are not translated"
+    assert page.count(' lang="ja"') == 2 * 4
+
+
+def test_a_manifest_without_language_leaves_the_tmdb_cells_untagged(built):
+    page = report.to_html(built).decode()
+    assert '<html lang="en">' in page and "<th class=\"name\">Name</th>" in page
+    assert page.count(" lang=") == 1
+
+
+def test_the_table_scrolls_in_its_own_labelled_box_with_rank_and_name_marked_to_stay_in_view(built):
+    page = report.to_html(built).decode()
+    scroll_box = r'<div class="table-scroll" role="region" aria-label="[^"]+" tabindex="0">'
+    box = re.search(scroll_box + r'\s*<table id="top10">.*?</table>\s*</div>', page, re.DOTALL)
+    assert box, "the table sits in a focusable, labelled scroll box"
+    assert re.search(r'<tr><td class="rank number">1</td><td class="name">Série 10</td><td>', page)
+    assert '<th class="rank number">Rank</th><th class="name">Name</th><th>Original name</th>' in page
 
 
 def test_an_empty_ranking_renders_an_empty_report():
