@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import sys
 import time
 from collections import Counter
@@ -28,8 +27,8 @@ from cryptography.fernet import Fernet
 
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.hostname import WORKER_HOSTNAME_ENV
-from local_stack.run import (DAG_ID, REPO, REPORT_DAG_ID, add_location_arguments, local_airflow, report_summary,
-                             summary, user_s3_client)
+from local_stack.run import (DAG_ID, REPO, REPORT_DAG_ID, add_location_arguments, guarded, local_airflow,
+                             report_summary, summary, user_s3_client)
 from local_stack.services import free_port
 from local_stack.standalone import ADMIN, admin_password
 
@@ -127,7 +126,8 @@ def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iter
         database = stack.enter_context(postgres_server(folder / "postgres", secret["postgres"], logs / "postgres.log"))
         print(f"PostgreSQL: {database.split('@')[1]}   Redis: {broker.split('@')[1]}")
         os.environ.update(cluster_settings(database, broker, secret, api_port))
-        s3, bucket = stack.enter_context(local_airflow(lake, local, database=f"postgresql+psycopg2://{database}"))
+        airflow_db = f"postgresql+psycopg2://{database}"
+        s3, bucket = stack.enter_context(local_airflow(lake, local, "make cluster", database=airflow_db))
         cluster = Cluster(f"http://{HOST}:{api_port}", admin_password(Path(os.environ["AIRFLOW_HOME"])), local,
                           s3, bucket)
         commands = {
@@ -179,27 +179,22 @@ def _worker_ready(logs: Path, worker: str) -> bool:
     return log.exists() and f"{worker}@".encode() in log.read_bytes() and b" ready." in log.read_bytes()
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__)
     add_location_arguments(parser)
     parser.add_argument("--port", type=int, default=None, help="port of the UI and API (default: a free one)")
     args = parser.parse_args(argv)
-    try:
-        with celery_cluster(args.lake, args.local, args.port) as cluster:
-            print(f"\nAirflow (CeleryExecutor, workers {', '.join(WORKERS)}) is up: {cluster.url}  "
-                  f"(login: {ADMIN} / {cluster.password})")
-            print(f"Logs: {cluster.local / 'logs' / 'cluster'}. Ctrl-C stops everything.\n", flush=True)
-            while True:
-                time.sleep(3600)
-    except KeyboardInterrupt:
-        print("Stopped.")
-    return 0
+    return guarded("make cluster", lambda: serve(args.lake, args.local, args.port))
+
+
+def serve(lake: Path, local: Path, port: int | None) -> int:
+    """The cluster in the foreground until a signal (``guarded`` turns it into an orderly stop)."""
+    with celery_cluster(lake, local, port) as cluster:
+        print(f"\nAirflow (CeleryExecutor, workers {', '.join(WORKERS)}) is up: {cluster.url}  "
+              f"(login: {ADMIN} / {cluster.password})")
+        print(f"Logs: {cluster.local / 'logs' / 'cluster'}. Ctrl-C stops everything.\n", flush=True)
+        while True:
+            time.sleep(3600)
 
 
 def run_on_cluster(day: date, conf: str, lake: Path, local: Path) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from local_stack import processes
 from local_stack.services import free_port
 
 HOST = "127.0.0.1"
@@ -48,32 +49,19 @@ def require_binaries() -> None:
 def group_process(command: list[str], log_path: Path, env: dict[str, str] | None = None,
                   stop_signal: int = signal.SIGTERM, grace: float = 30.0, stdin: bytes | None = None,
                   ) -> Iterator[subprocess.Popen]:
-    """``command`` in a session of its own, its output in ``log_path``; on exit the whole group is stopped:
-    ``stop_signal``, then SIGKILL for whatever is left after ``grace`` seconds (or when the leader is gone)."""
+    """``command`` in a process group of its own that ends with this process (``processes.start``), its output
+    in ``log_path``; on exit the whole group is stopped: ``stop_signal``, then SIGKILL after ``grace`` seconds."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
+        process = processes.start(command, death_signal=stop_signal, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
     if stdin is not None:
         process.stdin.write(stdin)
         process.stdin.close()
     try:
         yield process
     finally:
-        _signal_group(process.pid, stop_signal)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-        _signal_group(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
+        processes.stop(process, stop_signal, grace)
 
 
 def _as_server_user(command: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 
@@ -52,7 +53,8 @@ def tmdb(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmdb) -> Iterator[Cluster]:
+def cluster_runner(tmdb) -> Iterator[tuple[subprocess.Popen, Cluster]]:
+    """The ``make cluster`` process and the cluster it serves."""
     # PostgreSQL runs as its own user, which must reach its data folder: pytest's tmp folders are private.
     root = Path(tempfile.mkdtemp(prefix="datalake-cluster-"))
     root.chmod(0o755)
@@ -74,8 +76,13 @@ def cluster(tmdb) -> Iterator[Cluster]:
             assert time.monotonic() < deadline, "make cluster did not come up: " + log_path.read_text()[-5000:]
             time.sleep(1)
         pids = json.loads((local / "cluster" / "processes.json").read_text())
-        yield Cluster(f"http://127.0.0.1:{port}", admin_password(local / "airflow"), local, None, "datalake",
-                      pids)
+        yield process, Cluster(f"http://127.0.0.1:{port}", admin_password(local / "airflow"), local, None,
+                               "datalake", pids)
+
+
+@pytest.fixture(scope="module")
+def cluster(cluster_runner) -> Cluster:
+    return cluster_runner[1]
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -158,3 +165,15 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tmdb):
     details = {layout.details_key(day, series_id) for series_id in top}
     assert details <= set(listed)
     assert {key for key in lake_keys(cluster, day) if "/tv_" in key} == details
+
+
+def test_sigterm_stops_every_process_the_cluster_started(cluster_runner):
+    """Last in this module: the runner alone is signalled, as a user's kill would; nothing it started survives."""
+    process, cluster = cluster_runner
+    started = psutil.Process(process.pid).children(recursive=True)
+    assert {"postgres", "redis-server"} <= {child.name() for child in started}
+    assert set(cluster.pids.values()) <= {child.pid for child in started}
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=180) == 128 + signal.SIGTERM
+    survivors = [child for child in started if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert survivors == [], [child.cmdline() for child in survivors]
