@@ -18,9 +18,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetAlias, Param, dag, get_current_context, task
 
-from datalake import report_tasks
+from datalake import report_tasks, settings
 
-DAG_ID = "anime_top10_report"
+DAG_ID = settings.REPORT_DAG_ID
 
 
 @dag(

@@ -33,7 +33,7 @@ from lambda_function import build  # noqa: E402
 from local_stack.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
 
 DAG_ID = settings.RAW_DAG_ID
-REPORT_DAG_ID = "anime_top10_report"
+REPORT_DAG_ID = settings.REPORT_DAG_ID
 LAMBDA_NAME = "tmdb_ingest"
 LAMBDA_ZIP = build.OUTPUT
 

@@ -52,3 +52,11 @@ MOVIES = CsvDataset("Movies", "movies.csv", _TITLE_COLUMNS + _DETAIL_COLUMNS)
 SERIES = CsvDataset("Series", "series.csv", _TITLE_COLUMNS + ("anoTermino",) + _DETAIL_COLUMNS)
 
 DATASETS: tuple[CsvDataset, ...] = (MOVIES, SERIES)
+
+
+def dataset_named(name: str) -> CsvDataset:
+    """The dataset called ``name``; an unknown name is refused, listing the known ones."""
+    for dataset in DATASETS:
+        if dataset.name == name:
+            return dataset
+    raise ValueError(f"Unknown CSV dataset {name!r}: expected one of {', '.join(d.name for d in DATASETS)}.")

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from datalake import settings
+
 REPO = Path(__file__).resolve().parents[2]
-DAG_ID = "datalake_raw_ingest"
+DAG_ID = settings.RAW_DAG_ID
 
 
 @pytest.fixture(scope="module")

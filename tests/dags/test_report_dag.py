@@ -13,10 +13,10 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import AssetAlias
 from airflow.sdk.exceptions import ParamValidationError
 
-from datalake import airflow_tasks, layout, report_tasks
+from datalake import airflow_tasks, layout, report_tasks, settings
 
 REPO = Path(__file__).resolve().parents[2]
-DAG_ID = "anime_top10_report"
+DAG_ID = settings.REPORT_DAG_ID
 DAY = date(2026, 11, 27)
 
 
@@ -68,7 +68,7 @@ def event(extra: dict, aliases: list[str]):
 
     return AssetEventDagRunReferenceResult(
         asset={"name": "s3://datalake/Raw/_manifests", "uri": "s3://datalake/Raw/_manifests", "extra": {}},
-        extra=extra, source_task_id="write_manifest", source_dag_id="datalake_raw_ingest",
+        extra=extra, source_task_id="write_manifest", source_dag_id=settings.RAW_DAG_ID,
         source_run_id="scheduled__x", source_map_index=-1, source_aliases=[{"name": name} for name in aliases],
         timestamp=datetime(2026, 11, 27, 1, tzinfo=timezone.utc),
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from datalake import layout
+from datalake import layout, settings
 from datalake.datasets import DATASETS
 from datalake.ranking import DiscoverQuery
 from local_stack.services import free_port, rclone_s3, tmdb_sandbox
@@ -34,8 +34,8 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-27"
 DATE = date.fromisoformat(DAY)
-DAG_ID = "datalake_raw_ingest"
-REPORT_DAG_ID = "anime_top10_report"
+DAG_ID = settings.RAW_DAG_ID
+REPORT_DAG_ID = settings.REPORT_DAG_ID
 MIGRATING = "Performing upgrade to the metadata database"
 
 

@@ -1,4 +1,6 @@
-from datalake.datasets import DATASETS, MOVIES, SERIES
+import pytest
+
+from datalake.datasets import DATASETS, MOVIES, SERIES, dataset_named
 
 
 def test_movies_header_is_the_bootcamp_one():
@@ -17,3 +19,9 @@ def test_series_adds_ano_termino_after_ano_lancamento():
 
 def test_each_dataset_has_its_own_variable_and_folder():
     assert [(d.name, d.variable) for d in DATASETS] == [("Movies", "movies_csv"), ("Series", "series_csv")]
+
+
+def test_a_dataset_is_found_by_its_name_and_an_unknown_name_is_refused_listing_the_known_ones():
+    assert dataset_named("Series") is SERIES
+    with pytest.raises(ValueError, match=r"^Unknown CSV dataset 'Shows': expected one of Movies, Series\.$"):
+        dataset_named("Shows")
