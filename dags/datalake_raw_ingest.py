@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetAlias, Param, TriggerRule, chain, dag, get_current_context, task
+from airflow.sdk import AssetAlias, Param, TriggerRule, dag, task
 
 from datalake import airflow_tasks, layout, params, settings
 from datalake.datasets import DATASETS
@@ -47,9 +47,9 @@ DAG_ID = settings.RAW_DAG_ID
 )
 def datalake_raw_ingest():
     @task
-    def open_partition() -> None:
+    def open_partition(params=None, dag_run=None) -> None:
         """First: refuse unknown parameters, then retract the manifest before anything is overwritten."""
-        airflow_tasks.open_partition(get_current_context())
+        airflow_tasks.open_partition(params, dag_run)
 
     land_csvs = [
         CheckedLocalFilesystemToS3Operator(
@@ -65,23 +65,30 @@ def datalake_raw_ingest():
     ]
     raw_tmdb = AssetAlias(airflow_tasks.asset_alias(layout.TMDB_ROOT))
 
-    @task(outlets=[raw_tmdb])
-    def discover_top_anime() -> list[int]:
-        """Land the discover pages the ranking needs; return the top ids, best first."""
-        return airflow_tasks.discover_top_anime(get_current_context())
+    @task(outlets=[raw_tmdb], multiple_outputs=True)
+    def discover_top_anime(params=None, dag_run=None, outlet_events=None) -> dict:
+        """Land the discover pages the ranking needs; return the ranking (best first) and the pages."""
+        return airflow_tasks.discover_top_anime(params, dag_run, outlet_events)
 
-    @task(map_index_template="{{ series_id }}", outlets=[raw_tmdb])
-    def fetch_series_details(series_id: int) -> dict:
+    @task
+    def ranked_ids(ranking: list[dict]) -> list[int]:
+        """The ids to fetch, best first: a task maps only over another's return value, never over a key."""
+        return [series["id"] for series in ranking]
+
+    @task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[raw_tmdb])
+    def fetch_series_details(series_id: int, params=None, dag_run=None, outlet_events=None) -> dict:
         """Land `/tv/{id}` with external_ids for one ranked series."""
-        context = get_current_context()
-        context["series_id"] = series_id
-        return airflow_tasks.fetch_series_details(series_id, context)
+        return airflow_tasks.land_and_announce_details(series_id, params["language"], dag_run, outlet_events)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))])
-    def write_manifest(csv_objects: list[dict], detail_objects: list[dict]) -> dict:
+    def write_manifest(
+        ranking: list[dict], pages: list[dict], csv_objects: list[dict], detail_objects: list[dict],
+        params=None, dag_run=None, outlet_events=None,
+    ) -> dict:
         """Last: record every object of the run. None_failed, because zero results skip the details."""
         # A slice reads every mapped result in one request, where iterating probes one by one.
-        return airflow_tasks.write_manifest([*csv_objects, *detail_objects[:]], get_current_context())
+        landed = [*pages, *csv_objects, *detail_objects[:]]
+        return airflow_tasks.close_partition(ranking, landed, params, dag_run, outlet_events)
 
     invoke_lambda_parity = LambdaParityOperator(
         task_id="invoke_lambda_parity",
@@ -92,12 +99,13 @@ def datalake_raw_ingest():
     )
 
     opened = open_partition()
-    top_ids = discover_top_anime()
-    chain(opened, [*land_csvs, top_ids])
-    details = fetch_series_details.expand(series_id=top_ids)
-    manifest = write_manifest([land.output for land in land_csvs], details)
-    chain(top_ids, details)
-    chain(manifest, invoke_lambda_parity)
+    discovered = discover_top_anime()
+    opened >> [*land_csvs, discovered]
+    details = fetch_series_details.expand(series_id=ranked_ids(discovered["ranking"]))
+    manifest = write_manifest(
+        discovered["ranking"], discovered["objects"], [land.output for land in land_csvs], details
+    )
+    manifest >> invoke_lambda_parity
 
 
 datalake_raw_ingest()

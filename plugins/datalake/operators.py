@@ -42,7 +42,7 @@ class CheckedLocalFilesystemToS3Operator(LocalFilesystemToS3Operator):
             Path(self.filename), self.dataset, bucket, key, aws_conn_id=self.aws_conn_id, verify=self.verify,
             encrypt=self.encrypt, acl_policy=self.acl_policy, log=self.log,
         )
-        emit_asset_event(context, layout.csv_root(self.dataset), stored)
+        emit_asset_event(context["outlet_events"], layout.csv_root(self.dataset), stored)
         return stored
 
 

@@ -111,3 +111,13 @@ def test_unknown_parameters_fail_the_first_task_at_once_and_land_nothing(dag, lo
     assert set(tasks.values()) == {"upstream_failed"}
     assert "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'" in capfd.readouterr().out
     assert partition_objects(local_s3.client(), day) == {}
+
+
+def test_each_mapped_details_task_is_labelled_with_its_series_id(dag, local_s3):
+    day = date(2026, 11, 26)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    dag_run = dag.test(logical_date=midnight)
+    ranking = json.loads(partition_objects(local_s3.client(), day)[layout.manifest_key(day, DAG_ID)])["ranking"]
+    labels = sorted(ti.rendered_map_index for ti in dag_run.get_task_instances()
+                    if ti.task_id == "fetch_series_details")
+    assert ranking and labels == sorted(str(series["id"]) for series in ranking)
