@@ -28,7 +28,7 @@ from airflow.sdk import AssetAlias, Param, TriggerRule, dag, task
 
 from datalake import airflow_tasks, layout, params, settings
 from datalake.datasets import DATASETS
-from datalake.operators import CheckedLocalFilesystemToS3Operator, LambdaParityOperator
+from datalake.operators import CsvLandingOperator, LambdaParityOperator
 
 DAG_ID = settings.RAW_DAG_ID
 
@@ -42,7 +42,6 @@ DAG_ID = settings.RAW_DAG_ID
     doc_md=__doc__,
     tags=["datalake", "raw", "tmdb"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
-    user_defined_macros=airflow_tasks.MACROS,
     params={name: Param(params.RUN_DEFAULTS[name], **schema) for name, schema in params.RUN_PARAMS.items()},
 )
 def datalake_raw_ingest():
@@ -52,11 +51,10 @@ def datalake_raw_ingest():
         airflow_tasks.open_partition(params, dag_run)
 
     land_csvs = [
-        CheckedLocalFilesystemToS3Operator(
+        CsvLandingOperator(
             task_id=f"land_{dataset.name.lower()}_csv",
-            dataset=dataset.name,
+            dataset=dataset,
             filename=airflow_tasks.csv_source_template(dataset),
-            dest_key=airflow_tasks.csv_key_template(dataset),
             dest_bucket=airflow_tasks.BUCKET_TEMPLATE,
             aws_conn_id=settings.AWS_CONN_ID,
             outlets=[AssetAlias(airflow_tasks.asset_alias(layout.csv_root(dataset)))],

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from datalake import layout, settings
 from datalake.params import check_known, query_from
-from datalake.datasets import DATASETS, CsvDataset
+from datalake.datasets import CsvDataset
 from datalake.storage import S3ObjectStore
 
 if TYPE_CHECKING:
@@ -44,15 +44,6 @@ def run_partition(dag_run: DagRunProtocol) -> date:
     return layout.partition_date(dag_run.logical_date, dag_run.run_after)
 
 
-def _csv_key_for_run(dataset_name: str, dag_run: Any) -> str:
-    dataset = next(dataset for dataset in DATASETS if dataset.name == dataset_name)
-    return layout.csv_key(dataset, run_partition(dag_run))
-
-
-MACROS = {"lake_csv_key": _csv_key_for_run}
-"""``user_defined_macros`` of the DAG: lets operator templates compute lake keys here."""
-
-
 def asset_alias(root: str) -> str:
     """The AssetAlias a landing task declares for the objects under ``root`` (a layout root).
 
@@ -68,10 +59,6 @@ def emit_asset_event(outlet_events: OutletEventAccessorsProtocol, root: str, ext
 
     uri = f"s3://{lake_bucket()}/{root}"
     outlet_events[AssetAlias(asset_alias(root))].add(Asset(uri=uri, name=uri), extra=extra)
-
-
-def csv_key_template(dataset: CsvDataset) -> str:
-    return "{{ lake_csv_key('%s', dag_run) }}" % dataset.name
 
 
 def csv_source_template(dataset: CsvDataset) -> str:

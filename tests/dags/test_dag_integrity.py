@@ -85,15 +85,17 @@ def test_details_are_mapped_over_the_discovered_ids(dag):
     assert details.map_index_template == "{{ task.op_kwargs['series_id'] }}"
 
 
-def test_csv_tasks_are_local_to_s3_transfers_that_may_overwrite(dag):
-    from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
+def test_csv_tasks_land_each_dataset_from_its_file_into_the_lake_bucket(dag):
+    from datalake.airflow_tasks import BUCKET_TEMPLATE
+    from datalake.datasets import MOVIES, SERIES
+    from datalake.operators import CsvLandingOperator
 
-    for task_id, filename in (("land_movies_csv", "movies.csv"), ("land_series_csv", "series.csv")):
+    for task_id, dataset in (("land_movies_csv", MOVIES), ("land_series_csv", SERIES)):
         task = dag.get_task(task_id)
-        assert isinstance(task, LocalFilesystemToS3Operator)
-        assert task.replace is True
-        assert filename in task.filename
-        assert "lake_csv_key" in task.dest_key
+        assert isinstance(task, CsvLandingOperator)
+        assert task.dataset == dataset
+        assert dataset.filename in task.filename
+        assert task.dest_bucket == BUCKET_TEMPLATE
 
 
 def test_params_have_defaults_descriptions_and_bounds(dag):
