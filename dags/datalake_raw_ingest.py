@@ -12,7 +12,7 @@ date partition of the lake bucket:
 * last, if a Lambda is configured, `invoke_lambda_parity` runs the same TMDB job as an AWS Lambda under
   `Parity/Lambda/` and checks that it ranked the same ids and wrote the same objects.
 
-Each CSV is checked against its dataset's contract before upload and verified after.
+Each CSV is checked against its contract (`datalake.csv_files`) before upload and verified after.
 
 The date is the run's logical date, or its run-after date for a manual run without one,
 so re-running a date overwrites the same keys. Connections: `aws_default`, `tmdb_default`.
@@ -27,7 +27,7 @@ import pendulum
 from airflow.sdk import AssetAlias, Param, TriggerRule, dag, task
 
 from datalake import airflow_tasks, layout, params, settings
-from datalake.datasets import DATASETS
+from datalake.csv_files import CSV_FILES
 from datalake.operators import CsvLandingOperator, LambdaParityOperator
 
 DAG_ID = settings.RAW_DAG_ID
@@ -52,14 +52,14 @@ def datalake_raw_ingest():
 
     land_csvs = [
         CsvLandingOperator(
-            task_id=f"land_{dataset.name.lower()}_csv",
-            dataset=dataset,
-            filename=airflow_tasks.csv_source_template(dataset),
+            task_id=f"land_{csv_file.name.lower()}_csv",
+            csv_file=csv_file,
+            filename=airflow_tasks.csv_source_template(csv_file),
             dest_bucket=airflow_tasks.BUCKET_TEMPLATE,
             aws_conn_id=settings.AWS_CONN_ID,
-            outlets=[AssetAlias(airflow_tasks.asset_alias(layout.csv_root(dataset)))],
+            outlets=[AssetAlias(airflow_tasks.asset_alias(layout.csv_root(csv_file)))],
         )
-        for dataset in DATASETS
+        for csv_file in CSV_FILES
     ]
     raw_tmdb = AssetAlias(airflow_tasks.asset_alias(layout.TMDB_ROOT))
 

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
 from datalake import layout, params, settings  # noqa: E402
-from datalake.datasets import DATASETS  # noqa: E402
+from datalake.csv_files import CSV_FILES  # noqa: E402
 from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
 from lambda_function import build  # noqa: E402
 from local_stack.services import LocalS3, LocalTmdb, local_lambda, rclone_s3, tmdb_sandbox  # noqa: E402
@@ -91,7 +91,7 @@ def dataset_variables(environ: dict[str, str]) -> dict[str, str]:
     """``MOVIES_CSV=...`` and ``SERIES_CSV=...`` become the Airflow Variables the DAG reads."""
     return {
         f"AIRFLOW_VAR_{dataset.variable.upper()}": str(Path(environ[dataset.variable.upper()]).resolve())
-        for dataset in DATASETS
+        for dataset in CSV_FILES
         if environ.get(dataset.variable.upper())
     }
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from datalake import layout, settings
 from datalake.params import check_known, query_from
-from datalake.datasets import CsvDataset
+from datalake.csv_files import CsvFile
 from datalake.storage import S3ObjectStore
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ def emit_asset_event(outlet_events: OutletEventAccessorsProtocol, root: str, ext
     outlet_events[AssetAlias(asset_alias(root))].add(Asset(uri=uri, name=uri), extra=extra)
 
 
-def csv_source_template(dataset: CsvDataset) -> str:
-    """The file to land: the Variable named after the dataset, else the sample in include/data."""
-    return "{{ var.value.get('%s', '%s') }}" % (dataset.variable, INCLUDE_DATA / dataset.filename)
+def csv_source_template(csv_file: CsvFile) -> str:
+    """The file to land: the Variable named after the file, else the sample in include/data."""
+    return "{{ var.value.get('%s', '%s') }}" % (csv_file.variable, INCLUDE_DATA / csv_file.filename)
 
 
 def tmdb_client() -> TmdbClient:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from datalake.datasets import CsvDataset
+from datalake.csv_files import CsvFile
 
 CSV_ROOT = "Raw/Local/CSV"
 TMDB_ROOT = "Raw/TMDB/JSON"
@@ -34,11 +34,11 @@ def partition(day: date) -> str:
     return f"{day:%Y/%m/%d}"
 
 
-def csv_root(dataset: CsvDataset) -> str:
+def csv_root(dataset: CsvFile) -> str:
     return f"{CSV_ROOT}/{dataset.name}"
 
 
-def csv_key(dataset: CsvDataset, day: date, prefix: str = "") -> str:
+def csv_key(dataset: CsvFile, day: date, prefix: str = "") -> str:
     return f"{prefix}{csv_root(dataset)}/{partition(day)}/{dataset.filename}"
 
 

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
 from datalake.csv_contract import CsvContractError
-from datalake.datasets import CsvDataset
+from datalake.csv_files import CsvFile
 from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch, upload_answer
 from datalake import layout, manifest, params, parity
 from datalake.airflow_tasks import emit_asset_event, run_partition
@@ -35,10 +35,10 @@ class CsvLandingOperator(BaseOperator):
     learns are returned into XCom for the manifest and the Asset event. A file that breaks its
     contract fails the task at once (retrying cannot fix it) and nothing is written: the upload is
     aborted before the object exists. An object that does not match the file is deleted before failing.
-    The key is ``layout.csv_key`` of the dataset and the run's day, so a re-run of a date replaces it.
+    The key is ``layout.csv_key`` of the CSV file and the run's day, so a re-run of a date replaces it.
     Hook lineage records the local file as input and the object as output, as ``S3Hook.load_file`` does.
 
-    :param dataset: the CSV dataset the file holds: its contract, and its folder and name in the lake.
+    :param csv_file: which of the CSV files this is: its contract, and its folder and name in the lake.
     :param filename: path of the local file to land. (templated)
     :param dest_bucket: name of the lake's bucket. (templated)
     :param aws_conn_id: the Airflow connection to S3; None uses boto3's default credential chain.
@@ -47,27 +47,27 @@ class CsvLandingOperator(BaseOperator):
     template_fields: Sequence[str] = ("filename", "dest_bucket")
 
     def __init__(
-        self, *, dataset: CsvDataset, filename: str, dest_bucket: str, aws_conn_id: str | None = "aws_default",
+        self, *, csv_file: CsvFile, filename: str, dest_bucket: str, aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dataset = dataset
+        self.csv_file = csv_file
         self.filename = filename
         self.dest_bucket = dest_bucket
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        key = layout.csv_key(self.dataset, run_partition(context["dag_run"]))
-        stored = land_checked_csv(Path(self.filename), self.dataset, self.dest_bucket, key,
+        key = layout.csv_key(self.csv_file, run_partition(context["dag_run"]))
+        stored = land_checked_csv(Path(self.filename), self.csv_file, self.dest_bucket, key,
                                   aws_conn_id=self.aws_conn_id, log=self.log)
         get_hook_lineage_collector().add_input_asset(context=self, scheme="file", asset_kwargs={"path": self.filename})
-        emit_asset_event(context["outlet_events"], layout.csv_root(self.dataset), stored)
+        emit_asset_event(context["outlet_events"], layout.csv_root(self.csv_file), stored)
         return stored
 
 
 def land_checked_csv(
     path: Path,
-    dataset: CsvDataset,
+    dataset: CsvFile,
     bucket: str,
     key: str,
     *,

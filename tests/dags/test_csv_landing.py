@@ -21,7 +21,7 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 from airflow.sdk.lineage import HookLineageCollector, get_hook_lineage_collector
 
 from datalake import airflow_tasks, layout, settings
-from datalake.datasets import MOVIES, SERIES
+from datalake.csv_files import MOVIES, SERIES
 from datalake.landing import ContractCheckedStream
 from datalake.operators import CsvLandingOperator, land_checked_csv
 from tests.conftest import TEST_BUCKET
@@ -136,7 +136,7 @@ DAY = date(2026, 11, 27)
 
 
 def landing_operator(**arguments) -> CsvLandingOperator:
-    return CsvLandingOperator(**{"task_id": "land_movies_csv", "dataset": MOVIES, "dest_bucket": TEST_BUCKET,
+    return CsvLandingOperator(**{"task_id": "land_movies_csv", "csv_file": MOVIES, "dest_bucket": TEST_BUCKET,
                                  "aws_conn_id": settings.AWS_CONN_ID, **arguments})
 
 
@@ -157,7 +157,7 @@ def lineage(monkeypatch) -> Iterator[HookLineageCollector]:
     get_hook_lineage_collector.cache_clear()
 
 
-def test_the_operator_lands_its_file_under_the_datasets_key_for_the_runs_day(s3, tmp_path):
+def test_the_operator_lands_its_file_under_its_key_for_the_runs_day(s3, tmp_path):
     path = csv_of(tmp_path / "movies.csv", 0.1)
     stored, _ = execute(landing_operator(filename=str(path)))
     key = layout.csv_key(MOVIES, DAY)
@@ -165,11 +165,11 @@ def test_the_operator_lands_its_file_under_the_datasets_key_for_the_runs_day(s3,
     assert s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read() == path.read_bytes()
 
 
-def test_the_operator_applies_its_datasets_contract(s3, tmp_path):
+def test_the_operator_applies_its_files_contract(s3, tmp_path):
     path = csv_of(tmp_path / "series.csv", 0.1)
     expected = f"Nothing landed: {path}: line 1: header column 5 is 'tempoMinutos', expected 'anoTermino'"
     with pytest.raises(AirflowFailException, match=f"^{re.escape(expected)}$"):
-        execute(landing_operator(dataset=SERIES, filename=str(path)))
+        execute(landing_operator(csv_file=SERIES, filename=str(path)))
     assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.csv_key(SERIES, DAY))
 
 
@@ -207,7 +207,7 @@ def test_the_operator_reports_the_file_as_input_and_the_object_as_output_lineage
     assert [info.asset.uri for info in collected.outputs] == [f"s3://{TEST_BUCKET}/{layout.csv_key(MOVIES, DAY)}"]
 
 
-def test_the_operator_announces_what_landed_through_the_datasets_alias(s3, tmp_path, monkeypatch):
+def test_the_operator_announces_what_landed_through_the_files_alias(s3, tmp_path, monkeypatch):
     monkeypatch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", TEST_BUCKET)
     path = csv_of(tmp_path / "movies.csv", 0.1)
     stored, outlet_events = execute(landing_operator(filename=str(path)))

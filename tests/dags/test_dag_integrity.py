@@ -87,14 +87,14 @@ def test_details_are_mapped_over_the_discovered_ids(dag):
 
 def test_csv_tasks_land_each_dataset_from_its_file_into_the_lake_bucket(dag):
     from datalake.airflow_tasks import BUCKET_TEMPLATE
-    from datalake.datasets import MOVIES, SERIES
+    from datalake.csv_files import MOVIES, SERIES
     from datalake.operators import CsvLandingOperator
 
-    for task_id, dataset in (("land_movies_csv", MOVIES), ("land_series_csv", SERIES)):
+    for task_id, csv_file in (("land_movies_csv", MOVIES), ("land_series_csv", SERIES)):
         task = dag.get_task(task_id)
         assert isinstance(task, CsvLandingOperator)
-        assert task.dataset == dataset
-        assert dataset.filename in task.filename
+        assert task.csv_file == csv_file
+        assert csv_file.filename in task.filename
         assert task.dest_bucket == BUCKET_TEMPLATE
 
 

@@ -19,7 +19,7 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
 from datalake import layout, params, report, settings
-from datalake.datasets import MOVIES
+from datalake.csv_files import MOVIES
 from datalake.operators import LambdaParityOperator
 from tests.conftest import REPO, TEST_BUCKET
 

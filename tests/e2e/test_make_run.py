@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from datalake import layout, settings
-from datalake.datasets import DATASETS
+from datalake.csv_files import CSV_FILES
 from datalake.ranking import DiscoverQuery
 from local_stack.services import free_port, rclone_s3, tmdb_sandbox
 from tests.catalog import CATALOG, expected_top
@@ -69,10 +69,10 @@ def first_run(local, tmp_path_factory):
 def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
     _, _, files = first_run
     top = expected_top(DiscoverQuery())
-    expected = {layout.csv_key(dataset, DATE) for dataset in DATASETS}
+    expected = {layout.csv_key(dataset, DATE) for dataset in CSV_FILES}
     expected |= {layout.discover_key(DATE, 1)} | {layout.details_key(DATE, series_id) for series_id in top}
     assert set(files) == expected | {layout.manifest_key(DATE, DAG_ID)}
-    for dataset in DATASETS:
+    for dataset in CSV_FILES:
         assert files[layout.csv_key(dataset, DATE)] == (REPO / "include" / "data" / dataset.filename).read_bytes()
     for series_id in top:
         details = json.loads(files[layout.details_key(DATE, series_id)])
@@ -92,7 +92,7 @@ def test_the_manifest_records_every_object_and_the_ranking(first_run):
         assert entry["bytes"] == len(files[key])
         assert entry["sha256"] == hashlib.sha256(files[key]).hexdigest()
         assert entry["fetched_at"] and entry["source"]
-    movies = entries[layout.csv_key(DATASETS[0], DATE)]
+    movies = entries[layout.csv_key(CSV_FILES[0], DATE)]
     assert movies["records"] == (REPO / "include" / "data" / "movies.csv").read_bytes().count(b"\n") - 1
     assert entries[layout.discover_key(DATE, 1)]["records"] == 20
 
@@ -110,7 +110,7 @@ def test_asset_events_carry_what_landed(first_run, local):
             "SELECT asset.uri, asset_event.extra FROM asset_event JOIN asset ON asset.id = asset_event.asset_id"
         ).fetchall()
     by_key = {json.loads(extra)["key"]: uri for uri, extra in events}
-    assert by_key[layout.csv_key(DATASETS[0], DATE)] == "s3://datalake/Raw/Local/CSV/Movies"
+    assert by_key[layout.csv_key(CSV_FILES[0], DATE)] == "s3://datalake/Raw/Local/CSV/Movies"
     assert by_key[layout.details_key(DATE, 209867)] == "s3://datalake/Raw/TMDB/JSON"
     assert by_key[layout.manifest_key(DATE, DAG_ID)] == "s3://datalake/Raw/_manifests"
     movies = next(json.loads(extra) for _, extra in events if json.loads(extra)["key"].endswith("movies.csv"))

@@ -47,7 +47,7 @@ def test_it_leaves_out_airflow_tests_secrets_bytecode_and_the_runtimes_sdk(lambd
 def test_it_holds_exactly_the_modules_the_handler_reaches(lambda_zip):
     packaged = {e.filename.removeprefix("datalake/") for e in entries(lambda_zip) if e.filename.startswith("datalake/")}
     assert packaged == {
-        "__init__.py", "datasets.py", "layout.py", "params.py", "ranking.py", "rate_limit.py", "storage.py",
+        "__init__.py", "csv_files.py", "layout.py", "params.py", "ranking.py", "rate_limit.py", "storage.py",
         "tmdb.py", "tmdb_ingest.py",
     }
 

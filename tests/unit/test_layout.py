@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 from datalake import layout
-from datalake.datasets import MOVIES, SERIES
+from datalake.csv_files import MOVIES, SERIES
 
 DAY = date(2026, 11, 27)
 
