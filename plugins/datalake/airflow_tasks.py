@@ -39,9 +39,9 @@ def lake_bucket() -> str:
     return Variable.get(settings.BUCKET_VARIABLE, default=settings.DEFAULT_BUCKET)
 
 
-def run_partition(dag_run: DagRunProtocol) -> date:
-    """The date partition a DAG run writes under."""
-    return layout.partition_date(dag_run.logical_date, dag_run.run_after)
+def run_day(dag_run: DagRunProtocol) -> date:
+    """The day a DAG run writes under (its date partition)."""
+    return layout.day_of_run(dag_run.logical_date, dag_run.run_after)
 
 
 def asset_alias(root: str) -> str:
@@ -123,7 +123,7 @@ def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
     with failing_fast_on_permanent_errors():
         check_known(params)
         query_from(params)
-    day = run_partition(dag_run)
+    day = run_day(dag_run)
     store = lake_store()
     if manifest.retract_manifest(store, day, dag_run.dag_id):
         log.info("Retracted s3://%s/%s: the partition %s is incomplete until this run's manifest lands.",
@@ -138,7 +138,7 @@ def discover_top_anime(
 
     with failing_fast_on_permanent_errors():
         query = query_from(params)
-        discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_partition(dag_run))
+        discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
     objects = [stored.as_dict() for stored in discovery.objects]
     for stored in objects:
         emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
@@ -153,7 +153,7 @@ def land_and_announce_details(
 
     with failing_fast_on_permanent_errors():
         stored = tmdb_ingest.fetch_series_details(
-            tmdb_client(), lake_store(), series_id, language, run_partition(dag_run)
+            tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
         ).as_dict()
     emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
     return stored
@@ -175,7 +175,7 @@ def close_partition(
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
         logical_date=dag_run.logical_date.isoformat() if dag_run.logical_date else None,
-        day=run_partition(dag_run),
+        day=run_day(dag_run),
         params=params,
         ranking=ranking,
         objects=[entry for entry in landed if entry],

@@ -21,7 +21,7 @@ from datalake.csv_contract import CsvContractError
 from datalake.csv_files import CsvFile
 from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch, upload_answer
 from datalake import layout, manifest, params, parity
-from datalake.airflow_tasks import emit_asset_event, run_partition
+from datalake.airflow_tasks import emit_asset_event, run_day
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class CsvLandingOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        key = layout.csv_key(self.csv_file, run_partition(context["dag_run"]))
+        key = layout.csv_key(self.csv_file, run_day(context["dag_run"]))
         stored = land_checked_csv(Path(self.filename), self.csv_file, self.dest_bucket, key,
                                   aws_conn_id=self.aws_conn_id, log=self.log)
         get_hook_lineage_collector().add_input_asset(context=self, scheme="file", asset_kwargs={"path": self.filename})
@@ -134,7 +134,7 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
             raise AirflowSkipException(
                 "No Lambda configured (param or Variable 'lambda_function_name'): parity not checked."
             )
-        day = run_partition(context["dag_run"])
+        day = run_day(context["dag_run"])
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         try:
             document = manifest.read_manifest(client, self.bucket, day, context["dag_run"].dag_id)

@@ -50,7 +50,7 @@ def partitions(
     events = triggering_asset_events.get(AssetAlias(RAW_MANIFESTS), [])
     with airflow_tasks.failing_fast_on_permanent_errors():
         days = partitions_to_report(
-            params[PARTITION_PARAM], [event.extra for event in events], airflow_tasks.run_partition(dag_run)
+            params[PARTITION_PARAM], [event.extra for event in events], airflow_tasks.run_day(dag_run)
         )
     return [day.isoformat() for day in days]
 

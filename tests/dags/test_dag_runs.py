@@ -51,7 +51,7 @@ def partition_objects(client, day: date) -> dict[str, bytes]:
     """Every object of the day's partition, in any root."""
     keys = [obj["Key"] for obj in client.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])]
     return {key: client.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read()
-            for key in keys if f"/{layout.partition(day)}/" in key}
+            for key in keys if f"/{layout.partition_path(day)}/" in key}
 
 
 def parity_check(day: date) -> str:
