@@ -288,7 +288,8 @@ def airflow_cli(lake: Path, local: Path, *command: str) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize(
-    "task_id", ["land_movies_csv", "land_series_csv", "discover_top_anime", "write_manifest", "invoke_lambda_parity"]
+    "task_id",
+    ["land_movies_csv", "land_series_csv", "discover_top_anime", "ranked_ids", "write_manifest", "invoke_lambda_parity"],
 )
 def test_each_task_runs_alone_with_airflow_tasks_test(first_run, local, task_id):
     lake, _, _ = first_run
