@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datalake.datasets import DELIMITER, NULL_MARKER, CsvDataset
+from datalake.csv_files import DELIMITER, NULL_MARKER, CsvFile
 
 BLOCK_ROWS = 1000
 _STAMP = b"@@@@@@@"
@@ -24,7 +24,7 @@ _PEOPLE = (
 )
 
 
-def _row(dataset: CsvDataset, number: int) -> str:
+def _row(dataset: CsvFile, number: int) -> str:
     gender, character, artist, born, died, profession = _PEOPLE[number % len(_PEOPLE)]
     title_id = f"tt{_STAMP.decode()}{number:03d}"
     values = {
@@ -48,7 +48,7 @@ def _row(dataset: CsvDataset, number: int) -> str:
     return DELIMITER.join(values[column] for column in dataset.columns) + "\n"
 
 
-def synthetic_csv(folder: Path, dataset: CsvDataset, megabytes: int) -> Path:
+def synthetic_csv(folder: Path, dataset: CsvFile, megabytes: int) -> Path:
     """``folder/<size>MB_<file>``: at least ``megabytes`` MB (10^6 bytes) of valid rows; made once, reused after."""
     path = folder / f"{megabytes}MB_{dataset.filename}"
     if path.exists():

@@ -20,11 +20,10 @@ def vm_hwm_megabytes() -> float:
 
 def main(argv: list[str]) -> int:
     path, dataset_name, bucket, key = argv
-    from datalake.datasets import DATASETS
+    from datalake.csv_files import csv_file_named
     from datalake.operators import land_checked_csv
 
-    dataset = next(dataset for dataset in DATASETS if dataset.name == dataset_name)
-    land_checked_csv(Path(path), dataset, bucket, key, aws_conn_id="aws_default")
+    land_checked_csv(Path(path), csv_file_named(dataset_name), bucket, key, aws_conn_id="aws_default")
     print(f"{vm_hwm_megabytes():.3f}")
     return 0
 

@@ -41,7 +41,7 @@ from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox
 
 from bench.data import synthetic_csv
 from datalake import settings
-from datalake.datasets import MOVIES, SERIES, CsvDataset
+from datalake.csv_files import MOVIES, SERIES, CsvFile
 from datalake.rate_limit import DEFAULT_PER_SECOND
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,12 +72,12 @@ one_task()
 class Sizes:
     """The CSVs to land, as (dataset, MB): the real files' sizes and 1 GB; small ones with --quick."""
 
-    files: tuple[tuple[CsvDataset, int], ...]
+    files: tuple[tuple[CsvFile, int], ...]
     top_ns: tuple[int, ...]
     parse_repeats: int
 
     @property
-    def smallest(self) -> tuple[CsvDataset, int]:
+    def smallest(self) -> tuple[CsvFile, int]:
         return min(self.files, key=lambda item: item[1])
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetAlias, Param, dag, get_current_context, task
+from airflow.sdk import AssetAlias, Param, dag, task
 
-from datalake import report_tasks
+from datalake import report_tasks, settings
 
-DAG_ID = "anime_top10_report"
+DAG_ID = settings.REPORT_DAG_ID
 
 
 @dag(
@@ -40,16 +40,14 @@ DAG_ID = "anime_top10_report"
 )
 def anime_top10_report():
     @task
-    def partitions() -> list[str]:
+    def partitions(params=None, dag_run=None, triggering_asset_events=None) -> list[str]:
         """The partitions the triggering manifests (or the param, or the run's date) name."""
-        return report_tasks.partitions(get_current_context())
+        return report_tasks.partitions(params, dag_run, triggering_asset_events)
 
-    @task(map_index_template="{{ partition }}", outlets=[AssetAlias(report_tasks.REPORTS)])
-    def build_report(partition: str) -> list[dict]:
+    @task(map_index_template="{{ task.op_kwargs['partition'] }}", outlets=[AssetAlias(report_tasks.REPORTS)])
+    def build_report(partition: str, outlet_events=None) -> list[dict]:
         """Join one partition's TMDB details with the IMDb series file; write the four report files."""
-        context = get_current_context()
-        context["partition"] = partition
-        return report_tasks.build_report(partition, context)
+        return report_tasks.write_partition_report(partition, outlet_events)
 
     build_report.expand(partition=partitions())
 

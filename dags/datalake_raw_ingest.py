@@ -12,7 +12,7 @@ date partition of the lake bucket:
 * last, if a Lambda is configured, `invoke_lambda_parity` runs the same TMDB job as an AWS Lambda under
   `Parity/Lambda/` and checks that it ranked the same ids and wrote the same objects.
 
-Each CSV is checked against its dataset's contract before upload and verified after.
+Each CSV is checked against its contract (`datalake.csv_files`) before upload and verified after.
 
 The date is the run's logical date, or its run-after date for a manual run without one,
 so re-running a date overwrites the same keys. Connections: `aws_default`, `tmdb_default`.
@@ -24,11 +24,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetAlias, Param, TriggerRule, chain, dag, get_current_context, task
+from airflow.sdk import AssetAlias, Param, TriggerRule, dag, task
 
 from datalake import airflow_tasks, layout, params, settings
-from datalake.datasets import DATASETS
-from datalake.operators import CheckedLocalFilesystemToS3Operator, LambdaParityOperator
+from datalake.csv_files import CSV_FILES
+from datalake.operators import CsvLandingOperator, LambdaParityOperator
 
 DAG_ID = settings.RAW_DAG_ID
 
@@ -42,46 +42,51 @@ DAG_ID = settings.RAW_DAG_ID
     doc_md=__doc__,
     tags=["datalake", "raw", "tmdb"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
-    user_defined_macros=airflow_tasks.MACROS,
     params={name: Param(params.RUN_DEFAULTS[name], **schema) for name, schema in params.RUN_PARAMS.items()},
 )
 def datalake_raw_ingest():
     @task
-    def open_partition() -> None:
+    def open_partition(params=None, dag_run=None) -> None:
         """First: refuse unknown parameters, then retract the manifest before anything is overwritten."""
-        airflow_tasks.open_partition(get_current_context())
+        airflow_tasks.open_partition(params, dag_run)
 
     land_csvs = [
-        CheckedLocalFilesystemToS3Operator(
-            task_id=f"land_{dataset.name.lower()}_csv",
-            dataset=dataset.name,
-            filename=airflow_tasks.csv_source_template(dataset),
-            dest_key=airflow_tasks.csv_key_template(dataset),
+        CsvLandingOperator(
+            task_id=f"land_{csv_file.name.lower()}_csv",
+            csv_file=csv_file,
+            filename=airflow_tasks.csv_source_template(csv_file),
             dest_bucket=airflow_tasks.BUCKET_TEMPLATE,
             aws_conn_id=settings.AWS_CONN_ID,
-            outlets=[AssetAlias(airflow_tasks.asset_alias(layout.csv_root(dataset)))],
+            outlets=[AssetAlias(airflow_tasks.asset_alias(layout.csv_root(csv_file)))],
         )
-        for dataset in DATASETS
+        for csv_file in CSV_FILES
     ]
     raw_tmdb = AssetAlias(airflow_tasks.asset_alias(layout.TMDB_ROOT))
 
-    @task(outlets=[raw_tmdb])
-    def discover_top_anime() -> list[int]:
-        """Land the discover pages the ranking needs; return the top ids, best first."""
-        return airflow_tasks.discover_top_anime(get_current_context())
+    @task(outlets=[raw_tmdb], multiple_outputs=True)
+    def discover_top_anime(params=None, dag_run=None, outlet_events=None) -> dict:
+        """Land the discover pages the ranking needs; return the ranking (best first) and the pages."""
+        return airflow_tasks.discover_top_anime(params, dag_run, outlet_events)
 
-    @task(map_index_template="{{ series_id }}", outlets=[raw_tmdb])
-    def fetch_series_details(series_id: int) -> dict:
+    @task
+    def ranked_ids(ranking: list[dict]) -> list[int]:
+        """The ids to fetch, best first: a task maps only over another's return value, never over a key."""
+        return [series["id"] for series in ranking]
+
+    @task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[raw_tmdb])
+    def fetch_series_details(series_id: int, params=None, dag_run=None, outlet_events=None) -> dict:
         """Land `/tv/{id}` with external_ids for one ranked series."""
-        context = get_current_context()
-        context["series_id"] = series_id
-        return airflow_tasks.fetch_series_details(series_id, context)
+        return airflow_tasks.land_and_announce_details(series_id, params["language"], dag_run, outlet_events)
 
     @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))])
-    def write_manifest(csv_objects: list[dict], detail_objects: list[dict]) -> dict:
+    def write_manifest(
+        ranking: list[dict], pages: list[dict], csv_objects: list[dict], detail_objects: list[dict],
+        params=None, dag_run=None, outlet_events=None,
+    ) -> dict:
         """Last: record every object of the run. None_failed, because zero results skip the details."""
         # A slice reads every mapped result in one request, where iterating probes one by one.
-        return airflow_tasks.write_manifest([*csv_objects, *detail_objects[:]], get_current_context())
+        landed = [*pages, *csv_objects, *detail_objects[:]]
+        return airflow_tasks.close_partition(ranking, landed, params, dag_run, outlet_events)
 
     invoke_lambda_parity = LambdaParityOperator(
         task_id="invoke_lambda_parity",
@@ -92,12 +97,13 @@ def datalake_raw_ingest():
     )
 
     opened = open_partition()
-    top_ids = discover_top_anime()
-    chain(opened, [*land_csvs, top_ids])
-    details = fetch_series_details.expand(series_id=top_ids)
-    manifest = write_manifest([land.output for land in land_csvs], details)
-    chain(top_ids, details)
-    chain(manifest, invoke_lambda_parity)
+    discovered = discover_top_anime()
+    opened >> [*land_csvs, discovered]
+    details = fetch_series_details.expand(series_id=ranked_ids(discovered["ranking"]))
+    manifest = write_manifest(
+        discovered["ranking"], discovered["objects"], [land.output for land in land_csvs], details
+    )
+    manifest >> invoke_lambda_parity
 
 
 datalake_raw_ingest()

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
 from datalake import layout, params, settings  # noqa: E402
-from datalake.datasets import DATASETS  # noqa: E402
+from datalake.csv_files import CSV_FILES  # noqa: E402
 from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
 from lambda_function import build  # noqa: E402
 from local_stack import processes  # noqa: E402
@@ -38,7 +38,7 @@ from local_stack.services import (  # noqa: E402
 )
 
 DAG_ID = settings.RAW_DAG_ID
-REPORT_DAG_ID = "anime_top10_report"
+REPORT_DAG_ID = settings.REPORT_DAG_ID
 LAMBDA_NAME = "tmdb_ingest"
 LAMBDA_ZIP = build.OUTPUT
 
@@ -101,7 +101,7 @@ def dataset_variables(environ: dict[str, str]) -> dict[str, str]:
     """``MOVIES_CSV=...`` and ``SERIES_CSV=...`` become the Airflow Variables the DAG reads."""
     return {
         f"AIRFLOW_VAR_{dataset.variable.upper()}": str(Path(environ[dataset.variable.upper()]).resolve())
-        for dataset in DATASETS
+        for dataset in CSV_FILES
         if environ.get(dataset.variable.upper())
     }
 

@@ -1,49 +1,51 @@
-"""Airflow glue: connections, Variables and the run's context in, the pure package's calls out.
+"""Airflow glue: connections, Variables and the run's facts in, the pure package's calls out.
 
-The DAG file stays a declaration of the graph; every task body is a function here.
-Airflow's hooks and the HTTP client are imported inside functions so that parsing the DAG stays fast.
+The DAG file stays a declaration of the graph; every task body is a function here, taking by name what
+it uses of the run (``dag_run``, ``params``, ``outlet_events``, as Airflow injects them into a task).
+Airflow itself is imported inside the functions, so that parsing the DAG stays fast.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datalake import layout, params, settings
-from datalake.datasets import DATASETS, CsvDataset
+from datalake import layout, settings
+from datalake.params import check_known, query_from
+from datalake.csv_files import CsvFile
 from datalake.storage import S3ObjectStore
 
 if TYPE_CHECKING:
+    from airflow.sdk.types import DagRunProtocol, OutletEventAccessorsProtocol
+
     from datalake.tmdb import TmdbClient
 
 log = logging.getLogger(__name__)
 
 INCLUDE_DATA = Path(__file__).resolve().parents[2] / "include" / "data"
 
-DISCOVERY_XCOM = "discovery"
 RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
 """Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""
 
 BUCKET_TEMPLATE = "{{ var.value.get('%s', '%s') }}" % (settings.BUCKET_VARIABLE, settings.DEFAULT_BUCKET)
+"""The lake's bucket in an operator's templated field: what ``lake_bucket`` reads in a task."""
 
 
-def run_partition(dag_run: Any) -> date:
-    """The date partition a DAG run writes under."""
-    return layout.partition_date(dag_run.logical_date, dag_run.run_after)
+def lake_bucket() -> str:
+    """The lake's bucket: the Variable ``datalake_bucket``, else the default."""
+    from airflow.sdk import Variable
+
+    return Variable.get(settings.BUCKET_VARIABLE, default=settings.DEFAULT_BUCKET)
 
 
-def _csv_key_for_run(dataset_name: str, dag_run: Any) -> str:
-    dataset = next(dataset for dataset in DATASETS if dataset.name == dataset_name)
-    return layout.csv_key(dataset, run_partition(dag_run))
-
-
-MACROS = {"lake_csv_key": _csv_key_for_run}
-"""``user_defined_macros`` of the DAG: lets operator templates compute lake keys here."""
+def run_day(dag_run: DagRunProtocol) -> date:
+    """The day a DAG run writes under (its date partition)."""
+    return layout.day_of_run(dag_run.logical_date, dag_run.run_after)
 
 
 def asset_alias(root: str) -> str:
@@ -55,22 +57,17 @@ def asset_alias(root: str) -> str:
     return f"datalake:{root}"
 
 
-def emit_asset_event(context: Any, root: str, extra: dict[str, Any]) -> None:
+def emit_asset_event(outlet_events: OutletEventAccessorsProtocol, root: str, extra: dict[str, Any]) -> None:
     """One event for ``s3://<bucket>/<root>``, carrying what landed (key, bytes, sha256, rows or records)."""
-    from airflow.sdk import Asset, AssetAlias, Variable
+    from airflow.sdk import Asset, AssetAlias
 
-    bucket = Variable.get(settings.BUCKET_VARIABLE, default=settings.DEFAULT_BUCKET)
-    asset = Asset(uri=f"s3://{bucket}/{root}", name=f"s3://{bucket}/{root}")
-    context["outlet_events"][AssetAlias(asset_alias(root))].add(asset, extra=extra)
-
-
-def csv_key_template(dataset: CsvDataset) -> str:
-    return "{{ lake_csv_key('%s', dag_run) }}" % dataset.name
+    uri = f"s3://{lake_bucket()}/{root}"
+    outlet_events[AssetAlias(asset_alias(root))].add(Asset(uri=uri, name=uri), extra=extra)
 
 
-def csv_source_template(dataset: CsvDataset) -> str:
-    """The file to land: the Variable named after the dataset, else the sample in include/data."""
-    return "{{ var.value.get('%s', '%s') }}" % (dataset.variable, INCLUDE_DATA / dataset.filename)
+def csv_source_template(csv_file: CsvFile) -> str:
+    """The file to land: the Variable named after the file, else the sample in include/data."""
+    return "{{ var.value.get('%s', '%s') }}" % (csv_file.variable, INCLUDE_DATA / csv_file.filename)
 
 
 def tmdb_client() -> TmdbClient:
@@ -105,10 +102,8 @@ def tmdb_client() -> TmdbClient:
 def lake_store() -> S3ObjectStore:
     """The lake's bucket through the AWS connection (which may point at a local S3 server)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    from airflow.sdk import Variable
 
-    bucket = Variable.get(settings.BUCKET_VARIABLE, default=settings.DEFAULT_BUCKET)
-    return S3ObjectStore(S3Hook(aws_conn_id=settings.AWS_CONN_ID).get_conn(), bucket)
+    return S3ObjectStore(S3Hook(aws_conn_id=settings.AWS_CONN_ID).get_conn(), lake_bucket())
 
 
 @contextmanager
@@ -124,7 +119,7 @@ def failing_fast_on_permanent_errors() -> Iterator[None]:
         raise AirflowFailException(str(error)) from None
 
 
-def open_partition(context: Any) -> None:
+def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
     """The run's first task: refuse unknown or bad parameters before anything lands, then retract the
     partition's manifest, so that a run failing half-way never leaves the old one beside its new objects.
 
@@ -132,62 +127,67 @@ def open_partition(context: Any) -> None:
     """
     from datalake import manifest
 
-    dag_run = context["dag_run"]
     with failing_fast_on_permanent_errors():
-        params.check_known(context["params"])
-        params.query_from(context["params"])
-    day = run_partition(dag_run)
+        check_known(params)
+        query_from(params)
+    day = run_day(dag_run)
     store = lake_store()
     if manifest.retract_manifest(store, day, dag_run.dag_id):
         log.info("Retracted s3://%s/%s: the partition %s is incomplete until this run's manifest lands.",
                  store.bucket, layout.manifest_key(day, dag_run.dag_id), day)
 
 
-def discover_top_anime(context: Any) -> list[int]:
-    """Land the discover pages; push the ranking and the pages for the manifest; return the ids to map over."""
+def discover_top_anime(
+    params: Mapping[str, Any], dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
+) -> dict[str, Any]:
+    """Land the discover pages; return the ranking (to map over) and the pages (for the manifest)."""
     from datalake import tmdb_ingest
 
     with failing_fast_on_permanent_errors():
-        query = params.query_from(context["params"])
-        discovery = tmdb_ingest.discover_top_series(
-            tmdb_client(), lake_store(), query, run_partition(context["dag_run"])
-        )
-    context["ti"].xcom_push(key=DISCOVERY_XCOM, value={
-        "ranking": discovery.ranking, "objects": [stored.as_dict() for stored in discovery.objects],
-    })
-    for stored in discovery.objects:
-        emit_asset_event(context, layout.TMDB_ROOT, stored.as_dict())
-    return discovery.ids
+        query = query_from(params)
+        discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
+    objects = [stored.as_dict() for stored in discovery.objects]
+    for stored in objects:
+        emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
+    return {"ranking": discovery.ranking, "objects": objects}
 
 
-def fetch_series_details(series_id: int, context: Any) -> dict[str, Any]:
+def land_and_announce_details(
+    series_id: int, language: str, dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
+) -> dict[str, Any]:
+    """Land ``/tv/{series_id}`` in ``language`` under the run's partition and announce it; return its entry."""
     from datalake import tmdb_ingest
 
-    language = context["params"]["language"]
     with failing_fast_on_permanent_errors():
         stored = tmdb_ingest.fetch_series_details(
-            tmdb_client(), lake_store(), series_id, language, run_partition(context["dag_run"])
-        )
-    emit_asset_event(context, layout.TMDB_ROOT, stored.as_dict())
-    return stored.as_dict()
+            tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
+        ).as_dict()
+    emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
+    return stored
 
 
-def write_manifest(landed: list[dict[str, Any] | None], context: Any) -> dict[str, Any]:
-    """The run's manifest from every landing task's XCom; returned for the parity check."""
+def close_partition(
+    ranking: list[dict[str, Any]],
+    landed: list[dict[str, Any] | None],
+    params: Mapping[str, Any],
+    dag_run: DagRunProtocol,
+    outlet_events: OutletEventAccessorsProtocol,
+) -> dict[str, Any]:
+    """Write and announce the run's manifest of every object ``landed``, marking the partition complete;
+    return the manifest for the parity check. ``None`` entries (a task that landed nothing) are left out.
+    """
     from datalake import manifest
 
-    discovery = context["ti"].xcom_pull(task_ids="discover_top_anime", key=DISCOVERY_XCOM)
-    dag_run = context["dag_run"]
     document = manifest.build_manifest(
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
         logical_date=dag_run.logical_date.isoformat() if dag_run.logical_date else None,
-        day=run_partition(dag_run),
-        params=context["params"],
-        ranking=discovery["ranking"],
-        objects=[*discovery["objects"], *(entry for entry in landed if entry)],
+        day=run_day(dag_run),
+        params=params,
+        ranking=ranking,
+        objects=[entry for entry in landed if entry],
     )
     stored = manifest.write_manifest(lake_store(), document)
-    emit_asset_event(context, layout.MANIFEST_ROOT, {**stored.as_dict(), "partition": document["partition"],
-                                                     "run_id": document["run_id"]})
+    emit_asset_event(outlet_events, layout.MANIFEST_ROOT, {**stored.as_dict(), "partition": document["partition"],
+                                                           "run_id": document["run_id"]})
     return document

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from datalake.datasets import DELIMITER, CsvDataset
+from datalake.csv_files import DELIMITER, CsvFile
 
 CHUNK_BYTES = 1 << 20
 HEADER_BOUND = 64 * 1024
@@ -70,7 +70,7 @@ class CsvContract:
     chunk ends is refused there (its delimiters are not kept waiting for its end): "found more than".
     """
 
-    def __init__(self, path: Path, dataset: CsvDataset):
+    def __init__(self, path: Path, dataset: CsvFile):
         self.path = path
         self.dataset = dataset
         self._expected_fields = len(dataset.columns)
@@ -128,7 +128,7 @@ class CsvContract:
         return CsvFacts(bytes=self._size, rows=lines - 1, sha256=self._digest.hexdigest())
 
 
-def open_csv(path: Path, dataset: CsvDataset) -> BinaryIO:
+def open_csv(path: Path, dataset: CsvFile) -> BinaryIO:
     """``path`` opened for reading, or the contract's error saying why it cannot be: not found, a broken
     link, a directory or other file that is not a regular one, permission denied.
 
@@ -157,7 +157,7 @@ def open_csv(path: Path, dataset: CsvDataset) -> BinaryIO:
     return os.fdopen(descriptor, "rb")
 
 
-def check_csv(path: Path, dataset: CsvDataset, chunk_bytes: int = CHUNK_BYTES) -> CsvFacts:
+def check_csv(path: Path, dataset: CsvFile, chunk_bytes: int = CHUNK_BYTES) -> CsvFacts:
     """Stream ``path`` once: it is a readable file of non-empty UTF-8 with the dataset's exact header and
     field count."""
     contract = CsvContract(path, dataset)
@@ -192,7 +192,7 @@ def _excerpt(text: str) -> str:
     return f"{text[:EXCERPT_CHARS]!r}... ({len(text)} characters)"
 
 
-def _refuse_endless_header(start: bytes, dataset: CsvDataset, path: Path) -> None:
+def _refuse_endless_header(start: bytes, dataset: CsvFile, path: Path) -> None:
     found = start[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
     raise CsvContractError(path, 1, (
         f"no line end within the first {HEADER_BOUND} bytes (the line starts {found!r}...): "
@@ -200,7 +200,7 @@ def _refuse_endless_header(start: bytes, dataset: CsvDataset, path: Path) -> Non
     ))
 
 
-def _check_header(line: bytes, dataset: CsvDataset, path: Path) -> None:
+def _check_header(line: bytes, dataset: CsvFile, path: Path) -> None:
     found = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
     if found == dataset.header:
         return

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from datalake.csv_contract import CsvContract, CsvFacts, open_csv
-from datalake.datasets import CsvDataset
+from datalake.csv_files import CsvFile
 
 _MD5_ETAG = re.compile(r'"?([0-9a-f]{32}(?:-\d+)?)"?')
 _COMPLETING_CALLS = ("PutObject", "CompleteMultipartUpload")
@@ -69,7 +69,7 @@ class ContractCheckedStream:
     boto3 abort the upload: nothing lands, and an object already at the key stays as it was.
     """
 
-    def __init__(self, path: Path, dataset: CsvDataset, etag: ExpectedETag):
+    def __init__(self, path: Path, dataset: CsvFile, etag: ExpectedETag):
         self._file = open_csv(path, dataset)
         self.modified = os.fstat(self._file.fileno()).st_mtime
         """The file's modification time, taken from the open file: the path may be gone by the end."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from datalake.datasets import CsvDataset
+from datalake.csv_files import CsvFile
 
 CSV_ROOT = "Raw/Local/CSV"
 TMDB_ROOT = "Raw/TMDB/JSON"
@@ -16,7 +16,7 @@ MANIFEST_ROOT = "Raw/_manifests"
 REPORT_ROOT = "Refined/Reports/AnimeTop10"
 
 
-def partition_date(logical_date: datetime | None, run_after: datetime) -> date:
+def day_of_run(logical_date: datetime | None, run_after: datetime) -> date:
     """The UTC date a run writes under: its logical date, or run_after for a manual run without one."""
     moment = logical_date if logical_date is not None else run_after
     if moment.tzinfo is not None:
@@ -30,20 +30,21 @@ def utc_timestamp(epoch: float | None = None) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def partition(day: date) -> str:
+def partition_path(day: date) -> str:
+    """The date partition as it appears in a key: ``YYYY/MM/DD``."""
     return f"{day:%Y/%m/%d}"
 
 
-def csv_root(dataset: CsvDataset) -> str:
+def csv_root(dataset: CsvFile) -> str:
     return f"{CSV_ROOT}/{dataset.name}"
 
 
-def csv_key(dataset: CsvDataset, day: date, prefix: str = "") -> str:
-    return f"{prefix}{csv_root(dataset)}/{partition(day)}/{dataset.filename}"
+def csv_key(dataset: CsvFile, day: date, prefix: str = "") -> str:
+    return f"{prefix}{csv_root(dataset)}/{partition_path(day)}/{dataset.filename}"
 
 
 def tmdb_prefix(day: date, prefix: str = "") -> str:
-    return f"{prefix}{TMDB_ROOT}/{partition(day)}/"
+    return f"{prefix}{TMDB_ROOT}/{partition_path(day)}/"
 
 
 def discover_key(day: date, page: int, prefix: str = "") -> str:
@@ -56,12 +57,12 @@ def details_key(day: date, series_id: int, prefix: str = "") -> str:
 
 def manifest_key(day: date, dag_id: str, prefix: str = "") -> str:
     """The run manifest: its presence marks the partition complete."""
-    return f"{prefix}{MANIFEST_ROOT}/{partition(day)}/{dag_id}.json"
+    return f"{prefix}{MANIFEST_ROOT}/{partition_path(day)}/{dag_id}.json"
 
 
 def report_prefix(day: date) -> str:
     """The refined zone's anime top-10 report for one partition: every format sits under it."""
-    return f"{REPORT_ROOT}/{partition(day)}/"
+    return f"{REPORT_ROOT}/{partition_path(day)}/"
 
 
 def report_key(day: date, extension: str) -> str:

@@ -4,51 +4,70 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
-from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
+from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
 from datalake.csv_contract import CsvContractError
-from datalake.datasets import DATASETS, CsvDataset
+from datalake.csv_files import CsvFile
 from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch, upload_answer
 from datalake import layout, manifest, params, parity
-from datalake.airflow_tasks import emit_asset_event, run_partition
+from datalake.airflow_tasks import emit_asset_event, run_day
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
-class CheckedLocalFilesystemToS3Operator(LocalFilesystemToS3Operator):
-    """Lands one dataset's CSV unchanged, only if it meets its contract, and proves it landed whole.
+
+class CsvLandingOperator(BaseOperator):
+    """Land one local CSV file unchanged under its run's key, only if it meets its contract; prove it landed whole.
 
     The contract is checked in the same pass that uploads the bytes; the SHA-256 and row count it
     learns are returned into XCom for the manifest and the Asset event. A file that breaks its
     contract fails the task at once (retrying cannot fix it) and nothing is written: the upload is
     aborted before the object exists. An object that does not match the file is deleted before failing.
+    The key is ``layout.csv_key`` of the CSV file and the run's day, so a re-run of a date replaces it.
+    Hook lineage records the local file as input and the object as output, as ``S3Hook.load_file`` does.
+
+    :param csv_file: which of the CSV files this is: its contract, and its folder and name in the lake.
+    :param filename: path of the local file to land. (templated)
+    :param dest_bucket: name of the lake's bucket. (templated)
+    :param aws_conn_id: the Airflow connection to S3; None uses boto3's default credential chain.
     """
 
-    def __init__(self, *, dataset: str, **kwargs: Any):
-        super().__init__(replace=True, **kwargs)
-        self.dataset = next(candidate for candidate in DATASETS if candidate.name == dataset)
+    template_fields: Sequence[str] = ("filename", "dest_bucket")
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        bucket, key = S3Hook.get_s3_bucket_key(self.dest_bucket, self.dest_key, "dest_bucket", "dest_key")
-        stored = land_checked_csv(
-            Path(self.filename), self.dataset, bucket, key, aws_conn_id=self.aws_conn_id, verify=self.verify,
-            encrypt=self.encrypt, acl_policy=self.acl_policy, log=self.log,
-        )
-        emit_asset_event(context, layout.csv_root(self.dataset), stored)
+    def __init__(
+        self, *, csv_file: CsvFile, filename: str, dest_bucket: str, aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.csv_file = csv_file
+        self.filename = filename
+        self.dest_bucket = dest_bucket
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        key = layout.csv_key(self.csv_file, run_day(context["dag_run"]))
+        stored = land_checked_csv(Path(self.filename), self.csv_file, self.dest_bucket, key,
+                                  aws_conn_id=self.aws_conn_id, log=self.log)
+        get_hook_lineage_collector().add_input_asset(context=self, scheme="file", asset_kwargs={"path": self.filename})
+        emit_asset_event(context["outlet_events"], layout.csv_root(self.csv_file), stored)
         return stored
 
 
 def land_checked_csv(
     path: Path,
-    dataset: CsvDataset,
+    dataset: CsvFile,
     bucket: str,
     key: str,
     *,
@@ -115,7 +134,7 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
             raise AirflowSkipException(
                 "No Lambda configured (param or Variable 'lambda_function_name'): parity not checked."
             )
-        day = run_partition(context["dag_run"])
+        day = run_day(context["dag_run"])
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         try:
             document = manifest.read_manifest(client, self.bucket, day, context["dag_run"].dag_id)

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from datalake import layout, settings
-from datalake.datasets import DELIMITER, NULL_MARKER, SERIES
+from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
 # PartitionChanged and PartitionIncomplete: what read_partition raises, named here for the report's callers.
 from datalake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
 from datalake.storage import S3ObjectStore, StoredObject

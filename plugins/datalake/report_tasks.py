@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datalake import airflow_tasks, layout
+
+if TYPE_CHECKING:
+    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
+    from airflow.sdk.types import DagRunProtocol, OutletEventAccessorsProtocol
 
 PARTITION_PARAM = "partition"
 
@@ -37,20 +41,21 @@ def partitions_to_report(requested: str, event_extras: Iterable[Mapping[str, Any
     return sorted({date.fromisoformat(extra["partition"]) for extra in extras})
 
 
-def partitions(context: Any) -> list[str]:
+def partitions(
+    params: Mapping[str, Any], dag_run: DagRunProtocol, triggering_asset_events: TriggeringAssetEventsAccessor
+) -> list[str]:
     """The partitions of this run, as ISO dates to map the report task over."""
     from airflow.sdk import AssetAlias
 
-    events = context["triggering_asset_events"].get(AssetAlias(RAW_MANIFESTS), [])
+    events = triggering_asset_events.get(AssetAlias(RAW_MANIFESTS), [])
     with airflow_tasks.failing_fast_on_permanent_errors():
         days = partitions_to_report(
-            context["params"][PARTITION_PARAM], [event.extra for event in events],
-            airflow_tasks.run_partition(context["dag_run"]),
+            params[PARTITION_PARAM], [event.extra for event in events], airflow_tasks.run_day(dag_run)
         )
     return [day.isoformat() for day in days]
 
 
-def build_report(partition: str, context: Any) -> list[dict[str, Any]]:
+def write_partition_report(partition: str, outlet_events: OutletEventAccessorsProtocol) -> list[dict[str, Any]]:
     """Read the raw partition, write the four report files, announce them; returns what was written."""
     from datalake import report
 
@@ -60,5 +65,5 @@ def build_report(partition: str, context: Any) -> list[dict[str, Any]]:
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
     for entry in stored:
-        airflow_tasks.emit_asset_event(context, layout.REPORT_ROOT, {**entry, "partition": partition})
+        airflow_tasks.emit_asset_event(outlet_events, layout.REPORT_ROOT, {**entry, "partition": partition})
     return stored

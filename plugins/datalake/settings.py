@@ -3,6 +3,9 @@
 RAW_DAG_ID = "datalake_raw_ingest"
 """The raw zone's DAG: its manifest is named after it, and the report reads that manifest."""
 
+REPORT_DAG_ID = "anime_top10_report"
+"""The refined zone's report DAG, scheduled on the raw DAG's manifests."""
+
 AWS_CONN_ID = "aws_default"
 TMDB_CONN_ID = "tmdb_default"
 

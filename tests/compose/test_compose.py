@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from datalake import airflow_tasks, settings
-from datalake.datasets import DATASETS
+from datalake.csv_files import CSV_FILES
 from datalake.tmdb import DEFAULT_BASE_URL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -255,7 +255,7 @@ def test_the_mounted_dag_and_plugin_files_exist(compose):
     common = compose["x-airflow-common"]
     assert (host_path(common, AIRFLOW_HOME / "dags" / "datalake_raw_ingest.py")).is_file()
     assert (host_path(common, AIRFLOW_HOME / "plugins" / "datalake" / "airflow_tasks.py")).is_file()
-    for dataset in DATASETS:
+    for dataset in CSV_FILES:
         assert host_path(common, AIRFLOW_HOME / "include" / "data" / dataset.filename).is_file()
 
 
@@ -270,7 +270,7 @@ def test_csv_defaults_are_where_the_dag_looks_in_the_container(compose):
     data_in_container = tasks_in_container.parents[2] / PurePosixPath(airflow_tasks.INCLUDE_DATA.relative_to(root).as_posix())
     assert data_in_container == AIRFLOW_HOME / "include" / "data"
     assert host_path(common, data_in_container) == airflow_tasks.INCLUDE_DATA
-    for dataset in DATASETS:
+    for dataset in CSV_FILES:
         variable = f"AIRFLOW_VAR_{dataset.variable.upper()}"
         assert interpolate(common["environment"][variable]) == str(data_in_container / dataset.filename), variable
         assert f"${{{dataset.variable.upper()}:-" in common["environment"][variable], f"{variable}: no override"

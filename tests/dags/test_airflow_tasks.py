@@ -54,7 +54,7 @@ def test_a_missing_credential_is_refused_clearly(monkeypatch):
 
 
 def test_csv_sources_default_to_the_samples_and_follow_their_variables():
-    from datalake.datasets import MOVIES
+    from datalake.csv_files import MOVIES
 
     template = airflow_tasks.csv_source_template(MOVIES)
     assert "var.value.get('movies_csv'" in template

@@ -1,4 +1,7 @@
-"""The CSV landing against a real S3 server: one pass checks and uploads; a violation anywhere lands nothing."""
+"""The CSV landing against a real S3 server: one pass checks and uploads; a violation anywhere lands nothing.
+
+Then the operator around it: one test per argument it takes or refuses.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,21 @@ import errno
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from airflow.sdk import AssetAlias, plugins_manager
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.execution_time.context import OutletEventAccessors
+from airflow.sdk.lineage import HookLineageCollector, get_hook_lineage_collector
 
-from datalake import layout, settings
-from datalake.datasets import MOVIES
+from datalake import airflow_tasks, layout, settings
+from datalake.csv_files import MOVIES, SERIES
 from datalake.landing import ContractCheckedStream
-from datalake.operators import land_checked_csv
+from datalake.operators import CsvLandingOperator, land_checked_csv
 from tests.conftest import TEST_BUCKET
 
 ROW = "|".join(["x"] * len(MOVIES.columns)) + "\n"
@@ -121,3 +130,88 @@ def test_a_file_removed_while_it_lands_lands_with_its_modification_time(s3, tmp_
     stored = land(path, "landing/removed.csv")
     assert s3.get_object(Bucket=TEST_BUCKET, Key="landing/removed.csv")["Body"].read() == body
     assert stored["fetched_at"] == layout.utc_timestamp(modified)
+
+
+DAY = date(2026, 11, 27)
+
+
+def landing_operator(**arguments) -> CsvLandingOperator:
+    return CsvLandingOperator(**{"task_id": "land_movies_csv", "csv_file": MOVIES, "dest_bucket": TEST_BUCKET,
+                                 "aws_conn_id": settings.AWS_CONN_ID, **arguments})
+
+
+def execute(operator: CsvLandingOperator) -> tuple[dict, OutletEventAccessors]:
+    """Run the operator for a manual run on DAY; returns what it returned and the events it emitted."""
+    midnight = datetime(DAY.year, DAY.month, DAY.day, 9, tzinfo=timezone.utc)
+    outlet_events = OutletEventAccessors()
+    dag_run = SimpleNamespace(logical_date=None, run_after=midnight)
+    return operator.execute({"dag_run": dag_run, "outlet_events": outlet_events}), outlet_events
+
+
+@pytest.fixture
+def lineage(monkeypatch) -> Iterator[HookLineageCollector]:
+    """A collector that records, as with a lineage reader plugin installed."""
+    monkeypatch.setattr(plugins_manager, "get_hook_lineage_readers_plugins", lambda: [object()])
+    get_hook_lineage_collector.cache_clear()
+    yield get_hook_lineage_collector()
+    get_hook_lineage_collector.cache_clear()
+
+
+def test_the_operator_lands_its_file_under_its_key_for_the_runs_day(s3, tmp_path):
+    path = csv_of(tmp_path / "movies.csv", 0.1)
+    stored, _ = execute(landing_operator(filename=str(path)))
+    key = layout.csv_key(MOVIES, DAY)
+    assert stored["key"] == key and stored["source"] == str(path)
+    assert s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read() == path.read_bytes()
+
+
+def test_the_operator_applies_its_files_contract(s3, tmp_path):
+    path = csv_of(tmp_path / "series.csv", 0.1)
+    expected = f"Nothing landed: {path}: line 1: header column 5 is 'tempoMinutos', expected 'anoTermino'"
+    with pytest.raises(AirflowFailException, match=f"^{re.escape(expected)}$"):
+        execute(landing_operator(csv_file=SERIES, filename=str(path)))
+    assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.csv_key(SERIES, DAY))
+
+
+def test_the_operator_writes_to_its_dest_bucket(s3, tmp_path):
+    s3.create_bucket(Bucket="datalake-other")
+    path = csv_of(tmp_path / "movies.csv", 0.1)
+    execute(landing_operator(filename=str(path), dest_bucket="datalake-other"))
+    assert s3.get_object(Bucket="datalake-other", Key=layout.csv_key(MOVIES, DAY))["Body"].read() == path.read_bytes()
+
+
+def test_the_operator_connects_through_its_aws_conn_id(s3, local_s3, tmp_path, monkeypatch):
+    monkeypatch.delenv(f"AIRFLOW_CONN_{settings.AWS_CONN_ID.upper()}")
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE_ELSEWHERE", local_s3.airflow_connection())
+    path = csv_of(tmp_path / "movies.csv", 0.1)
+    execute(landing_operator(filename=str(path), aws_conn_id="lake_elsewhere"))
+    assert s3.get_object(Bucket=TEST_BUCKET, Key=layout.csv_key(MOVIES, DAY))["Body"].read() == path.read_bytes()
+
+
+def test_filename_and_dest_bucket_are_templated():
+    assert CsvLandingOperator.template_fields == ("filename", "dest_bucket")
+
+
+@pytest.mark.parametrize("argument", [{"gzip": True}, {"replace": False}, {"dest_key": "x.csv"}])
+def test_arguments_of_a_local_to_s3_transfer_are_refused_by_name(argument):
+    refused = f"Invalid arguments were passed to CsvLandingOperator (task_id: land_movies_csv). Invalid arguments were:\n**kwargs: {argument}"
+    with pytest.raises(TypeError, match=f"^{re.escape(refused)}$"):
+        landing_operator(filename="movies.csv", **argument)
+
+
+def test_the_operator_reports_the_file_as_input_and_the_object_as_output_lineage(s3, tmp_path, lineage):
+    path = csv_of(tmp_path / "movies.csv", 0.1)
+    execute(landing_operator(filename=str(path)))
+    collected = lineage.collected_assets
+    assert [info.asset.uri for info in collected.inputs] == [f"file://{path}"]
+    assert [info.asset.uri for info in collected.outputs] == [f"s3://{TEST_BUCKET}/{layout.csv_key(MOVIES, DAY)}"]
+
+
+def test_the_operator_announces_what_landed_through_the_files_alias(s3, tmp_path, monkeypatch):
+    monkeypatch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", TEST_BUCKET)
+    path = csv_of(tmp_path / "movies.csv", 0.1)
+    stored, outlet_events = execute(landing_operator(filename=str(path)))
+    alias = AssetAlias(airflow_tasks.asset_alias(layout.csv_root(MOVIES)))
+    [event] = outlet_events[alias].asset_alias_events
+    assert event.dest_asset_key.uri == f"s3://{TEST_BUCKET}/{layout.csv_root(MOVIES)}"
+    assert event.extra == stored

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from datalake import settings
+
 REPO = Path(__file__).resolve().parents[2]
-DAG_ID = "datalake_raw_ingest"
+DAG_ID = settings.RAW_DAG_ID
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +38,11 @@ def test_daily_without_catchup(dag):
 
 def test_tasks_and_dependencies(dag):
     assert set(dag.task_ids) == {
-        "open_partition", "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details",
-        "write_manifest", "invoke_lambda_parity",
+        "open_partition", "land_movies_csv", "land_series_csv", "discover_top_anime", "ranked_ids",
+        "fetch_series_details", "write_manifest", "invoke_lambda_parity",
     }
-    assert dag.get_task("fetch_series_details").upstream_task_ids == {"discover_top_anime"}
+    assert dag.get_task("ranked_ids").upstream_task_ids == {"discover_top_anime"}
+    assert dag.get_task("fetch_series_details").upstream_task_ids == {"ranked_ids"}
     assert dag.get_task("land_movies_csv").upstream_task_ids == {"open_partition"}
 
 
@@ -57,7 +60,9 @@ def test_the_partition_is_opened_before_any_landing_task(dag):
 
 def test_the_manifest_comes_after_every_landing_and_survives_skipped_details(dag):
     manifest = dag.get_task("write_manifest")
-    assert manifest.upstream_task_ids == {"land_movies_csv", "land_series_csv", "fetch_series_details"}
+    assert manifest.upstream_task_ids == {
+        "discover_top_anime", "land_movies_csv", "land_series_csv", "fetch_series_details",
+    }
     assert manifest.downstream_task_ids == {"invoke_lambda_parity"}
     assert manifest.trigger_rule == "none_failed"
 
@@ -77,18 +82,20 @@ def test_the_lambda_parity_check_is_last_and_never_retried(dag):
 def test_details_are_mapped_over_the_discovered_ids(dag):
     details = dag.get_task("fetch_series_details")
     assert details.is_mapped
-    assert details.map_index_template == "{{ series_id }}"
+    assert details.map_index_template == "{{ task.op_kwargs['series_id'] }}"
 
 
-def test_csv_tasks_are_local_to_s3_transfers_that_may_overwrite(dag):
-    from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
+def test_csv_tasks_land_each_dataset_from_its_file_into_the_lake_bucket(dag):
+    from datalake.airflow_tasks import BUCKET_TEMPLATE
+    from datalake.csv_files import MOVIES, SERIES
+    from datalake.operators import CsvLandingOperator
 
-    for task_id, filename in (("land_movies_csv", "movies.csv"), ("land_series_csv", "series.csv")):
+    for task_id, csv_file in (("land_movies_csv", MOVIES), ("land_series_csv", SERIES)):
         task = dag.get_task(task_id)
-        assert isinstance(task, LocalFilesystemToS3Operator)
-        assert task.replace is True
-        assert filename in task.filename
-        assert "lake_csv_key" in task.dest_key
+        assert isinstance(task, CsvLandingOperator)
+        assert task.csv_file == csv_file
+        assert csv_file.filename in task.filename
+        assert task.dest_bucket == BUCKET_TEMPLATE
 
 
 def test_params_have_defaults_descriptions_and_bounds(dag):

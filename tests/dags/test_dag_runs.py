@@ -19,7 +19,7 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
 from datalake import layout, params, report, settings
-from datalake.datasets import MOVIES
+from datalake.csv_files import MOVIES
 from datalake.operators import LambdaParityOperator
 from tests.conftest import REPO, TEST_BUCKET
 
@@ -51,7 +51,7 @@ def partition_objects(client, day: date) -> dict[str, bytes]:
     """Every object of the day's partition, in any root."""
     keys = [obj["Key"] for obj in client.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])]
     return {key: client.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read()
-            for key in keys if f"/{layout.partition(day)}/" in key}
+            for key in keys if f"/{layout.partition_path(day)}/" in key}
 
 
 def parity_check(day: date) -> str:
@@ -111,3 +111,13 @@ def test_unknown_parameters_fail_the_first_task_at_once_and_land_nothing(dag, lo
     assert set(tasks.values()) == {"upstream_failed"}
     assert "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'" in capfd.readouterr().out
     assert partition_objects(local_s3.client(), day) == {}
+
+
+def test_each_mapped_details_task_is_labelled_with_its_series_id(dag, local_s3):
+    day = date(2026, 11, 26)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    dag_run = dag.test(logical_date=midnight)
+    ranking = json.loads(partition_objects(local_s3.client(), day)[layout.manifest_key(day, DAG_ID)])["ranking"]
+    labels = sorted(ti.rendered_map_index for ti in dag_run.get_task_instances()
+                    if ti.task_id == "fetch_series_details")
+    assert ranking and labels == sorted(str(series["id"]) for series in ranking)

@@ -7,16 +7,17 @@ import subprocess
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import AssetAlias
 from airflow.sdk.exceptions import ParamValidationError
 
-from datalake import airflow_tasks, layout, report_tasks
+from datalake import airflow_tasks, layout, report_tasks, settings
 
 REPO = Path(__file__).resolve().parents[2]
-DAG_ID = "anime_top10_report"
+DAG_ID = settings.REPORT_DAG_ID
 DAY = date(2026, 11, 27)
 
 
@@ -37,7 +38,7 @@ def test_the_report_is_mapped_over_the_partitions_and_announces_the_refined_zone
     assert set(dag.task_ids) == {"partitions", "build_report"}
     build = dag.get_task("build_report")
     assert build.is_mapped and build.upstream_task_ids == {"partitions"}
-    assert build.map_index_template == "{{ partition }}"
+    assert build.map_index_template == "{{ task.op_kwargs['partition'] }}"
     assert build.outlets == [AssetAlias("datalake:Refined/Reports/AnimeTop10")]
 
 
@@ -68,39 +69,38 @@ def event(extra: dict, aliases: list[str]):
 
     return AssetEventDagRunReferenceResult(
         asset={"name": "s3://datalake/Raw/_manifests", "uri": "s3://datalake/Raw/_manifests", "extra": {}},
-        extra=extra, source_task_id="write_manifest", source_dag_id="datalake_raw_ingest",
+        extra=extra, source_task_id="write_manifest", source_dag_id=settings.RAW_DAG_ID,
         source_run_id="scheduled__x", source_map_index=-1, source_aliases=[{"name": name} for name in aliases],
         timestamp=datetime(2026, 11, 27, 1, tzinfo=timezone.utc),
     )
 
 
-def context(events: list, partition: str = "") -> dict:
+def partitions(events: list, partition: str = "") -> list[str]:
+    """The partitions task's answer for a run triggered by ``events`` (none: a manual run)."""
     from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
-    class DagRun:
-        logical_date = None
-        run_after = datetime(2026, 11, 30, 8, tzinfo=timezone.utc)
-
-    return {"triggering_asset_events": TriggeringAssetEventsAccessor.build(events),
-            "params": {report_tasks.PARTITION_PARAM: partition}, "dag_run": DagRun()}
+    dag_run = SimpleNamespace(logical_date=None, run_after=datetime(2026, 11, 30, 8, tzinfo=timezone.utc))
+    return report_tasks.partitions(
+        {report_tasks.PARTITION_PARAM: partition}, dag_run, TriggeringAssetEventsAccessor.build(events)
+    )
 
 
 def test_an_asset_triggered_run_reports_on_every_partition_its_manifest_events_name():
     events = [event({"key": "k", "partition": day}, [report_tasks.RAW_MANIFESTS])
               for day in ("2026-11-28", "2026-11-27", "2026-11-28")]
-    assert report_tasks.partitions(context(events)) == ["2026-11-27", "2026-11-28"]
+    assert partitions(events) == ["2026-11-27", "2026-11-28"]
 
 
 def test_a_manual_run_reports_on_its_param_else_its_own_date():
-    assert report_tasks.partitions(context([], "2026-11-01")) == ["2026-11-01"]
-    assert report_tasks.partitions(context([])) == ["2026-11-30"]
+    assert partitions([], "2026-11-01") == ["2026-11-01"]
+    assert partitions([]) == ["2026-11-30"]
 
 
 def test_an_event_without_partition_fails_at_once():
     from airflow.sdk.exceptions import AirflowFailException
 
     with pytest.raises(AirflowFailException, match="names no partition"):
-        report_tasks.partitions(context([event({"key": "k"}, [report_tasks.RAW_MANIFESTS])]))
+        partitions([event({"key": "k"}, [report_tasks.RAW_MANIFESTS])])
 
 
 def test_partitions_to_report_prefers_the_param_then_the_events_then_the_run_date():

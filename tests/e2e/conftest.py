@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from datalake import settings
 from local_stack.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-DAG_ID = "datalake_raw_ingest"
+DAG_ID = settings.RAW_DAG_ID
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 """Debian's Chromium (`apt-get install -y chromium`, as .ci/run does): Playwright drives it, downloading no browser."""

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from datalake import layout
-from datalake.datasets import DATASETS
+from datalake import layout, settings
+from datalake.csv_files import CSV_FILES
 from datalake.ranking import DiscoverQuery
 from local_stack.services import free_port, rclone_s3, tmdb_sandbox
 from tests.catalog import CATALOG, expected_top
@@ -34,8 +34,8 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-11-27"
 DATE = date.fromisoformat(DAY)
-DAG_ID = "datalake_raw_ingest"
-REPORT_DAG_ID = "anime_top10_report"
+DAG_ID = settings.RAW_DAG_ID
+REPORT_DAG_ID = settings.REPORT_DAG_ID
 MIGRATING = "Performing upgrade to the metadata database"
 
 
@@ -69,10 +69,10 @@ def first_run(local, tmp_path_factory):
 def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
     _, _, files = first_run
     top = expected_top(DiscoverQuery())
-    expected = {layout.csv_key(dataset, DATE) for dataset in DATASETS}
+    expected = {layout.csv_key(dataset, DATE) for dataset in CSV_FILES}
     expected |= {layout.discover_key(DATE, 1)} | {layout.details_key(DATE, series_id) for series_id in top}
     assert set(files) == expected | {layout.manifest_key(DATE, DAG_ID)}
-    for dataset in DATASETS:
+    for dataset in CSV_FILES:
         assert files[layout.csv_key(dataset, DATE)] == (REPO / "include" / "data" / dataset.filename).read_bytes()
     for series_id in top:
         details = json.loads(files[layout.details_key(DATE, series_id)])
@@ -92,7 +92,7 @@ def test_the_manifest_records_every_object_and_the_ranking(first_run):
         assert entry["bytes"] == len(files[key])
         assert entry["sha256"] == hashlib.sha256(files[key]).hexdigest()
         assert entry["fetched_at"] and entry["source"]
-    movies = entries[layout.csv_key(DATASETS[0], DATE)]
+    movies = entries[layout.csv_key(CSV_FILES[0], DATE)]
     assert movies["records"] == (REPO / "include" / "data" / "movies.csv").read_bytes().count(b"\n") - 1
     assert entries[layout.discover_key(DATE, 1)]["records"] == 20
 
@@ -110,7 +110,7 @@ def test_asset_events_carry_what_landed(first_run, local):
             "SELECT asset.uri, asset_event.extra FROM asset_event JOIN asset ON asset.id = asset_event.asset_id"
         ).fetchall()
     by_key = {json.loads(extra)["key"]: uri for uri, extra in events}
-    assert by_key[layout.csv_key(DATASETS[0], DATE)] == "s3://datalake/Raw/Local/CSV/Movies"
+    assert by_key[layout.csv_key(CSV_FILES[0], DATE)] == "s3://datalake/Raw/Local/CSV/Movies"
     assert by_key[layout.details_key(DATE, 209867)] == "s3://datalake/Raw/TMDB/JSON"
     assert by_key[layout.manifest_key(DATE, DAG_ID)] == "s3://datalake/Raw/_manifests"
     movies = next(json.loads(extra) for _, extra in events if json.loads(extra)["key"].endswith("movies.csv"))
@@ -288,7 +288,8 @@ def airflow_cli(lake: Path, local: Path, *command: str) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize(
-    "task_id", ["land_movies_csv", "land_series_csv", "discover_top_anime", "write_manifest", "invoke_lambda_parity"]
+    "task_id",
+    ["land_movies_csv", "land_series_csv", "discover_top_anime", "ranked_ids", "write_manifest", "invoke_lambda_parity"],
 )
 def test_each_task_runs_alone_with_airflow_tasks_test(first_run, local, task_id):
     lake, _, _ = first_run

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 
-from datalake import layout, report, report_tasks
+from datalake import layout, report, report_tasks, settings
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
@@ -87,7 +87,7 @@ def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
             "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
             (f"s3://{BUCKET}/{layout.MANIFEST_ROOT}",),
         )]
-    assert "anime_top10_report" in queued
+    assert settings.REPORT_DAG_ID in queued
     assert report_tasks.partitions_to_report("", extras, date(2000, 1, 1)) == [DATE]
 
 

@@ -3,7 +3,7 @@ import hashlib
 import pytest
 
 from datalake.csv_contract import CsvContractError, CsvFacts
-from datalake.datasets import MOVIES
+from datalake.csv_files import MOVIES
 from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch
 
 BODY = b"id|x\n1|2\n"

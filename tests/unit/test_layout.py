@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 from datalake import layout
-from datalake.datasets import MOVIES, SERIES
+from datalake.csv_files import MOVIES, SERIES
 
 DAY = date(2026, 11, 27)
 
@@ -29,13 +29,13 @@ def test_a_prefix_roots_every_key_elsewhere():
 
 def test_partition_date_prefers_the_logical_date():
     logical = datetime(2026, 11, 27, tzinfo=timezone.utc)
-    assert layout.partition_date(logical, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == DAY
+    assert layout.day_of_run(logical, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == DAY
 
 
 def test_partition_date_falls_back_to_run_after_for_manual_runs():
-    assert layout.partition_date(None, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == date(2026, 11, 30)
+    assert layout.day_of_run(None, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == date(2026, 11, 30)
 
 
 def test_partition_date_is_taken_in_utc():
     late_evening_in_sao_paulo = datetime(2026, 11, 27, 22, tzinfo=timezone(timedelta(hours=-3)))
-    assert layout.partition_date(late_evening_in_sao_paulo, late_evening_in_sao_paulo) == date(2026, 11, 28)
+    assert layout.day_of_run(late_evening_in_sao_paulo, late_evening_in_sao_paulo) == date(2026, 11, 28)

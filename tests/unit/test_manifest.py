@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from datalake import layout, manifest, settings
-from datalake.datasets import SERIES
+from datalake.csv_files import SERIES
 from datalake.storage import S3ObjectStore
 from tests.conftest import TEST_BUCKET
 

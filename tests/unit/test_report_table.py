@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from datalake import layout, report
-from datalake.datasets import DELIMITER, NULL_MARKER, SERIES
+from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
 from datalake.storage import S3ObjectStore
 from tests.conftest import TEST_BUCKET
 

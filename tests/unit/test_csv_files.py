@@ -1,4 +1,6 @@
-from datalake.datasets import DATASETS, MOVIES, SERIES
+import pytest
+
+from datalake.csv_files import CSV_FILES, MOVIES, SERIES, csv_file_named
 
 
 def test_movies_header_is_the_bootcamp_one():
@@ -15,5 +17,11 @@ def test_series_adds_ano_termino_after_ano_lancamento():
     assert [c for c in SERIES.columns if c != "anoTermino"] == list(MOVIES.columns)
 
 
-def test_each_dataset_has_its_own_variable_and_folder():
-    assert [(d.name, d.variable) for d in DATASETS] == [("Movies", "movies_csv"), ("Series", "series_csv")]
+def test_each_csv_file_has_its_own_variable_and_folder():
+    assert [(d.name, d.variable) for d in CSV_FILES] == [("Movies", "movies_csv"), ("Series", "series_csv")]
+
+
+def test_a_csv_file_is_found_by_its_name_and_an_unknown_name_is_refused_listing_the_known_ones():
+    assert csv_file_named("Series") is SERIES
+    with pytest.raises(ValueError, match=r"^Unknown CSV file 'Shows': expected one of Movies, Series\.$"):
+        csv_file_named("Shows")

@@ -1,4 +1,4 @@
-"""The local CSV datasets: which file, where it lands, and the exact header it must have.
+"""The local CSV files: which file, where it lands, and the exact header it must have.
 
 Both files are IMDb extracts from the bootcamp: pipe-delimited, UTF-8, one row per
 title x artist, ``\\N`` for nulls. The header typo ``tituloPincipal`` is the real one.
@@ -28,7 +28,7 @@ _DETAIL_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class CsvDataset:
+class CsvFile:
     """One local CSV file and how it lands in the lake."""
 
     name: str
@@ -48,7 +48,15 @@ class CsvDataset:
         return DELIMITER.join(self.columns)
 
 
-MOVIES = CsvDataset("Movies", "movies.csv", _TITLE_COLUMNS + _DETAIL_COLUMNS)
-SERIES = CsvDataset("Series", "series.csv", _TITLE_COLUMNS + ("anoTermino",) + _DETAIL_COLUMNS)
+MOVIES = CsvFile("Movies", "movies.csv", _TITLE_COLUMNS + _DETAIL_COLUMNS)
+SERIES = CsvFile("Series", "series.csv", _TITLE_COLUMNS + ("anoTermino",) + _DETAIL_COLUMNS)
 
-DATASETS: tuple[CsvDataset, ...] = (MOVIES, SERIES)
+CSV_FILES: tuple[CsvFile, ...] = (MOVIES, SERIES)
+
+
+def csv_file_named(name: str) -> CsvFile:
+    """The CSV file called ``name``; an unknown name is refused, listing the known ones."""
+    for csv_file in CSV_FILES:
+        if csv_file.name == name:
+            return csv_file
+    raise ValueError(f"Unknown CSV file {name!r}: expected one of {', '.join(known.name for known in CSV_FILES)}.")
