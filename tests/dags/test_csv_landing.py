@@ -13,8 +13,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from datalake import layout, settings
 from datalake.datasets import MOVIES
-from datalake.landing import ContractCheckedStream
+from datalake.landing import ContractCheckedStream, ExpectedETag
 from datalake.operators import land_checked_csv
+from datalake.storage import LakeWriteError
 from tests.conftest import TEST_BUCKET
 
 ROW = "|".join(["x"] * len(MOVIES.columns)) + "\n"
@@ -121,3 +122,22 @@ def test_a_file_removed_while_it_lands_lands_with_its_modification_time(s3, tmp_
     stored = land(path, "landing/removed.csv")
     assert s3.get_object(Bucket=TEST_BUCKET, Key="landing/removed.csv")["Body"].read() == body
     assert stored["fetched_at"] == layout.utc_timestamp(modified)
+
+
+@pytest.mark.parametrize("megabytes", [0.5, 20], ids=["single-part", "multipart"])
+def test_each_put_carries_the_md5_of_its_bytes_and_the_server_refuses_a_wrong_one(s3, tmp_path, monkeypatch,
+                                                                                  megabytes):
+    """The Content-MD5 stands in for botocore's CRC32, so no CRC32 is computed, and it is checked."""
+    import botocore.httpchecksum
+
+    crc32_bytes = []
+    monkeypatch.setattr(botocore.httpchecksum.Crc32Checksum, "update", lambda _, chunk: crc32_bytes.append(len(chunk)))
+    path = csv_of(tmp_path / "movies.csv", megabytes)
+    assert land(path, "landing/md5.csv")["bytes"] == path.stat().st_size
+    assert crc32_bytes == []
+    wrong = hashlib.md5(b"not these bytes").digest()
+    monkeypatch.setattr(ExpectedETag, "single_md5", lambda _: wrong)
+    monkeypatch.setattr(ExpectedETag, "part_md5", lambda _, number: wrong)
+    with pytest.raises(LakeWriteError, match="BadDigest"):
+        land(path, "landing/md5-wrong.csv")
+    assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix="landing/md5-wrong.csv")
