@@ -120,7 +120,7 @@ def process_cpu() -> float:
 
 
 def cpu_timed(action: Callable[[], Any]) -> tuple[float, float]:
-    """Wall seconds and this process's CPU seconds of ``action()``, after a full collection as ``timed`` does."""
+    """Wall seconds and this process's CPU seconds of ``action()``, after a full collection (``timed``)."""
     gc.collect()
     cpu_start, start = process_cpu(), time.perf_counter()
     action()

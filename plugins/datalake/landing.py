@@ -146,7 +146,9 @@ def sending_md5s(client: Any, etag: ExpectedETag) -> Iterator[None]:
     def part(params: dict[str, Any], **_: Any) -> None:
         params["ContentMD5"] = base64.b64encode(etag.part_md5(params["PartNumber"])).decode()
 
-    handlers = (("before-parameter-build.s3.PutObject", single), ("before-parameter-build.s3.UploadPart", part))
+    handlers = (
+        ("before-parameter-build.s3.PutObject", single), ("before-parameter-build.s3.UploadPart", part),
+    )
     for event, handler in handlers:
         client.meta.events.register(event, handler)
     try:

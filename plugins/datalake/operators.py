@@ -69,8 +69,10 @@ def land_checked_csv(
     the code the DAG runs.
     """
     connection_config = S3Hook(aws_conn_id=aws_conn_id, verify=verify).config
-    hook = S3Hook(aws_conn_id=aws_conn_id, verify=verify, extra_args={"ContentType": "text/csv; charset=utf-8"},
-                  config=connection_config.merge(Config(**MD5_INSTEAD_OF_CRC32)))
+    hook = S3Hook(
+        aws_conn_id=aws_conn_id, verify=verify, extra_args={"ContentType": "text/csv; charset=utf-8"},
+        config=connection_config.merge(Config(**MD5_INSTEAD_OF_CRC32)),
+    )
     client = hook.get_conn()
     config = hook.transfer_config
     etag = ExpectedETag(config.multipart_threshold, ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize))

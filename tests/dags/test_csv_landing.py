@@ -131,7 +131,8 @@ def test_each_put_carries_the_md5_of_its_bytes_and_the_server_refuses_a_wrong_on
     import botocore.httpchecksum
 
     crc32_bytes = []
-    monkeypatch.setattr(botocore.httpchecksum.Crc32Checksum, "update", lambda _, chunk: crc32_bytes.append(len(chunk)))
+    monkeypatch.setattr(botocore.httpchecksum.Crc32Checksum, "update",
+                        lambda _, chunk: crc32_bytes.append(len(chunk)))
     path = csv_of(tmp_path / "movies.csv", megabytes)
     assert land(path, "landing/md5.csv")["bytes"] == path.stat().st_size
     assert crc32_bytes == []

@@ -115,7 +115,7 @@ def test_a_character_cut_by_a_slice_edge_is_utf8(tmp_path, cut):
     ascii_rows = f"{HEADER}\n{ROW}\n" + f"{ROW}\n" * ((DECODE_BYTES - 1000) // (len(ROW) + 1))
     first, *rest = ROW.split("|")
     padding = DECODE_BYTES - cut - len(ascii_rows) - len(first) - 1
-    straddling = "|".join([first, "x" * padding + "€", *rest[1:]])  # "€" is 3 bytes, from DECODE_BYTES - cut
+    straddling = "|".join([first, "x" * padding + "€", *rest[1:]])  # "€": 3 bytes from DECODE_BYTES - cut
     body = (ascii_rows + straddling + "\n" + f"{ROW.replace('Chihiro', 'Chihíro')}\n" * 3).encode()
     assert body[DECODE_BYTES - cut:DECODE_BYTES - cut + 3] == "€".encode()
     assert check_csv(write(tmp_path, body), MOVIES, chunk_bytes=CHUNK_BYTES).rows == body.count(b"\n") - 1
@@ -126,7 +126,8 @@ def test_a_bad_byte_past_the_first_slice_is_named_by_its_line(tmp_path):
     bad = body.index("í".encode(), DECODE_BYTES + 10)
     body[bad] = 0xED  # a lead byte that "h" cannot continue
     line = body[:bad].count(b"\n") + 1
-    with pytest.raises(CsvContractError, match=f"line {line}: is not UTF-8: invalid continuation byte at byte 0xed"):
+    expected = f"line {line}: is not UTF-8: invalid continuation byte at byte 0xed"
+    with pytest.raises(CsvContractError, match=expected):
         check_csv(write(tmp_path, bytes(body)), MOVIES, chunk_bytes=CHUNK_BYTES)
 
 

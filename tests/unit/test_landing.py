@@ -206,8 +206,9 @@ def test_each_put_and_part_carries_its_md5_and_no_crc32():
 
     from datalake.landing import MD5_INSTEAD_OF_CRC32, sending_md5s
 
-    client = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1", aws_access_key_id="a",
-                          aws_secret_access_key="b", config=Config(**MD5_INSTEAD_OF_CRC32))
+    client = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+                          aws_access_key_id="a", aws_secret_access_key="b",
+                          config=Config(**MD5_INSTEAD_OF_CRC32))
     data = b"x" * 250
     etag = ExpectedETag(threshold=100, part_bytes=100)
     etag.update(data)
