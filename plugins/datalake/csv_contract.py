@@ -29,6 +29,10 @@ HEADER_BOUND = 64 * 1024
 its end would hold all of it (a file with no newline at all is held whole)."""
 EXCERPT_CHARS = 60
 """How much of a value from the file a message quotes."""
+DECODE_BYTES = 256 * 1024
+"""UTF-8 is validated by decoding at most this much at a time. The text decoded from a whole 8 MB chunk
+would be a fresh allocation of its own, whose page faults cost more than the decoding (0.5 against 0.2 ms
+per MB here); a slice this size reuses the memory the last one freed."""
 _NEWLINE = b"\n"
 _SEPARATOR = DELIMITER.encode()
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in _SEPARATOR + _NEWLINE)
@@ -170,11 +174,19 @@ def check_csv(path: Path, dataset: CsvFile, chunk_bytes: int = CHUNK_BYTES) -> C
 def _check_utf8(
     decoder: codecs.IncrementalDecoder, chunk: bytes, path: Path, lines_before: int, final: bool = False
 ) -> None:
-    """``lines_before``: complete lines before ``chunk`` (it continues the line after them)."""
+    """``lines_before``: complete lines before ``chunk`` (it continues the line after them). The chunk goes
+    to the decoder in slices of ``DECODE_BYTES`` (a memoryview: no copy); the decoder carries a character
+    cut by a slice's edge into the next, as it does at a chunk's edge."""
+    view = memoryview(chunk)
+    start = 0
     try:
-        decoder.decode(chunk, final)
+        for start in range(0, len(chunk), DECODE_BYTES):
+            decoder.decode(view[start:start + DECODE_BYTES])
+        if final:
+            start = len(chunk)
+            decoder.decode(b"", True)
     except UnicodeDecodeError as error:
-        line = lines_before + chunk[: error.start].count(_NEWLINE) + 1
+        line = lines_before + chunk[: start + error.start].count(_NEWLINE) + 1
         raise CsvContractError(path, line, f"is not UTF-8: {error.reason} at byte 0x{error.object[error.start]:02x}") from None
 
 

@@ -14,12 +14,15 @@ from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collec
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from boto3.exceptions import S3UploadFailedError
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
 from datalake.csv_contract import CsvContractError
 from datalake.csv_files import CsvFile
-from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch, upload_answer
+from datalake.landing import (
+    MD5_INSTEAD_OF_CRC32, ContractCheckedStream, ExpectedETag, landing_mismatch, sending_md5s, upload_answer,
+)
 from datalake import layout, manifest, params, parity
 from datalake.airflow_tasks import emit_asset_event, run_day
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
@@ -78,17 +81,23 @@ def land_checked_csv(
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
 ) -> dict[str, Any]:
     """The operator's landing without a task context: one pass that checks and uploads, then verification
-    against the ETag the server answered (a HEAD only when that ETag is not an MD5).
+    against the ETag the server answered (a HEAD only when that ETag is not an MD5). Each PUT carries the
+    MD5 of its bytes as ``Content-MD5``, in place of botocore's default CRC32: one hash serves both checks.
 
     Returns the StoredObject as a dict. A function of its own so that ``make bench`` measures exactly
     the code the DAG runs.
     """
-    hook = S3Hook(aws_conn_id=aws_conn_id, verify=verify, extra_args={"ContentType": "text/csv; charset=utf-8"})
+    connection_config = S3Hook(aws_conn_id=aws_conn_id, verify=verify).config
+    hook = S3Hook(
+        aws_conn_id=aws_conn_id, verify=verify, extra_args={"ContentType": "text/csv; charset=utf-8"},
+        config=connection_config.merge(Config(**MD5_INSTEAD_OF_CRC32)),
+    )
     client = hook.get_conn()
     config = hook.transfer_config
     etag = ExpectedETag(config.multipart_threshold, ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize))
     try:
-        with ContractCheckedStream(path, dataset, etag) as stream, upload_answer(client) as answer:
+        with ContractCheckedStream(path, dataset, etag) as stream, upload_answer(client) as answer, \
+                sending_md5s(client, etag):
             hook.load_file_obj(stream, key, bucket, replace=True, encrypt=encrypt, acl_policy=acl_policy)
         facts = stream.facts
         problem = landing_mismatch(answer, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key))

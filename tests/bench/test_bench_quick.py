@@ -32,7 +32,8 @@ def test_the_quick_bench_produces_every_row_with_numbers():
     rows = json.loads(RESULTS.read_text())["rows"]
     stages = [row["stage"] for row in rows]
     expected_prefixes = [
-        "CSV landing 4 MB", "CSV landing 8 MB", "CSV landing 32 MB", "contract check alone",
+        "CSV landing 4 MB", "CSV landing 8 MB", "CSV landing 32 MB",
+        "CSV landing CPU 4 MB", "CSV landing CPU 8 MB", "CSV landing CPU 32 MB", "contract check alone",
         "peak RSS, landing 4 MB", "peak RSS, landing 8 MB", "peak RSS, landing 32 MB",
         "DAG parse", "TMDB requests, top_n 10", "TMDB Lambda wall, top_n 10",
     ]

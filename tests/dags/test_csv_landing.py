@@ -22,8 +22,9 @@ from airflow.sdk.lineage import HookLineageCollector, get_hook_lineage_collector
 
 from datalake import airflow_tasks, layout, settings
 from datalake.csv_files import MOVIES, SERIES
-from datalake.landing import ContractCheckedStream
+from datalake.landing import ContractCheckedStream, ExpectedETag
 from datalake.operators import CsvLandingOperator, land_checked_csv
+from datalake.storage import LakeWriteError
 from tests.conftest import TEST_BUCKET
 
 ROW = "|".join(["x"] * len(MOVIES.columns)) + "\n"
@@ -215,3 +216,23 @@ def test_the_operator_announces_what_landed_through_the_files_alias(s3, tmp_path
     [event] = outlet_events[alias].asset_alias_events
     assert event.dest_asset_key.uri == f"s3://{TEST_BUCKET}/{layout.csv_root(MOVIES)}"
     assert event.extra == stored
+
+
+@pytest.mark.parametrize("megabytes", [0.5, 20], ids=["single-part", "multipart"])
+def test_each_put_carries_the_md5_of_its_bytes_and_the_server_refuses_a_wrong_one(s3, tmp_path, monkeypatch,
+                                                                                  megabytes):
+    """The Content-MD5 stands in for botocore's CRC32, so no CRC32 is computed, and it is checked."""
+    import botocore.httpchecksum
+
+    crc32_bytes = []
+    monkeypatch.setattr(botocore.httpchecksum.Crc32Checksum, "update",
+                        lambda _, chunk: crc32_bytes.append(len(chunk)))
+    path = csv_of(tmp_path / "movies.csv", megabytes)
+    assert land(path, "landing/md5.csv")["bytes"] == path.stat().st_size
+    assert crc32_bytes == []
+    wrong = hashlib.md5(b"not these bytes").digest()
+    monkeypatch.setattr(ExpectedETag, "single_md5", lambda _: wrong)
+    monkeypatch.setattr(ExpectedETag, "part_md5", lambda _, number: wrong)
+    with pytest.raises(LakeWriteError, match="BadDigest"):
+        land(path, "landing/md5-wrong.csv")
+    assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix="landing/md5-wrong.csv")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from datalake.csv_contract import CHUNK_BYTES, CsvContractError, check_csv
+from datalake.csv_contract import CHUNK_BYTES, DECODE_BYTES, CsvContract, CsvContractError, check_csv
 from datalake.csv_files import MOVIES, SERIES
 
 ROW = "tt0245429|A Viagem de Chihiro|Sen to Chihiro no kamikakushi|2001|125|Animation|8.6|800000|actress|Chihiro|Rumi Hiiragi|1987|\\N|actress|tt0245429"
@@ -91,6 +91,44 @@ def test_a_truncated_character_at_the_end_is_not_utf8(tmp_path):
     body = f"{HEADER}\n{ROW}".encode() + "í".encode()[:1]
     with pytest.raises(CsvContractError, match="is not UTF-8"):
         check_csv(write(tmp_path, body), MOVIES)
+
+
+def accented_rows_past(size: int) -> bytes:
+    """A movies body whose accented rows run past ``size`` bytes."""
+    row = (ROW.replace("Chihiro", "Chihíro") + "\n").encode()
+    return f"{HEADER}\n".encode() + row * (size // len(row) + 2)
+
+
+def test_utf8_is_decoded_in_slices_of_a_chunk_never_whole(tmp_path):
+    body = accented_rows_past(3 * DECODE_BYTES)
+    contract = CsvContract(tmp_path / "movies.csv", MOVIES)
+    decoded = []
+    decode = contract._decoder.decode
+    contract._decoder.decode = lambda data, final=False: decoded.append(len(data)) or decode(data, final)
+    contract.update(body)
+    assert contract.finish().rows == body.count(b"\n") - 1
+    assert max(decoded) == DECODE_BYTES and sum(decoded) == len(body)
+
+
+@pytest.mark.parametrize("cut", [1, 2], ids=["after-1st-byte", "after-2nd-byte"])
+def test_a_character_cut_by_a_slice_edge_is_utf8(tmp_path, cut):
+    ascii_rows = f"{HEADER}\n{ROW}\n" + f"{ROW}\n" * ((DECODE_BYTES - 1000) // (len(ROW) + 1))
+    first, *rest = ROW.split("|")
+    padding = DECODE_BYTES - cut - len(ascii_rows) - len(first) - 1
+    straddling = "|".join([first, "x" * padding + "€", *rest[1:]])  # "€": 3 bytes from DECODE_BYTES - cut
+    body = (ascii_rows + straddling + "\n" + f"{ROW.replace('Chihiro', 'Chihíro')}\n" * 3).encode()
+    assert body[DECODE_BYTES - cut:DECODE_BYTES - cut + 3] == "€".encode()
+    assert check_csv(write(tmp_path, body), MOVIES, chunk_bytes=CHUNK_BYTES).rows == body.count(b"\n") - 1
+
+
+def test_a_bad_byte_past_the_first_slice_is_named_by_its_line(tmp_path):
+    body = bytearray(accented_rows_past(2 * DECODE_BYTES))
+    bad = body.index("í".encode(), DECODE_BYTES + 10)
+    body[bad] = 0xED  # a lead byte that "h" cannot continue
+    line = body[:bad].count(b"\n") + 1
+    expected = f"line {line}: is not UTF-8: invalid continuation byte at byte 0xed"
+    with pytest.raises(CsvContractError, match=expected):
+        check_csv(write(tmp_path, bytes(body)), MOVIES, chunk_bytes=CHUNK_BYTES)
 
 
 def test_a_missing_file_is_named(tmp_path):

@@ -131,3 +131,93 @@ def test_a_file_that_vanishes_once_open_is_read_whole_with_its_modification_time
         path.unlink()
         assert read_all(stream, 1 << 20) == f"{HEADER}\n{ROW}\n".encode()
     assert (stream.facts.rows, stream.modified) == (1, modified)
+
+
+REAL_MD5 = hashlib.md5
+
+
+class CountingMd5:
+    """hashlib.md5 that adds up the bytes it hashes, to count work rather than time it."""
+
+    hashed = 0
+
+    def __init__(self, *_, **__):
+        self._md5 = REAL_MD5()
+
+    def update(self, data) -> None:
+        CountingMd5.hashed += len(data)
+        self._md5.update(data)
+
+    def digest(self) -> bytes:
+        return self._md5.digest()
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
+
+
+@pytest.mark.parametrize("size", [150, 250, 450], ids=["one-put", "parts", "parts-past-threshold"])
+def test_the_expected_etag_hashes_each_byte_once_when_the_threshold_is_the_part_size(monkeypatch, size):
+    monkeypatch.setattr("datalake.landing.hashlib.md5", CountingMd5)
+    CountingMd5.hashed = 0
+    etag = ExpectedETag(threshold=200, part_bytes=200)
+    data = bytes(range(256)) * 2
+    for start in range(0, size, 50):
+        etag.update(data[start:min(start + 50, size)])
+    assert CountingMd5.hashed == size
+    if size < 200:
+        assert etag.value() == REAL_MD5(data[:size]).hexdigest()
+
+
+def test_part_and_single_md5s_are_those_of_the_bytes_read_so_far():
+    data = bytes(range(256))
+    etag = ExpectedETag(threshold=100, part_bytes=100)
+    etag.update(data[:60])
+    assert etag.single_md5() == md5(data[:60])
+    etag.update(data[60:])
+    assert [etag.part_md5(n) for n in (1, 2, 3)] == [md5(data[:100]), md5(data[100:200]), md5(data[200:])]
+    wide = ExpectedETag(threshold=300, part_bytes=100)  # a threshold above the part size keeps a whole MD5
+    wide.update(data)
+    assert wide.single_md5() == md5(data)
+
+
+def sent_headers(client, call) -> dict:
+    """The headers of one call through ``client``, answered here (nothing goes over the network)."""
+    from botocore.awsrequest import AWSResponse
+
+    seen: dict = {}
+
+    def answer(params, **_):
+        seen.update(params["headers"])
+        return AWSResponse(params["url"], 200, {"ETag": '"x"'}, None), {"ETag": '"x"'}
+
+    client.meta.events.register_first("before-call.s3", answer)
+    try:
+        call()
+    finally:
+        client.meta.events.unregister("before-call.s3", answer)
+    return {name.lower(): value for name, value in seen.items()}
+
+
+def test_each_put_and_part_carries_its_md5_and_no_crc32():
+    import base64
+
+    import boto3
+    from botocore.config import Config
+
+    from datalake.landing import MD5_INSTEAD_OF_CRC32, sending_md5s
+
+    client = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
+                          aws_access_key_id="a", aws_secret_access_key="b",
+                          config=Config(**MD5_INSTEAD_OF_CRC32))
+    data = b"x" * 250
+    etag = ExpectedETag(threshold=100, part_bytes=100)
+    etag.update(data)
+    with sending_md5s(client, etag):
+        part = sent_headers(client, lambda: client.upload_part(
+            Bucket="b", Key="k", UploadId="u", PartNumber=3, Body=data[200:]))
+        single = sent_headers(client, lambda: client.put_object(Bucket="b", Key="k", Body=data[:50]))
+    assert part["content-md5"] == base64.b64encode(md5(data[200:])).decode()
+    assert single["content-md5"] == base64.b64encode(etag.single_md5()).decode()
+    assert not [name for name in part | single if name.startswith("x-amz-checksum")]
+    after = sent_headers(client, lambda: client.put_object(Bucket="b", Key="k", Body=b"y"))
+    assert "content-md5" not in after, "the handlers leave with the landing"
