@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: help run airflow cluster airflow-cli test bench lock clean lambda-package
+.PHONY: help run airflow cluster airflow-cli test lint bench lock clean lambda-package
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -40,6 +40,9 @@ airflow-cli: $(COMPILED) $(LAMBDA_ZIP) ## any airflow command there: CMD="tasks 
 
 test: $(COMPILED) ## the test suite; PYTEST_ARGS="-m 'not e2e'" for the fast part
 	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest
+
+lint: $(COMPILED) ## the house style (ruff: pyproject.toml); .ci/run runs it before the tests
+	$(BIN)/ruff check .
 
 bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK=1 small files, LANDING=1 landing rows
 	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(LANDING),--landing-only)

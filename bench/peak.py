@@ -1,4 +1,5 @@
-"""One landing in a fresh interpreter, then its RSS high-water mark: ``python -m bench.peak FILE DATASET BUCKET KEY``.
+"""One landing in a fresh interpreter, then its RSS high-water mark: ``python -m bench.peak FILE DATASET
+BUCKET KEY``.
 
 A process of its own per size, so no earlier landing's high-water mark hides this one's. The AWS
 connection comes from ``AIRFLOW_CONN_AWS_DEFAULT``, as in the DAG's tasks. Prints the peak in MB.

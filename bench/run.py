@@ -31,19 +31,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 
-from local_stack.run import airflow_settings, local_airflow
-from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox
-
 from bench.data import synthetic_csv
 from datalake import settings
 from datalake.csv_files import MOVIES, SERIES, CsvFile
 from datalake.rate_limit import DEFAULT_PER_SECOND
+from local_stack.run import airflow_settings, local_airflow
+from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".bench"
@@ -148,11 +148,11 @@ def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]
         key = f"bench/{path.name}"
         bare = landing = bare_cpu = landing_cpu = math.inf
         for _ in range(3 if megabytes < 500 else 1):  # best of three where it is cheap: noise only slows
-            wall, cpu = cpu_timed(lambda: bare_upload(s3, path, key))
+            wall, cpu = cpu_timed(partial(bare_upload, s3, path, key))
             bare, bare_cpu = min(bare, wall), min(bare_cpu, cpu)
             client.delete_object(Bucket=BUCKET, Key=key)
             wall, cpu = cpu_timed(
-                lambda: land_checked_csv(path, dataset, BUCKET, key, aws_conn_id=settings.AWS_CONN_ID))
+                partial(land_checked_csv, path, dataset, BUCKET, key, aws_conn_id=settings.AWS_CONN_ID))
             landing, landing_cpu = min(landing, wall), min(landing_cpu, cpu)
             client.delete_object(Bucket=BUCKET, Key=key)
         ratio = bare / landing
@@ -165,7 +165,7 @@ def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]
                         f"this process's user+sys CPU: landing {landing_per_mb:.2f} ms/MB, bare upload_file "
                         f"{bare_per_mb:.2f} ms/MB (baseline column); fixed costs included"))
         if not landing_only:
-            check_rates.append(size_mb / timed(lambda: check_csv(path, dataset))[0])
+            check_rates.append(size_mb / timed(partial(check_csv, path, dataset))[0])
     if landing_only:
         return rows
     rate = statistics.median(check_rates)
@@ -215,7 +215,8 @@ def parse_rows(repeats: int) -> list[Row]:
 
     def parse(path: Path) -> float:
         code = f"import runpy; runpy.run_path({str(path)!r}, run_name='bench_dag')"
-        return timed(lambda: subprocess.run([sys.executable, "-c", code], env=os.environ.copy(), check=True))[0]
+        command = [sys.executable, "-c", code]
+        return timed(lambda: subprocess.run(command, env=os.environ.copy(), check=True))[0]
 
     parse(one_task)  # first run warms the page cache for both, not just the one that runs first
     ours, baseline = [], []
@@ -223,11 +224,22 @@ def parse_rows(repeats: int) -> list[Row]:
         ours.append(parse(dag_file))
         baseline.append(parse(one_task))
     figure, base = statistics.median(ours), statistics.median(baseline)
-    return [Row("DAG parse (datalake_raw_ingest.py)", figure, "s", base, figure / base,
-                "<= 1.5 x one-task DAG", figure / base <= 1.5, f"median of {repeats} fresh interpreters")]
+    return [
+        Row(
+            "DAG parse (datalake_raw_ingest.py)",
+            figure,
+            "s",
+            base,
+            figure / base,
+            "<= 1.5 x one-task DAG",
+            figure / base <= 1.5,
+            f"median of {repeats} fresh interpreters",
+        )
+    ]
 
 
 # --- TMDB stage --------------------------------------------------------------------------------------
+
 
 def pages_needed(tmdb: LocalTmdb, top_n: int) -> int:
     """Discover pages a correct client must read: until the n-th score is strictly above a page's lowest.
@@ -243,7 +255,9 @@ def pages_needed(tmdb: LocalTmdb, top_n: int) -> int:
     page = 0
     while True:
         page += 1
-        answer = session.get(f"{tmdb.base_url}/discover/tv", params=DiscoverQuery(top_n=top_n).params(page)).json()
+        answer = session.get(
+            f"{tmdb.base_url}/discover/tv", params=DiscoverQuery(top_n=top_n).params(page)
+        ).json()
         results = answer["results"]
         scores += [float(series["vote_average"]) for series in results]
         if page >= answer["total_pages"] or not results:
@@ -265,7 +279,11 @@ def tmdb_rows(tmdb: LocalTmdb, s3: LocalS3, top_ns: tuple[int, ...], with_dag: b
     needed = {top_n: pages_needed(tmdb, top_n) for top_n in top_ns}
     fault = [{"path": "/3/*", "fault": "slow", "delay": LATENCY, "probability": 1.0}]
     requests.put(f"{admin}/faults", json=fault).raise_for_status()
-    environment = {**s3.lambda_environment(BUCKET), "TMDB_BASE_URL": tmdb.base_url, "TMDB_API_TOKEN": tmdb.credential}
+    environment = {
+        **s3.lambda_environment(BUCKET),
+        "TMDB_BASE_URL": tmdb.base_url,
+        "TMDB_API_TOKEN": tmdb.credential,
+    }
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     rows: list[Row] = []
@@ -274,18 +292,38 @@ def tmdb_rows(tmdb: LocalTmdb, s3: LocalS3, top_ns: tuple[int, ...], with_dag: b
         handler.lambda_handler({"top_n": 1, "prefix": "Bench/Warmup/"}, None)
         for top_n in top_ns:
             requests.delete(f"{admin}/requests").raise_for_status()
-            wall, answer = timed(lambda: handler.lambda_handler({"top_n": top_n, "prefix": "Bench/Lambda/"}, None))
+            wall, answer = timed(
+                partial(handler.lambda_handler, {"top_n": top_n, "prefix": "Bench/Lambda/"}, None)
+            )
             made = len(requests.get(f"{admin}/requests").json())
             ids = len(answer["ids"])
             expected = needed[top_n] + ids
-            rows.append(Row(f"TMDB requests, top_n {top_n}", made, "requests", expected, made / expected,
-                            "= pages needed + 1 per id", made == expected,
-                            f"{needed[top_n]} page(s) + {ids} ids"))
+            rows.append(
+                Row(
+                    f"TMDB requests, top_n {top_n}",
+                    made,
+                    "requests",
+                    expected,
+                    made / expected,
+                    "= pages needed + 1 per id",
+                    made == expected,
+                    f"{needed[top_n]} page(s) + {ids} ids",
+                )
+            )
             floor = tmdb_floor(needed[top_n], ids, handler.DETAIL_WORKERS)
-            rows.append(Row(f"TMDB Lambda wall, top_n {top_n}", wall, "s", floor, wall / floor,
-                            "<= 1.5 x floor", wall / floor <= 1.5,
-                            f"floor: {needed[top_n]} sequential page(s) x {LATENCY * 1000:.0f} ms, then details "
-                            f"paced at {DEFAULT_PER_SECOND:.0f}/s by {handler.DETAIL_WORKERS} workers"))
+            rows.append(
+                Row(
+                    f"TMDB Lambda wall, top_n {top_n}",
+                    wall,
+                    "s",
+                    floor,
+                    wall / floor,
+                    "<= 1.5 x floor",
+                    wall / floor <= 1.5,
+                    f"floor: {needed[top_n]} sequential page(s) x {LATENCY * 1000:.0f} ms, then details "
+                    f"paced at {DEFAULT_PER_SECOND:.0f}/s by {handler.DETAIL_WORKERS} workers",
+                )
+            )
     finally:
         for name, value in saved.items():
             if value is None:
@@ -320,14 +358,32 @@ def dag_test_rows(tmdb: LocalTmdb, top_ns: tuple[int, ...]) -> list[Row]:
         database = Path(os.environ["AIRFLOW_HOME"]) / "airflow.db"
         for offset, top_n in enumerate(top_ns):
             day = date(2026, 1, 1 + offset).isoformat()
-            command = [str(Path(sys.executable).parent / "airflow"), "dags", "test", "datalake_raw_ingest", day,
-                       "--conf", json.dumps({"top_n": top_n})]
-            wall, done = timed(lambda: subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True))
+            command = [
+                str(Path(sys.executable).parent / "airflow"),
+                "dags",
+                "test",
+                "datalake_raw_ingest",
+                day,
+                "--conf",
+                json.dumps({"top_n": top_n}),
+            ]
+            run = partial(subprocess.run, command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+            wall, done = timed(run)
             if done.returncode != 0:
                 raise RuntimeError(f"airflow dags test failed:\n{done.stdout.decode()[-3000:]}")
             span, count = mapped_span(database, day)
-            rows.append(Row(f"TMDB DAG mapped tasks, top_n {top_n}", span, "s", None, None, "reported", None,
-                            f"{count} mapped tasks, first start to last end; whole dags test {wall:.1f} s"))
+            rows.append(
+                Row(
+                    f"TMDB DAG mapped tasks, top_n {top_n}",
+                    span,
+                    "s",
+                    None,
+                    None,
+                    "reported",
+                    None,
+                    f"{count} mapped tasks, first start to last end; whole dags test {wall:.1f} s",
+                )
+            )
     return rows
 
 
@@ -339,25 +395,47 @@ def mapped_span(database: Path, day: str) -> tuple[float, int]:
             "join dag_run r on r.run_id = ti.run_id and r.dag_id = ti.dag_id "
             "where ti.dag_id = 'datalake_raw_ingest' and ti.task_id = 'fetch_series_details' "
             "and date(r.logical_date) = ? and r.id = (select max(id) from dag_run where dag_id = ti.dag_id "
-            "and date(logical_date) = ?)", (day, day),
+            "and date(logical_date) = ?)",
+            (day, day),
         ).fetchone()
     return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds(), count
 
 
 # --- make run ----------------------------------------------------------------------------------------
 
+
 def make_run_rows(clean_env: dict[str, str]) -> list[Row]:
     """``make run`` here with the venv present, then in a fresh clone (committed files only)."""
     rows = []
     warm = make_run(REPO, clean_env)
-    rows.append(Row("make run, warm", warm[0], "s", None, None, "<= 45 s", warm[1] and warm[0] <= 45,
-                    "" if warm[1] else "FAILED"))
+    rows.append(
+        Row(
+            "make run, warm",
+            warm[0],
+            "s",
+            None,
+            None,
+            "<= 45 s",
+            warm[1] and warm[0] <= 45,
+            "" if warm[1] else "FAILED",
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="bench-clone-") as folder:
         clone = Path(folder) / "repo"
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
         seconds, ok = make_run(clone, clean_env)
-    rows.append(Row("make run, cold (fresh clone)", seconds, "s", None, None, "<= 240 s", ok and seconds <= 240,
-                    "" if ok else "FAILED"))
+    rows.append(
+        Row(
+            "make run, cold (fresh clone)",
+            seconds,
+            "s",
+            None,
+            None,
+            "<= 240 s",
+            ok and seconds <= 240,
+            "" if ok else "FAILED",
+        )
+    )
     return rows
 
 
@@ -365,25 +443,45 @@ def make_run(folder: Path, env: dict[str, str]) -> tuple[float, bool]:
     """Wall seconds of ``make run`` in ``folder`` and whether it succeeded; its output goes to ``.bench/``."""
     log = OUT / f"make-run-{folder.name}.log"
     with log.open("wb") as out:
-        seconds, done = timed(lambda: subprocess.run(["make", "-C", str(folder), "run"], env=env, stdout=out,
-                                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        seconds, done = timed(
+            lambda: subprocess.run(
+                ["make", "-C", str(folder), "run"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        )
     return seconds, done.returncode == 0
 
 
 # --- the table ---------------------------------------------------------------------------------------
 
+
 def table(rows: list[Row]) -> str:
     """A Markdown table, so the same text goes to the terminal and into docs/benchmarks.md; notes below it."""
+
     def number(value: float | None) -> str:
         return "" if value is None else f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
     header = ("stage", "figure", "baseline", "ratio", "target", "met?")
-    lines = [[row.stage, f"{number(row.figure)} {row.unit}", number(row.baseline), number(row.ratio), row.target,
-              {True: "yes", False: "NO", None: "-"}[row.met]] for row in rows]
+    lines = [
+        [
+            row.stage,
+            f"{number(row.figure)} {row.unit}",
+            number(row.baseline),
+            number(row.ratio),
+            row.target,
+            {True: "yes", False: "NO", None: "-"}[row.met],
+        ]
+        for row in rows
+    ]
     widths = [max(len(line[i]) for line in [list(header), *lines]) for i in range(len(header))]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]
+    out = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) + " |" for line in lines]
     out += [f"- {row.stage}: {row.note}" for row in rows if row.note]
     return "\n".join(out)
 
@@ -392,21 +490,33 @@ def table(rows: list[Row]) -> str:
 def services() -> Iterator[tuple[LocalS3, LocalTmdb]]:
     """The bench's own S3 server (over ``.bench/lake``) and TMDB sandbox, apart from ``make run``'s."""
     logs = OUT / "logs"
-    with rclone_s3(OUT / "lake", BUCKET, logs / "rclone.log") as s3, tmdb_sandbox(logs / "tmdb-sandbox.log") as tmdb:
+    with (
+        rclone_s3(OUT / "lake", BUCKET, logs / "rclone.log") as s3,
+        tmdb_sandbox(logs / "tmdb-sandbox.log") as tmdb,
+    ):
         yield s3, tmdb
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small files, top_n 10 only, no airflow dags test, no make run: under a minute")
-    parser.add_argument("--landing-only", action="store_true",
-                        help="only the CSV landing rows (throughput and CPU per MB against a bare upload)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small files, top_n 10 only, no airflow dags test, no make run: under a minute",
+    )
+    parser.add_argument(
+        "--landing-only",
+        action="store_true",
+        help="only the CSV landing rows (throughput and CPU per MB against a bare upload)",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     OUT.mkdir(exist_ok=True)
-    clean_env = {name: value for name, value in os.environ.items()
-                 if not name.startswith(("AIRFLOW", "DATALAKE_", "TMDB_")) and name not in ("MOVIES_CSV", "SERIES_CSV")}
+    clean_env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AIRFLOW", "DATALAKE_", "TMDB_")) and name not in ("MOVIES_CSV", "SERIES_CSV")
+    }
     os.environ.update(airflow_settings(OUT / "local" / "airflow"))
     rows: list[Row] = []
     with services() as (s3, tmdb):
@@ -420,7 +530,12 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     name = "results" + ("-quick" if args.quick else "") + ("-landing" if args.landing_only else "")
     results = OUT / f"{name}.json"
-    results.write_text(json.dumps({"quick": args.quick, "landing_only": args.landing_only,
-                                   "rows": [asdict(row) for row in rows]}, indent=2) + "\n")
+    results.write_text(
+        json.dumps(
+            {"quick": args.quick, "landing_only": args.landing_only, "rows": [asdict(row) for row in rows]},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"\nWritten to {results.relative_to(REPO)}")
     return 0

@@ -33,8 +33,11 @@ DAG_ID = settings.REPORT_DAG_ID
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
     params={
         report_tasks.PARTITION_PARAM: Param(
-            "", type="string", pattern=r"^(\d{4}-\d{2}-\d{2})?$",
-            description="Date partition to report on, YYYY-MM-DD; empty: the triggering manifest's, or the run's date.",
+            "",
+            type="string",
+            pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+            description="Date partition to report on, YYYY-MM-DD; "
+            "empty: the triggering manifest's, or the run's date.",
         ),
     },
 )

@@ -78,10 +78,18 @@ def datalake_raw_ingest():
         """Land `/tv/{id}` with external_ids for one ranked series."""
         return airflow_tasks.land_and_announce_details(series_id, params["language"], dag_run, outlet_events)
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))])
+    @task(
+        trigger_rule=TriggerRule.NONE_FAILED,
+        outlets=[AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))],
+    )
     def write_manifest(
-        ranking: list[dict], pages: list[dict], csv_objects: list[dict], detail_objects: list[dict],
-        params=None, dag_run=None, outlet_events=None,
+        ranking: list[dict],
+        pages: list[dict],
+        csv_objects: list[dict],
+        detail_objects: list[dict],
+        params=None,
+        dag_run=None,
+        outlet_events=None,
     ) -> dict:
         """Last: record every object of the run. None_failed, because zero results skip the details."""
         # A slice reads every mapped result in one request, where iterating probes one by one.

@@ -61,7 +61,11 @@ def _datalake_imports(module: Path) -> set[str]:
             found |= {alias.name for alias in node.names if alias.name.startswith("datalake.")}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "datalake":
             found |= {f"datalake.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("datalake."):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").startswith("datalake.")
+        ):
             found.add(node.module)
     return found
 
@@ -111,9 +115,20 @@ def install_dependencies(target: Path, constraints: Path = CONSTRAINTS) -> None:
     """The runtime's wheels (never an sdist built here) for DEPENDENCIES, resolved within the lock file."""
     subprocess.run(
         [
-            uv_binary(), "pip", "install", "--quiet", "--target", str(target),
-            "--python-platform", PLATFORM, "--python-version", RUNTIME.removeprefix("python"),
-            "--only-binary", ":all:", "--constraint", str(constraints),
+            uv_binary(),
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(target),
+            "--python-platform",
+            PLATFORM,
+            "--python-version",
+            RUNTIME.removeprefix("python"),
+            "--only-binary",
+            ":all:",
+            "--constraint",
+            str(constraints),
             *pinned_versions(constraints, DEPENDENCIES),
         ],
         check=True,
@@ -124,7 +139,12 @@ def _files_under(root: Path) -> Iterator[Path]:
     for path in root.rglob("*"):
         relative = path.relative_to(root)
         hidden = any(part.startswith(".") for part in relative.parts)
-        if path.is_file() and not hidden and not LEFT_OUT_PARTS & set(relative.parts) and path.suffix != ".pyc":
+        if (
+            path.is_file()
+            and not hidden
+            and not LEFT_OUT_PARTS & set(relative.parts)
+            and path.suffix != ".pyc"
+        ):
             yield path
 
 

@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import boto3
@@ -95,7 +95,7 @@ def parse_event(event: Any) -> tuple[date, str, DiscoverQuery]:
 
 def _event_date(value: Any) -> date:
     if value is None:
-        return datetime.now(timezone.utc).date()
+        return datetime.now(UTC).date()
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         try:
             return date.fromisoformat(value)
@@ -133,7 +133,8 @@ def tmdb_credential(session: boto3.session.Session) -> str:
     client = session.client("secretsmanager")
     botocore_log = logging.getLogger("botocore")
     level = botocore_log.level
-    botocore_log.setLevel(max(level, logging.INFO))  # at DEBUG botocore logs response bodies: the secret's too
+    # At DEBUG botocore logs response bodies: the secret's too.
+    botocore_log.setLevel(max(level, logging.INFO))
     try:
         secret = client.get_secret_value(SecretId=arn).get("SecretString")
     finally:
@@ -149,4 +150,3 @@ def tmdb_credential(session: boto3.session.Session) -> str:
     if not isinstance(parsed.get(SECRET_JSON_KEY), str) or not parsed[SECRET_JSON_KEY]:
         raise ValueError(f"Secret {arn} is JSON without a non-empty string at key '{SECRET_JSON_KEY}'.")
     return parsed[SECRET_JSON_KEY].strip()
-

@@ -1,6 +1,6 @@
 """Several ``airflow`` commands in one interpreter, one after the other, e.g.
 
-    python -m local_stack.airflow_batch '[["dags", "test", "a", "2026-11-27"], ["dags", "test", "b", "2026-11-27"]]'
+    python -m local_stack.airflow_batch '[["dags", "test", "a", "2026-11-27"], ["dags", "list"]]'
 
 Each command runs exactly as ``airflow <command>`` would, through Airflow's own CLI; but Airflow's import,
 its in-process execution API, botocore's models (see ``local_stack.aws_sessions``) and the interpreter's

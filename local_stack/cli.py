@@ -18,12 +18,16 @@ from local_stack.run import add_location_arguments, airflow, guarded, local_airf
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_location_arguments(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the airflow command and its arguments")
     args = parser.parse_args(argv)
     if not args.command:
-        parser.error("give an airflow command, e.g. tasks test datalake_raw_ingest discover_top_anime 2026-11-27")
+        parser.error(
+            "give an airflow command, e.g. tasks test datalake_raw_ingest discover_top_anime 2026-11-27"
+        )
     return guarded("make airflow-cli", lambda: run_command(args.lake, args.local, args.command))
 
 

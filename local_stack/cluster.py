@@ -18,21 +18,30 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as day_time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
 import requests
 from cryptography.fernet import Fernet
 
+from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV  # noqa: E402  (local_stack.run puts plugins/ on the path)
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.hostname import WORKER_HOSTNAME_ENV
-from local_stack.run import (DAG_ID, REPO, REPORT_DAG_ID, add_location_arguments, guarded, local_airflow,
-                             report_summary, summary, user_s3_client)
+from local_stack.run import (
+    DAG_ID,
+    REPO,
+    REPORT_DAG_ID,
+    add_location_arguments,
+    guarded,
+    local_airflow,
+    report_summary,
+    summary,
+    user_s3_client,
+)
 from local_stack.services import free_port
 from local_stack.standalone import ADMIN, admin_password
-
-from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV  # noqa: E402  (local_stack.run puts plugins/ on the path)
 
 HOST = "127.0.0.1"
 WORKERS = ("worker-1", "worker-2")
@@ -71,7 +80,9 @@ class Cluster:
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.request(method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
+        )
 
 
 def credentials(folder: Path) -> dict[str, str]:
@@ -80,12 +91,16 @@ def credentials(folder: Path) -> dict[str, str]:
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
-        path.write_text(json.dumps({
-            "postgres": secrets.token_urlsafe(24),
-            "redis": secrets.token_urlsafe(24),
-            "fernet_key": Fernet.generate_key().decode(),
-            "jwt_secret": secrets.token_hex(32),
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "postgres": secrets.token_urlsafe(24),
+                    "redis": secrets.token_urlsafe(24),
+                    "fernet_key": Fernet.generate_key().decode(),
+                    "jwt_secret": secrets.token_hex(32),
+                }
+            )
+        )
     return json.loads(path.read_text())
 
 
@@ -123,13 +138,16 @@ def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iter
     airflow = str(Path(sys.executable).parent / "airflow")
     with ExitStack() as stack:
         broker = stack.enter_context(redis_server(folder / "redis", secret["redis"], logs / "redis.log"))
-        database = stack.enter_context(postgres_server(folder / "postgres", secret["postgres"], logs / "postgres.log"))
+        database = stack.enter_context(
+            postgres_server(folder / "postgres", secret["postgres"], logs / "postgres.log")
+        )
         print(f"PostgreSQL: {database.split('@')[1]}   Redis: {broker.split('@')[1]}")
         os.environ.update(cluster_settings(database, broker, secret, api_port))
         airflow_db = f"postgresql+psycopg2://{database}"
         s3, bucket = stack.enter_context(local_airflow(lake, local, "make cluster", database=airflow_db))
-        cluster = Cluster(f"http://{HOST}:{api_port}", admin_password(Path(os.environ["AIRFLOW_HOME"])), local,
-                          s3, bucket)
+        cluster = Cluster(
+            f"http://{HOST}:{api_port}", admin_password(Path(os.environ["AIRFLOW_HOME"])), local, s3, bucket
+        )
         commands = {
             "api-server": [airflow, "api-server", "--host", HOST, "--port", str(api_port)],
             "scheduler": [airflow, "scheduler"],
@@ -138,14 +156,26 @@ def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iter
         }
         environments = {name: dict(os.environ) for name in commands}
         for worker in WORKERS:
-            commands[worker] = [airflow, "celery", "worker", "--celery-hostname", f"{worker}@%h",
-                                "--concurrency", str(WORKER_CONCURRENCY)]
-            environments[worker] = {**os.environ, WORKER_HOSTNAME_ENV: worker,
-                                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+            commands[worker] = [
+                airflow,
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{worker}@%h",
+                "--concurrency",
+                str(WORKER_CONCURRENCY),
+            ]
+            environments[worker] = {
+                **os.environ,
+                WORKER_HOSTNAME_ENV: worker,
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            }
         processes = {}
         for name, command in commands.items():
             # A worker's warm shutdown lets its running tasks finish; the others stop at once.
-            processes[name] = stack.enter_context(group_process(command, logs / f"{name}.log", environments[name]))
+            processes[name] = stack.enter_context(
+                group_process(command, logs / f"{name}.log", environments[name])
+            )
         cluster.pids = {name: process.pid for name, process in processes.items()}
         (folder / "processes.json").write_text(json.dumps(cluster.pids))
         wait_until_healthy(cluster, processes, logs)
@@ -158,11 +188,15 @@ def wait_until_healthy(cluster: Cluster, processes: dict[str, Any], logs: Path) 
     while time.monotonic() < deadline:
         for name, process in processes.items():
             if process.poll() is not None:
-                raise SystemExit(f"{name} exited with code {process.returncode}; see {logs / (name + '.log')}")
+                raise SystemExit(
+                    f"{name} exited with code {process.returncode}; see {logs / (name + '.log')}"
+                )
         if _components_healthy(cluster.url) and all(_worker_ready(logs, worker) for worker in WORKERS):
             return
         time.sleep(1)
-    raise SystemExit(f"The cluster did not become healthy within {READY_SECONDS:.0f} s; see the logs in {logs}")
+    raise SystemExit(
+        f"The cluster did not become healthy within {READY_SECONDS:.0f} s; see the logs in {logs}"
+    )
 
 
 def _components_healthy(url: str) -> bool:
@@ -190,15 +224,18 @@ def main(argv: list[str] | None = None) -> int:
 def serve(lake: Path, local: Path, port: int | None) -> int:
     """The cluster in the foreground until a signal (``guarded`` turns it into an orderly stop)."""
     with celery_cluster(lake, local, port) as cluster:
-        print(f"\nAirflow (CeleryExecutor, workers {', '.join(WORKERS)}) is up: {cluster.url}  "
-              f"(login: {ADMIN} / {cluster.password})")
+        print(
+            f"\nAirflow (CeleryExecutor, workers {', '.join(WORKERS)}) is up: {cluster.url}  "
+            f"(login: {ADMIN} / {cluster.password})"
+        )
         print(f"Logs: {cluster.local / 'logs' / 'cluster'}. Ctrl-C stops everything.\n", flush=True)
         while True:
             time.sleep(3600)
 
 
 def run_on_cluster(day: date, conf: str, lake: Path, local: Path) -> int:
-    """``make run EXECUTOR=celery``: both DAGs for ``day`` on a cluster started for the purpose, then stopped."""
+    """``make run EXECUTOR=celery``: both DAGs for ``day`` on a cluster started for the purpose, then
+    stopped."""
     try:
         params = json.loads(conf)
     except json.JSONDecodeError as exc:
@@ -208,15 +245,24 @@ def run_on_cluster(day: date, conf: str, lake: Path, local: Path) -> int:
         raw, report = trigger_and_wait(cluster, day, params)
         client = cluster.s3.client() if cluster.s3 else user_s3_client()
         if raw["state"] != "success":
-            print(f"The run of {DAG_ID} for {day} ended {raw['state']}; see {cluster.local / 'logs'}.", file=sys.stderr)
+            print(
+                f"The run of {DAG_ID} for {day} ended {raw['state']}; see {cluster.local / 'logs'}.",
+                file=sys.stderr,
+            )
             return 1
         print(summary(client, cluster.bucket, day))
         print(f"Task instances per worker: {per_worker(cluster, raw['dag_run_id'])}")
         if report is None or report["state"] != "success":
             state = report["state"] if report else "never started"
-            print(f"The run of {REPORT_DAG_ID} for {day}: {state}; see {cluster.local / 'logs'}.", file=sys.stderr)
+            print(
+                f"The run of {REPORT_DAG_ID} for {day}: {state}; see {cluster.local / 'logs'}.",
+                file=sys.stderr,
+            )
             return 1
-        print(f"{REPORT_DAG_ID} started from its asset schedule: run {report['dag_run_id']} ({report['run_type']})")
+        print(
+            f"{REPORT_DAG_ID} started from its asset schedule: "
+            f"run {report['dag_run_id']} ({report['run_type']})"
+        )
         print(report_summary(client, cluster.bucket, day, lake.resolve() if cluster.s3 else None))
     return 0
 
@@ -229,13 +275,15 @@ def trigger_and_wait(cluster: Cluster, day: date, params: dict) -> tuple[dict, d
     is triggered while the DAG is paused, with a ``run_after`` before today's midnight; once it runs, any
     scheduled run still queued behind it is deleted, and the DAG is paused again at the end.
     """
-    logical = datetime.combine(day, day_time(), tzinfo=timezone.utc)
-    today = datetime.combine(datetime.now(timezone.utc).date(), day_time(), tzinfo=timezone.utc)
+    logical = datetime.combine(day, day_time(), tzinfo=UTC)
+    today = datetime.combine(datetime.now(UTC).date(), day_time(), tzinfo=UTC)
     run_after = min(logical, today) - timedelta(seconds=1)
     cluster.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True}).raise_for_status()
     cluster.api("PATCH", f"/dags/{REPORT_DAG_ID}", json={"is_paused": False}).raise_for_status()
     reports_before = {run["dag_run_id"] for run in dag_runs(cluster, REPORT_DAG_ID)}
-    for earlier in dag_runs(cluster, DAG_ID, logical_date_gte=logical.isoformat(), logical_date_lte=logical.isoformat()):
+    for earlier in dag_runs(
+        cluster, DAG_ID, logical_date_gte=logical.isoformat(), logical_date_lte=logical.isoformat()
+    ):
         # The metadata DB outlives a cluster: an earlier run for the same date is replaced by this one.
         cluster.api("DELETE", f"/dags/{DAG_ID}/dagRuns/{earlier['dag_run_id']}").raise_for_status()
     body = {"logical_date": logical.isoformat(), "run_after": run_after.isoformat(), "conf": params}
@@ -262,7 +310,8 @@ def dag_runs(cluster: Cluster, dag_id: str, **filters: str) -> list[dict]:
 
 
 def drop_queued_scheduled_runs(cluster: Cluster) -> None:
-    """Delete the scheduled runs the unpause created: they wait behind ours (max_active_runs=1), never started."""
+    """Delete the scheduled runs the unpause created: they wait behind ours (max_active_runs=1), never
+    started."""
     for run in dag_runs(cluster, DAG_ID, state="queued", run_type="scheduled"):
         cluster.api("DELETE", f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}")
         print(f"Deleted {run['dag_run_id']}, created by the unpause and queued behind this run.", flush=True)
@@ -281,7 +330,8 @@ def wait_for(cluster: Cluster, dag_id: str, run_id: str, on_running: Any = None)
 
 
 def wait_for_new_run(cluster: Cluster, dag_id: str, before: set[str], seconds: float = 120.0) -> dict | None:
-    """The first run of ``dag_id`` not in ``before``, once finished; None if none starts within ``seconds``."""
+    """The first run of ``dag_id`` not in ``before``, once finished; None if none starts within
+    ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         new = [run for run in dag_runs(cluster, dag_id) if run["dag_run_id"] not in before]

@@ -1,4 +1,5 @@
-"""The cluster's own servers on loopback: PostgreSQL (Airflow's metadata DB) and Redis (Celery's broker and the
+"""The cluster's own servers on loopback: PostgreSQL (Airflow's metadata DB) and Redis (Celery's broker and
+the
 shared TMDB budget), each from Debian's binaries, each in its own process group so stopping it leaves nothing.
 """
 
@@ -25,7 +26,9 @@ READY_SECONDS = 60.0
 
 def postgres_bin() -> Path | None:
     """Debian's PostgreSQL server binaries (``/usr/lib/postgresql/<version>/bin``), newest version first."""
-    folders = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    folders = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    )
     return next((folder for folder in folders if (folder / "initdb").exists()), None)
 
 
@@ -46,15 +49,27 @@ def require_binaries() -> None:
 
 
 @contextmanager
-def group_process(command: list[str], log_path: Path, env: dict[str, str] | None = None,
-                  stop_signal: int = signal.SIGTERM, grace: float = 30.0, stdin: bytes | None = None,
-                  ) -> Iterator[subprocess.Popen]:
+def group_process(
+    command: list[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    stop_signal: int = signal.SIGTERM,
+    grace: float = 30.0,
+    stdin: bytes | None = None,
+) -> Iterator[subprocess.Popen]:
     """``command`` in a process group of its own that ends with this process (``processes.start``), its output
-    in ``log_path``; on exit the whole group is stopped: ``stop_signal``, then SIGKILL after ``grace`` seconds."""
+    in ``log_path``; on exit the whole group is stopped: ``stop_signal``, then SIGKILL after ``grace``
+    seconds."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        process = processes.start(command, death_signal=stop_signal, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
+        process = processes.start(
+            command,
+            death_signal=stop_signal,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        )
     if stdin is not None:
         process.stdin.write(stdin)
         process.stdin.close()
@@ -82,8 +97,19 @@ def postgres_server(data: Path, password: str, log_path: Path, database: str = "
     if not (data / "PG_VERSION").exists():
         _initdb(binaries, data, password, log_path)
     port = free_port()
-    command = _as_server_user([str(binaries / "postgres"), "-D", str(data), "-p", str(port),
-                               "-c", f"listen_addresses={HOST}", "-c", "unix_socket_directories="])
+    command = _as_server_user(
+        [
+            str(binaries / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            f"listen_addresses={HOST}",
+            "-c",
+            "unix_socket_directories=",
+        ]
+    )
     # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients that are gone anyway.
     with group_process(command, log_path, stop_signal=signal.SIGINT) as process:
         _create_database(process, port, password, database, log_path)
@@ -101,20 +127,34 @@ def _initdb(binaries: Path, data: Path, password: str, log_path: Path) -> None:
     if os.geteuid() == 0:
         shutil.chown(secrets_folder, POSTGRES_USER, POSTGRES_USER)
         shutil.chown(password_file, POSTGRES_USER, POSTGRES_USER)
-    command = _as_server_user([str(binaries / "initdb"), "-D", str(data), "-U", POSTGRES_USER,
-                               "--auth-host=scram-sha-256", "--auth-local=reject", f"--pwfile={password_file}",
-                               "--encoding=UTF8", "--no-instructions"])
+    command = _as_server_user(
+        [
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            POSTGRES_USER,
+            "--auth-host=scram-sha-256",
+            "--auth-local=reject",
+            f"--pwfile={password_file}",
+            "--encoding=UTF8",
+            "--no-instructions",
+        ]
+    )
     try:
         with log_path.open("ab") as log:
             result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     finally:
         shutil.rmtree(secrets_folder)
     if result.returncode != 0:
-        raise SystemExit(f"initdb failed for {data} (the {POSTGRES_USER} user must be able to reach it); "
-                         f"see {log_path}")
+        raise SystemExit(
+            f"initdb failed for {data} (the {POSTGRES_USER} user must be able to reach it); see {log_path}"
+        )
 
 
-def _create_database(process: subprocess.Popen, port: int, password: str, database: str, log_path: Path) -> None:
+def _create_database(
+    process: subprocess.Popen, port: int, password: str, database: str, log_path: Path
+) -> None:
     """Wait until the server accepts logins, then create ``database`` unless it exists."""
     import psycopg2
 
@@ -123,12 +163,20 @@ def _create_database(process: subprocess.Popen, port: int, password: str, databa
         if process.poll() is not None:
             raise SystemExit(f"postgres exited with code {process.returncode} at start-up; see {log_path}")
         try:
-            connection = psycopg2.connect(host=HOST, port=port, user=POSTGRES_USER, password=password,
-                                          dbname="postgres", connect_timeout=2)
+            connection = psycopg2.connect(
+                host=HOST,
+                port=port,
+                user=POSTGRES_USER,
+                password=password,
+                dbname="postgres",
+                connect_timeout=2,
+            )
             break
         except psycopg2.OperationalError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"postgres did not accept logins within {READY_SECONDS:.0f} s; see {log_path}")
+                raise SystemExit(
+                    f"postgres did not accept logins within {READY_SECONDS:.0f} s; see {log_path}"
+                ) from None
             time.sleep(0.2)
     try:
         connection.autocommit = True  # CREATE DATABASE cannot run in a transaction block.
@@ -148,8 +196,18 @@ def redis_server(data: Path, password: str, log_path: Path, port: int | None = N
         require_binaries()
     data.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    config = "\n".join([f"bind {HOST}", f"port {port}", f'dir "{data}"', 'save ""', "appendonly no",
-                        f'requirepass "{password}"', "daemonize no", ""])
+    config = "\n".join(
+        [
+            f"bind {HOST}",
+            f"port {port}",
+            f'dir "{data}"',
+            'save ""',
+            "appendonly no",
+            f'requirepass "{password}"',
+            "daemonize no",
+            "",
+        ]
+    )
     with group_process(["redis-server", "-"], log_path, stdin=config.encode()) as process:
         url = f"redis://:{password}@{HOST}:{port}/0"
         _wait_for_redis(url, process, log_path)
@@ -164,11 +222,15 @@ def _wait_for_redis(url: str, process: subprocess.Popen, log_path: Path) -> None
     client = Redis.from_url(url, socket_connect_timeout=1)
     while True:
         if process.poll() is not None:
-            raise SystemExit(f"redis-server exited with code {process.returncode} at start-up; see {log_path}")
+            raise SystemExit(
+                f"redis-server exited with code {process.returncode} at start-up; see {log_path}"
+            )
         try:
             client.ping()
             return
         except RedisConnectionError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"redis-server did not answer within {READY_SECONDS:.0f} s; see {log_path}")
+                raise SystemExit(
+                    f"redis-server did not answer within {READY_SECONDS:.0f} s; see {log_path}"
+                ) from None
             time.sleep(0.1)

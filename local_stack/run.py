@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,13 @@ from lambda_function import build  # noqa: E402
 from local_stack import processes  # noqa: E402
 from local_stack.processes import Interrupted, during  # noqa: E402
 from local_stack.services import (  # noqa: E402
-    LocalS3, LocalTmdb, ServiceError, check_lake, local_lambda, rclone_s3, tmdb_sandbox,
+    LocalS3,
+    LocalTmdb,
+    ServiceError,
+    check_lake,
+    local_lambda,
+    rclone_s3,
+    tmdb_sandbox,
 )
 
 DAG_ID = settings.RAW_DAG_ID
@@ -122,7 +128,9 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
     """The Lambda stand-in running the built zip against the same S3 and TMDB; returns its endpoint."""
     if not LAMBDA_ZIP.exists():
         build.build(LAMBDA_ZIP)
-    environment = {**s3.lambda_environment(bucket), "TMDB_BASE_URL": tmdb.base_url, "TMDB_API_TOKEN": tmdb.credential}
+    environment = {
+        **s3.lambda_environment(bucket), "TMDB_BASE_URL": tmdb.base_url, "TMDB_API_TOKEN": tmdb.credential,
+    }
     endpoint = stack.enter_context(
         local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", local / "lambda")
     )
@@ -131,7 +139,9 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
 
 
 def add_location_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lake", type=Path, default=REPO / ".lake", help="folder the embedded S3 server serves")
+    parser.add_argument(
+        "--lake", type=Path, default=REPO / ".lake", help="folder the embedded S3 server serves"
+    )
     parser.add_argument("--local", type=Path, default=REPO / ".local", help="Airflow home and service logs")
 
 
@@ -198,10 +208,14 @@ def airflow(*args: str) -> int:
 
 
 def airflow_batch(*commands: list[str]) -> int:
-    """``airflow`` commands run one after the other in one Airflow process (see ``local_stack.airflow_batch``);
+    """``airflow`` commands run one after the other in one Airflow process (see
+    ``local_stack.airflow_batch``);
     0, or the position (from 1) of the command that failed, after which none ran. An interruption names the
     command it stopped."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     progress_read, progress_write = os.pipe()
     os.set_blocking(progress_read, False)
     command = [sys.executable, "-m", "local_stack.airflow_batch", json.dumps(commands), str(progress_write)]
@@ -254,13 +268,20 @@ def summary(client: Any, bucket: str, day: date) -> str:
     sizes = {entry["key"]: entry["bytes"] for entry in manifest["objects"]}
     sizes[manifest_key] = client.head_object(Bucket=bucket, Key=manifest_key)["ContentLength"]
     run_params = {name: manifest["params"][name] for name in sorted(manifest["params"])}
-    lines = [f"Objects in s3://{bucket}/ for {day} (run {manifest['run_id']}, params {json.dumps(run_params)}):"]
+    lines = [
+        f"Objects in s3://{bucket}/ for {day} (run {manifest['run_id']}, params {json.dumps(run_params)}):"
+    ]
     lines += [f"  {size:>12,}  {key}" for key, size in sorted(sizes.items())]
-    lines += ["", f"{'rank':>4}  {'tmdb id':>8}  {'name':<40} {'vote avg':>8} {'votes':>7} {'seasons':>7} {'episodes':>8}"]
+    lines += [
+        "",
+        f"{'rank':>4}  {'tmdb id':>8}  {'name':<40} {'vote avg':>8} {'votes':>7} "
+        f"{'seasons':>7} {'episodes':>8}",
+    ]
     for series in manifest["ranking"]:
         details = read(layout.details_key(day, series["id"]))
         lines.append(
-            f"{series['rank']:>4}  {details['id']:>8}  {details['name'][:40]:<40} {details['vote_average']:>8.3f} "
+            f"{series['rank']:>4}  {details['id']:>8}  {details['name'][:40]:<40} "
+            f"{details['vote_average']:>8.3f} "
             f"{details['vote_count']:>7} {details['number_of_seasons']:>7} {details['number_of_episodes']:>8}"
         )
     if not manifest["ranking"]:
@@ -276,16 +297,20 @@ def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> st
     parquet = client.get_object(Bucket=bucket, Key=layout.report_key(day, "parquet"))["Body"].read()
     table = pl.read_parquet(io.BytesIO(parquet))
     html_key = layout.report_key(day, "html")
-    lines = ["", f"TMDB against IMDb for {day} ({table.height} series, "
-                 f"{table['imdb_matched'].sum()} with an IMDb match):",
-             f"{'rank':<5} {'name':<36} {'TMDB avg':>8} {'TMDB votes':>10} {'IMDb':>5} {'IMDb votes':>10} "
-             f"{'seasons':>7} {'episodes':>8}"]
+    lines = [
+        "",
+        f"TMDB against IMDb for {day} ({table.height} series, "
+        f"{table['imdb_matched'].sum()} with an IMDb match):",
+        f"{'rank':<5} {'name':<36} {'TMDB avg':>8} {'TMDB votes':>10} {'IMDb':>5} {'IMDb votes':>10} "
+        f"{'seasons':>7} {'episodes':>8}",
+    ]
 
     def shown(value: Any, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
     lines += [
-        f"{row['rank']:<5} {row['name'][:36]:<36} {row['tmdb_vote_average']:>8.3f} {row['tmdb_vote_count']:>10,} "
+        f"{row['rank']:<5} {row['name'][:36]:<36} {row['tmdb_vote_average']:>8.3f} "
+        f"{row['tmdb_vote_count']:>10,} "
         f"{shown(row['imdb_rating'], '.1f'):>5} {shown(row['imdb_votes'], ','):>10} "
         f"{shown(row['seasons'], 'd'):>7} {shown(row['episodes'], 'd'):>8}"
         for row in table.iter_rows(named=True)
@@ -297,7 +322,7 @@ def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> st
 def run_date(text: str) -> date:
     """``DATE``: a calendar date as YYYY-MM-DD; empty means today (UTC)."""
     if not text:
-        return datetime.now(timezone.utc).date()
+        return datetime.now(UTC).date()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         try:
             return date.fromisoformat(text)
@@ -314,7 +339,9 @@ def run_conf(text: str) -> str:
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"CONF is not JSON ({error}); got {text!r}.") from None
     if not isinstance(conf, dict):
-        raise argparse.ArgumentTypeError(f"CONF must be a JSON object such as '{{\"top_n\": 20}}'; got {text!r}.")
+        raise argparse.ArgumentTypeError(
+            f"CONF must be a JSON object such as '{{\"top_n\": 20}}'; got {text!r}."
+        )
     try:
         params.check_known(conf)
         params.query_from(conf)
@@ -325,26 +352,37 @@ def run_conf(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--date", type=run_date, default="", help="logical date, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument(
+        "--date", type=run_date, default="", help="logical date, YYYY-MM-DD (default: today, UTC)"
+    )
     add_location_arguments(parser)
-    parser.add_argument("--conf", type=run_conf, default="", help='the run\'s params as JSON, e.g. \'{"top_n": 20}\'')
-    parser.add_argument("--executor", choices=["local", "celery"], default=os.environ.get("EXECUTOR") or "local",
-                        help="local: `dags test` in this process; celery: on a started Celery cluster "
-                             "(default: $EXECUTOR, else local)")
+    parser.add_argument(
+        "--conf", type=run_conf, default="", help="the run's params as JSON, e.g. '{\"top_n\": 20}'"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=["local", "celery"],
+        default=os.environ.get("EXECUTOR") or "local",
+        help="local: `dags test` in this process; celery: on a started Celery cluster "
+        "(default: $EXECUTOR, else local)",
+    )
     args = parser.parse_args(argv)
     if args.executor == "celery":
         from local_stack.cluster import run_on_cluster
 
-        return guarded("make run EXECUTOR=celery",
-                       lambda: run_on_cluster(args.date, args.conf, args.lake, args.local))
+        return guarded(
+            "make run EXECUTOR=celery", lambda: run_on_cluster(args.date, args.conf, args.lake, args.local)
+        )
     return guarded("make run", lambda: run_day(args.date, args.lake, args.local, args.conf))
 
 
 def run_day(day: date, lake: Path, local: Path, conf: str) -> int:
     """Both DAGs for ``day`` in one Airflow process, then what they wrote."""
     with local_airflow(lake, local, holder=f"make run for {day}") as (s3, bucket):
-        failed = airflow_batch(["dags", "test", DAG_ID, day.isoformat(), "--conf", conf],
-                               ["dags", "test", REPORT_DAG_ID, day.isoformat()])
+        failed = airflow_batch(
+            ["dags", "test", DAG_ID, day.isoformat(), "--conf", conf],
+            ["dags", "test", REPORT_DAG_ID, day.isoformat()],
+        )
         report_failed = failed == 2  # the second command
         if failed and not report_failed:
             print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -12,7 +13,6 @@ import sys
 import sysconfig
 import tempfile
 import time
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,7 +58,8 @@ class LocalS3:
         )
 
     def airflow_connection(self, lambda_endpoint: str | None = None) -> str:
-        """``AIRFLOW_CONN_AWS_DEFAULT`` for this server, scoped to S3 (and Lambda, if given) so others stay real."""
+        """``AIRFLOW_CONN_AWS_DEFAULT`` for this server, scoped to S3 (and Lambda, if given) so others stay
+        real."""
         service_config = {"s3": {"endpoint_url": self.endpoint_url}}
         if lambda_endpoint:
             service_config["lambda"] = {"endpoint_url": lambda_endpoint}
@@ -112,7 +113,11 @@ def sandbox_token() -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
     return ".".join(
-        [segment({"alg": "HS256"}), segment({"aud": "tmdb-sandbox", "jti": secrets.token_hex(8)}), secrets.token_urlsafe(32)]
+        [
+            segment({"alg": "HS256"}),
+            segment({"aud": "tmdb-sandbox", "jti": secrets.token_hex(8)}),
+            secrets.token_urlsafe(32),
+        ]
     )
 
 
@@ -160,8 +165,13 @@ def _wait_for_port(port: int, process: subprocess.Popen, name: str, log_path: Pa
 
 @contextmanager
 def _service(
-    name: str, command: list[str], env: dict[str, str], log_path: Path, port: int,
-    is_ours: Callable[[], None], **popen: Any,
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    port: int,
+    is_ours: Callable[[], None],
+    **popen: Any,
 ) -> Iterator[subprocess.Popen]:
     """Start a service and make sure that what answers on ``port`` is it, before anyone uses it.
 
@@ -179,8 +189,13 @@ def _service(
         try:
             is_ours()
         except Exception as failure:
-            raise _failed(name, f"what answers on port {port} is not the server just started ({failure})",
-                          process, log_path, offset) from None
+            raise _failed(
+                name,
+                f"what answers on port {port} is not the server just started ({failure})",
+                process,
+                log_path,
+                offset,
+            ) from None
         if process.poll() is not None:
             raise _failed(name, "ended", process, log_path, offset)
         yield process
@@ -193,7 +208,9 @@ def rclone_binary() -> str:
     for folder in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
         if (folder / "rclone").exists():
             return str(folder / "rclone")
-    raise FileNotFoundError("rclone not found beside the Python interpreter: install the requirements (make run)")
+    raise FileNotFoundError(
+        "rclone not found beside the Python interpreter: install the requirements (make run)"
+    )
 
 
 @contextmanager
@@ -232,14 +249,14 @@ def check_lake(root: Path, bucket: str) -> None:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as failure:
         reason = f"{failure.strerror}: {failure.filename}"
-        raise ServiceError(f"The lake folder {root} cannot be created: {reason}")
+        raise ServiceError(f"The lake folder {root} cannot be created: {reason}") from None
     for folder in filter(Path.exists, folders):
         try:
             descriptor, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
             os.close(descriptor)
             os.unlink(probe)
         except OSError as failure:
-            raise ServiceError(f"The lake folder {folder} is not writable: {failure.strerror}")
+            raise ServiceError(f"The lake folder {folder} is not writable: {failure.strerror}") from None
 
 
 def ensure_bucket(client, bucket: str) -> None:
@@ -254,8 +271,22 @@ def tmdb_sandbox(log_path: Path, catalog: Path = CATALOG, port: int | None = Non
     """The TMDB sandbox app under uvicorn, accepting a fresh credential of each kind."""
     port = port or free_port()
     tmdb = LocalTmdb(f"http://{HOST}:{port}/3", sandbox_token(), secrets.token_hex(16))
-    command = [sys.executable, "-m", "sandbox.tmdb_app", "--host", HOST, "--port", str(port), "--catalog", str(catalog)]
-    env = {**os.environ, "TMDB_SANDBOX_CREDENTIALS": f"{tmdb.credential},{tmdb.api_key}", "PYTHONPATH": str(REPO)}
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox.tmdb_app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--catalog",
+        str(catalog),
+    ]
+    env = {
+        **os.environ,
+        "TMDB_SANDBOX_CREDENTIALS": f"{tmdb.credential},{tmdb.api_key}",
+        "PYTHONPATH": str(REPO),
+    }
 
     def is_ours() -> None:
         """Our credential is let through (404 for a path that is not TMDB's), a wrong one is refused."""
@@ -272,8 +303,13 @@ def tmdb_sandbox(log_path: Path, catalog: Path = CATALOG, port: int | None = Non
 
 @contextmanager
 def local_lambda(
-    name: str, zip_path: Path, environment: dict[str, str], log_path: Path, work_dir: Path,
-    timeout: float = 300.0, port: int | None = None,
+    name: str,
+    zip_path: Path,
+    environment: dict[str, str],
+    log_path: Path,
+    work_dir: Path,
+    timeout: float = 300.0,
+    port: int | None = None,
 ) -> Iterator[str]:
     """A Lambda Invoke endpoint running one function from its built zip; yields the endpoint URL.
 
@@ -288,14 +324,29 @@ def local_lambda(
             pipe.write(json.dumps({"functions": {name: spec}}))
         work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="lambda-", dir=work_dir) as folder:
-            command = [sys.executable, "-m", "sandbox.lambda_app", "--host", HOST, "--port", str(port),
-                       "--config", f"/dev/fd/{config_read}", "--work-dir", str(Path(folder) / "code")]
+            command = [
+                sys.executable,
+                "-m",
+                "sandbox.lambda_app",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--config",
+                f"/dev/fd/{config_read}",
+                "--work-dir",
+                str(Path(folder) / "code"),
+            ]
             endpoint = f"http://{HOST}:{port}"
 
             def is_ours() -> None:
                 """A dry run of our function succeeds (204) only where our config was loaded."""
-                answer = requests.post(f"{endpoint}/2015-03-31/functions/{name}/invocations", data=b"{}",
-                                       headers={"X-Amz-Invocation-Type": "DryRun"}, timeout=PROBE_TIMEOUT)
+                answer = requests.post(
+                    f"{endpoint}/2015-03-31/functions/{name}/invocations",
+                    data=b"{}",
+                    headers={"X-Amz-Invocation-Type": "DryRun"},
+                    timeout=PROBE_TIMEOUT,
+                )
                 if answer.status_code != 204:
                     raise ServiceError(f"a dry run of {name} answered HTTP {answer.status_code}")
 

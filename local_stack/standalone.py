@@ -45,7 +45,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"airflow standalone exited with code {process.returncode}; see its output above.")
+            raise SystemExit(
+                f"airflow standalone exited with code {process.returncode}; see its output above."
+            )
         try:
             health = requests.get(f"{url}/api/v2/monitor/health", timeout=2).json()
             if all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler")):
@@ -79,14 +81,16 @@ def serve(lake: Path, local: Path, port: int) -> int:
     url = f"http://{HOST}:{port}"
     with local_airflow(lake, local, holder=f"make airflow on {url}") as _:
         password = admin_password(Path(os.environ["AIRFLOW_HOME"]))
-        os.environ.update({
-            "AIRFLOW__API__HOST": HOST,
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__BASE_URL": url,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-            # standalone starts its components as `airflow ...` from PATH: this venv's.
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-        })
+        os.environ.update(
+            {
+                "AIRFLOW__API__HOST": HOST,
+                "AIRFLOW__API__PORT": str(port),
+                "AIRFLOW__API__BASE_URL": url,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+                # standalone starts its components as `airflow ...` from PATH: this venv's.
+                "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            }
+        )
         airflow = str(Path(sys.executable).parent / "airflow")
         # It stops its components on Ctrl-C only: SIGINT, then, if this process dies.
         process = processes.start(

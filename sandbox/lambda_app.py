@@ -89,7 +89,8 @@ def function_name(path_name: str) -> str:
 
 
 def link_runtime_libraries(folder: Path) -> Path:
-    """A folder holding only RUNTIME_PROVIDED, linked from this interpreter: the function's view of the runtime."""
+    """A folder holding only RUNTIME_PROVIDED, linked from this interpreter: the function's view of the
+    runtime."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in RUNTIME_PROVIDED:
         spec = importlib.util.find_spec(name)
@@ -159,9 +160,8 @@ class LocalLambda:
         else:
             outcome = self._outcome(done, request_id)
         report = f"REPORT RequestId: {request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
-        full_log = (
-            f"START RequestId: {request_id} Version: $LATEST\n{outcome.log}END RequestId: {request_id}\n{report}\n"
-        )
+        full_log = (f"START RequestId: {request_id} Version: $LATEST\n{outcome.log}"
+                    f"END RequestId: {request_id}\n{report}\n")
         for line in full_log.splitlines():
             log.info("[%s] %s", name, line)
         return Invocation(outcome.payload, outcome.failed, full_log)
@@ -171,7 +171,9 @@ class LocalLambda:
         try:
             envelope = json.loads(done.stdout)
         except ValueError:
-            status = f"exit status {done.returncode}" if done.returncode >= 0 else f"signal {-done.returncode}"
+            status = (
+                f"exit status {done.returncode}" if done.returncode >= 0 else f"signal {-done.returncode}"
+            )
             message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
             return Invocation(_error_payload(message, "Runtime.ExitError"), True, _text(done.stderr))
         if "error" in envelope:
@@ -191,7 +193,8 @@ def _aws_error(status: int, error_type: str, message: str) -> JSONResponse:
 
 
 def create_app(functions: Mapping[str, LocalFunction], work_dir: Path | None = None) -> FastAPI:
-    """The Invoke API for these functions; unpacked code goes under ``work_dir`` (default: a temporary folder)."""
+    """The Invoke API for these functions; unpacked code goes under ``work_dir`` (default: a temporary
+    folder)."""
     app = FastAPI(title="Local Lambda")
     if work_dir is None:
         app.state.scratch = tempfile.TemporaryDirectory(prefix="local-lambda-")
@@ -222,7 +225,9 @@ def create_app(functions: Mapping[str, LocalFunction], work_dir: Path | None = N
             later = BackgroundTask(runner.invoke, name, event, request_id)
             return Response(status_code=202, headers=headers, background=later)
         if invocation_type != "RequestResponse":
-            return _aws_error(400, "InvalidParameterValueException", f"Unsupported invocation type: {invocation_type}")
+            return _aws_error(
+                400, "InvalidParameterValueException", f"Unsupported invocation type: {invocation_type}"
+            )
         outcome = await run_in_threadpool(runner.invoke, name, event, request_id)
         headers["X-Amz-Executed-Version"] = "$LATEST"
         if outcome.failed:
@@ -247,7 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local AWS Lambda Invoke endpoint.")
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--config", type=Path, required=True, help="JSON: {\"functions\": {NAME: {zip_path, ...}}}")
+    parser.add_argument(
+        "--config", type=Path, required=True, help='JSON: {"functions": {NAME: {zip_path, ...}}}'
+    )
     parser.add_argument("--work-dir", type=Path, help="where zips are unpacked (default: a temporary folder)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,4 +1,5 @@
-"""The Lambda Python runtime's share of one invocation, run by ``sandbox/lambda_app.py`` in a fresh interpreter.
+"""The Lambda Python runtime's share of one invocation, run by ``sandbox/lambda_app.py`` in a fresh
+interpreter.
 
 Started as ``python -S -P lambda_runtime.py REQUEST_ID DEADLINE_MS`` in the unpacked zip, with the
 function's environment (``_HANDLER`` names the handler, as on AWS). It reads the event on stdin, calls
@@ -38,7 +39,12 @@ class LambdaContext:
 
 
 def error(message: str, error_type: str, request_id: str, stack: list[str] | None = None) -> dict[str, Any]:
-    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack or []}
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": stack or [],
+    }
 
 
 def run(request_id: str, deadline_ms: int, event_text: str) -> dict[str, Any]:
@@ -60,7 +66,9 @@ def run(request_id: str, deadline_ms: int, event_text: str) -> dict[str, Any]:
         result = handler(json.loads(event_text), LambdaContext(request_id, deadline_ms))
     except Exception as failure:  # noqa: BLE001 - an unhandled error is the function's answer
         frames = traceback.extract_tb(failure.__traceback__)[1:]
-        return {"error": error(str(failure), type(failure).__name__, request_id, traceback.format_list(frames))}
+        return {
+            "error": error(str(failure), type(failure).__name__, request_id, traceback.format_list(frames))
+        }
     try:
         json.dumps(result)
     except (TypeError, ValueError) as failure:
@@ -74,7 +82,8 @@ def main() -> None:
     os.dup2(2, 1)  # from here on, whatever the function prints lands in its log
     logging.Formatter.converter = time.gmtime
     logging.basicConfig(
-        format=f"[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t{request_id}\t%(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+        format=f"[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t{request_id}\t%(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
     )
     envelope = run(request_id, deadline_ms, sys.stdin.read() or "{}")
     answer.write(json.dumps(envelope))

@@ -43,8 +43,16 @@ CREDENTIALS_ENV = "TMDB_SANDBOX_CREDENTIALS"
 FAULTS_ENV = "TMDB_SANDBOX_FAULTS"
 ADMIN_PREFIX = "/_sandbox/"
 
-INVALID_KEY = {"status_code": 7, "status_message": "Invalid API key: You must be granted a valid key.", "success": False}
-NOT_FOUND = {"status_code": 34, "status_message": "The resource you requested could not be found.", "success": False}
+INVALID_KEY = {
+    "status_code": 7,
+    "status_message": "Invalid API key: You must be granted a valid key.",
+    "success": False,
+}
+NOT_FOUND = {
+    "status_code": 34,
+    "status_message": "The resource you requested could not be found.",
+    "success": False,
+}
 INVALID_PAGE = {
     "status_code": 22,
     "status_message": "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
@@ -52,25 +60,44 @@ INVALID_PAGE = {
 }
 INVALID_INPUT = {"status_code": 47, "status_message": "The input is not valid.", "success": False}
 RATE_LIMITED = {
-    "success": False, "status_code": 25,
+    "success": False,
+    "status_code": 25,
     "status_message": "Your request count (#) is over the allowed limit of (40).",
 }
 INTERNAL_ERROR = {
-    "success": False, "status_code": 11, "status_message": "Internal error: Something went wrong, contact TMDB."
+    "success": False,
+    "status_code": 11,
+    "status_message": "Internal error: Something went wrong, contact TMDB.",
 }
 SERVICE_OFFLINE = {
-    "success": False, "status_code": 9,
+    "success": False,
+    "status_code": 9,
     "status_message": "Service offline: This service is temporarily offline, try again later.",
 }
 FAULT_ANSWERS: dict[str, tuple[int, Mapping[str, Any]]] = {
-    "429": (429, RATE_LIMITED), "500": (500, INTERNAL_ERROR), "503": (503, SERVICE_OFFLINE), "empty": (200, {}),
+    "429": (429, RATE_LIMITED),
+    "500": (500, INTERNAL_ERROR),
+    "503": (503, SERVICE_OFFLINE),
+    "empty": (200, {}),
 }
 MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 SORT_FIELDS = ("popularity", "vote_average", "vote_count", "first_air_date", "name", "original_name")
 LIST_ITEM_FIELDS = (
-    "adult", "backdrop_path", "genre_ids", "id", "origin_country", "original_language", "original_name",
-    "overview", "popularity", "poster_path", "first_air_date", "name", "vote_average", "vote_count",
+    "adult",
+    "backdrop_path",
+    "genre_ids",
+    "id",
+    "origin_country",
+    "original_language",
+    "original_name",
+    "overview",
+    "popularity",
+    "poster_path",
+    "first_air_date",
+    "name",
+    "vote_average",
+    "vote_count",
 )
 
 
@@ -145,7 +172,7 @@ class Faults:
 
     def pick(self, path: str) -> FaultRule | None:
         """The first rule matching ``path`` with budget left for it, charged for this request."""
-        for rule, fired, rng in zip(self.rules, self.fired, self.rngs):
+        for rule, fired, rng in zip(self.rules, self.fired, self.rngs, strict=True):
             if not fnmatchcase(path, rule.path):
                 continue
             due = fired[path] < rule.times if rule.times is not None else rng.random() < rule.probability
@@ -155,7 +182,9 @@ class Faults:
         return None
 
 
-async def inject(rule: FaultRule, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+async def inject(
+    rule: FaultRule, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
     """TMDB's answer for ``rule``'s fault; a slow fault still answers normally, only late."""
     if rule.fault == "slow":
         await asyncio.sleep(rule.delay)
@@ -193,7 +222,11 @@ def load_catalog(path: Path) -> dict[int, dict[str, Any]]:
 
 
 def create_app(
-    catalog_path: Path, credentials: Collection[str], *, latency: float = 0.0, faults: Sequence[FaultRule] = ()
+    catalog_path: Path,
+    credentials: Collection[str],
+    *,
+    latency: float = 0.0,
+    faults: Sequence[FaultRule] = (),
 ) -> FastAPI:
     """The sandbox app over the catalog at ``catalog_path``, accepting any of ``credentials``."""
     catalog = load_catalog(Path(catalog_path))
@@ -201,7 +234,10 @@ def create_app(
     active = Faults(faults)
     received: list[dict[str, Any]] = []
     app = FastAPI(
-        title="TMDB sandbox", docs_url=None, redoc_url=None, openapi_url=None,
+        title="TMDB sandbox",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
         default_response_class=TmdbJSONResponse,
     )
 
@@ -226,7 +262,9 @@ def create_app(
         response = await authorise(request, call_next)
         if request.url.path.startswith("/3/"):
             query = {k: "***" if k == "api_key" else v for k, v in request.query_params.items()}
-            received.append({"path": request.url.path, "query": query, "status": response.status_code, "at": at})
+            received.append(
+                {"path": request.url.path, "query": query, "status": response.status_code, "at": at}
+            )
         return response
 
     @app.exception_handler(404)
@@ -254,7 +292,8 @@ def create_app(
         if field not in SORT_FIELDS or direction not in ("asc", "desc"):
             return error(400, INVALID_INPUT)
         found = [
-            series for series in catalog.values()
+            series
+            for series in catalog.values()
             if (include_adult or not series["adult"])
             and matches({str(genre["id"]) for genre in series["genres"]}, with_genres)
             and matches(set(series["origin_country"]), with_origin_country)
@@ -263,12 +302,14 @@ def create_app(
         ]
         found.sort(key=sort_key(field), reverse=direction == "desc")
         start = (int(page) - 1) * PAGE_SIZE
-        return TmdbJSONResponse({
-            "page": int(page),
-            "results": [list_item(series) for series in found[start:start + PAGE_SIZE]],
-            "total_pages": min(max(1, math.ceil(len(found) / PAGE_SIZE)), MAX_PAGE),
-            "total_results": len(found),
-        })
+        return TmdbJSONResponse(
+            {
+                "page": int(page),
+                "results": [list_item(series) for series in found[start : start + PAGE_SIZE]],
+                "total_pages": min(max(1, math.ceil(len(found) / PAGE_SIZE)), MAX_PAGE),
+                "total_results": len(found),
+            }
+        )
 
     @app.get("/3/tv/{tv_id}")
     def tv_details(tv_id: str, append_to_response: str = "") -> Response:

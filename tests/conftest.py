@@ -62,3 +62,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"Skipped {sum(missing.values())} tests for software this machine lacks ({counts}); "
             f"enable them with: apt-get install -y {' '.join(missing)}"
         )
+
+
+AIRFLOW_DEPRECATIONS = (
+    "airflow.exceptions.RemovedInAirflow4Warning",
+    "airflow.exceptions.AirflowProviderDeprecationWarning",
+)
+"""Airflow's and its providers' deprecations fail a test. Named here, not in pytest.ini: pytest imports a
+filter's class when it reads it, and Airflow must not be imported before the throw-away home is set."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for category in AIRFLOW_DEPRECATIONS:
+        config.addinivalue_line("filterwarnings", f"error::{category}")

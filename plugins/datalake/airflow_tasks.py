@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datalake import layout, settings
-from datalake.params import check_known, query_from
 from datalake.csv_files import CsvFile
+from datalake.params import check_known, query_from
 from datalake.storage import S3ObjectStore
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ INCLUDE_DATA = Path(__file__).resolve().parents[2] / "include" / "data"
 RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
 """Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""
 
-BUCKET_TEMPLATE = "{{ var.value.get('%s', '%s') }}" % (settings.BUCKET_VARIABLE, settings.DEFAULT_BUCKET)
+BUCKET_TEMPLATE = f"{{{{ var.value.get('{settings.BUCKET_VARIABLE}', '{settings.DEFAULT_BUCKET}') }}}}"
 """The lake's bucket in an operator's templated field: what ``lake_bucket`` reads in a task."""
 
 
@@ -67,7 +67,7 @@ def emit_asset_event(outlet_events: OutletEventAccessorsProtocol, root: str, ext
 
 def csv_source_template(csv_file: CsvFile) -> str:
     """The file to land: the Variable named after the file, else the sample in include/data."""
-    return "{{ var.value.get('%s', '%s') }}" % (csv_file.variable, INCLUDE_DATA / csv_file.filename)
+    return f"{{{{ var.value.get('{csv_file.variable}', '{INCLUDE_DATA / csv_file.filename}') }}}}"
 
 
 def tmdb_client() -> TmdbClient:
@@ -95,7 +95,9 @@ def tmdb_client() -> TmdbClient:
             "set it to a TMDB v4 read-access token or v3 API key."
         )
     rate = float(connection.extra_dejson.get("requests_per_second", DEFAULT_PER_SECOND))
-    redis_url = connection.extra_dejson.get("rate_limit_redis_url") or os.environ.get(RATE_LIMIT_REDIS_URL_ENV)
+    redis_url = connection.extra_dejson.get("rate_limit_redis_url") or os.environ.get(
+        RATE_LIMIT_REDIS_URL_ENV
+    )
     return TmdbClient(connection.password, base_url, requests_per_second=rate, rate_limit_redis_url=redis_url)
 
 
@@ -133,8 +135,12 @@ def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
     day = run_day(dag_run)
     store = lake_store()
     if manifest.retract_manifest(store, day, dag_run.dag_id):
-        log.info("Retracted s3://%s/%s: the partition %s is incomplete until this run's manifest lands.",
-                 store.bucket, layout.manifest_key(day, dag_run.dag_id), day)
+        log.info(
+            "Retracted s3://%s/%s: the partition %s is incomplete until this run's manifest lands.",
+            store.bucket,
+            layout.manifest_key(day, dag_run.dag_id),
+            day,
+        )
 
 
 def discover_top_anime(
@@ -155,7 +161,8 @@ def discover_top_anime(
 def land_and_announce_details(
     series_id: int, language: str, dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
 ) -> dict[str, Any]:
-    """Land ``/tv/{series_id}`` in ``language`` under the run's partition and announce it; return its entry."""
+    """Land ``/tv/{series_id}`` in ``language`` under the run's partition and announce it; return its
+    entry."""
     from datalake import tmdb_ingest
 
     with failing_fast_on_permanent_errors():
@@ -188,6 +195,9 @@ def close_partition(
         objects=[entry for entry in landed if entry],
     )
     stored = manifest.write_manifest(lake_store(), document)
-    emit_asset_event(outlet_events, layout.MANIFEST_ROOT, {**stored.as_dict(), "partition": document["partition"],
-                                                           "run_id": document["run_id"]})
+    emit_asset_event(
+        outlet_events,
+        layout.MANIFEST_ROOT,
+        {**stored.as_dict(), "partition": document["partition"], "run_id": document["run_id"]},
+    )
     return document

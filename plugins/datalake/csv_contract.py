@@ -187,7 +187,8 @@ def _check_utf8(
             decoder.decode(b"", True)
     except UnicodeDecodeError as error:
         line = lines_before + chunk[: start + error.start].count(_NEWLINE) + 1
-        raise CsvContractError(path, line, f"is not UTF-8: {error.reason} at byte 0x{error.object[error.start]:02x}") from None
+        problem = f"is not UTF-8: {error.reason} at byte 0x{error.object[error.start]:02x}"
+        raise CsvContractError(path, line, problem) from None
 
 
 def _mode_or_zero(path: Path) -> int:
@@ -206,10 +207,14 @@ def _excerpt(text: str) -> str:
 
 def _refuse_endless_header(start: bytes, dataset: CsvFile, path: Path) -> None:
     found = start[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
-    raise CsvContractError(path, 1, (
-        f"no line end within the first {HEADER_BOUND} bytes (the line starts {found!r}...): "
-        f"expected the header line {dataset.header!r}"
-    ))
+    raise CsvContractError(
+        path,
+        1,
+        (
+            f"no line end within the first {HEADER_BOUND} bytes (the line starts {found!r}...): "
+            f"expected the header line {dataset.header!r}"
+        ),
+    )
 
 
 def _check_header(line: bytes, dataset: CsvFile, path: Path) -> None:
@@ -219,11 +224,13 @@ def _check_header(line: bytes, dataset: CsvFile, path: Path) -> None:
     if found.startswith("\ufeff"):
         raise CsvContractError(path, 1, "starts with a byte-order mark (BOM): expected plain UTF-8")
     columns = found.split(DELIMITER)
-    for position, (want, got) in enumerate(zip(dataset.columns, columns), start=1):
+    for position, (want, got) in enumerate(zip(dataset.columns, columns, strict=False), start=1):
         if want != got:
             raise CsvContractError(path, 1, f"header column {position} is {_excerpt(got)}, expected {want!r}")
     raise CsvContractError(
-        path, 1, f"header has {len(columns)} columns, expected the {len(dataset.columns)} of {dataset.header!r}"
+        path,
+        1,
+        f"header has {len(columns)} columns, expected the {len(dataset.columns)} of {dataset.header!r}",
     )
 
 
@@ -236,5 +243,7 @@ def _check_fields(lines: bytes, good_line: bytes, path: Path, lines_before: int,
         found = shape.count(_SEPARATOR) + 1
         if found != expected:
             raise CsvContractError(
-                path, lines_before + offset, f"expected {expected} fields separated by {DELIMITER!r}, found {found}"
+                path,
+                lines_before + offset,
+                f"expected {expected} fields separated by {DELIMITER!r}, found {found}",
             )

@@ -59,4 +59,6 @@ def csv_file_named(name: str) -> CsvFile:
     for csv_file in CSV_FILES:
         if csv_file.name == name:
             return csv_file
-    raise ValueError(f"Unknown CSV file {name!r}: expected one of {', '.join(known.name for known in CSV_FILES)}.")
+    raise ValueError(
+        f"Unknown CSV file {name!r}: expected one of {', '.join(known.name for known in CSV_FILES)}."
+    )

@@ -1,4 +1,5 @@
-"""Landing a local file in one pass: its contract is checked while its bytes go up, then the object is proven whole."""
+"""Landing a local file in one pass: its contract is checked while its bytes go up, then the object is proven
+whole."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class ExpectedETag:
             taken = view[: self._part_bytes - self._filled]
             self._part.update(taken)
             self._filled += len(taken)
-            view = view[len(taken):]
+            view = view[len(taken) :]
             if self._filled == self._part_bytes:
                 self._done.append(self._part.digest())
                 self._part = hashlib.md5(usedforsecurity=False)
@@ -117,7 +118,8 @@ class ContractCheckedStream:
 @contextmanager
 def upload_answer(client: Any) -> Iterator[dict[str, Any]]:
     """What the server answers to the call that completes an upload through ``client`` (PutObject or
-    CompleteMultipartUpload), filled in when the upload returns; boto3's transfer manager keeps it to itself."""
+    CompleteMultipartUpload), filled in when the upload returns; boto3's transfer manager keeps it to
+    itself."""
     answer: dict[str, Any] = {}
 
     def keep(parsed: Mapping[str, Any], **_: Any) -> None:
@@ -140,6 +142,7 @@ def sending_md5s(client: Any, etag: ExpectedETag) -> Iterator[None]:
     CRC32 checksum, even where the ETag is not an MD5 (KMS): the MD5 worked out for the ETag is sent
     instead of a CRC32 computed again. boto3 reads a part whole before it sends it, so its MD5 is known.
     """
+
     def single(params: dict[str, Any], **_: Any) -> None:
         params["ContentMD5"] = base64.b64encode(etag.single_md5()).decode()
 
@@ -147,7 +150,8 @@ def sending_md5s(client: Any, etag: ExpectedETag) -> Iterator[None]:
         params["ContentMD5"] = base64.b64encode(etag.part_md5(params["PartNumber"])).decode()
 
     handlers = (
-        ("before-parameter-build.s3.PutObject", single), ("before-parameter-build.s3.UploadPart", part),
+        ("before-parameter-build.s3.PutObject", single),
+        ("before-parameter-build.s3.UploadPart", part),
     )
     for event, handler in handlers:
         client.meta.events.register(event, handler)
@@ -167,8 +171,12 @@ def landing_mismatch(
     object is encrypted with KMS or a customer key. Otherwise ``head()`` is asked, and the size compared.
     """
     found = _MD5_ETAG.fullmatch(answer.get("ETag", ""))
-    encrypted = str(answer.get("ServerSideEncryption", "")).startswith("aws:kms") or "SSECustomerAlgorithm" in answer
+    encrypted = (
+        str(answer.get("ServerSideEncryption", "")).startswith("aws:kms") or "SSECustomerAlgorithm" in answer
+    )
     if found and not encrypted:
-        return None if found.group(1) == etag else f"ETag {found.group(1)}, expected {etag} for the bytes read"
+        return (
+            None if found.group(1) == etag else f"ETag {found.group(1)}, expected {etag} for the bytes read"
+        )
     size = head().get("ContentLength")
     return None if size == facts.bytes else f"size {size} bytes, expected {facts.bytes}"

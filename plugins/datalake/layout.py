@@ -6,7 +6,7 @@ overwrites the same keys instead of adding new ones.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from datalake.csv_files import CsvFile
 
@@ -20,13 +20,13 @@ def day_of_run(logical_date: datetime | None, run_after: datetime) -> date:
     """The UTC date a run writes under: its logical date, or run_after for a manual run without one."""
     moment = logical_date if logical_date is not None else run_after
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.date()
 
 
 def utc_timestamp(epoch: float | None = None) -> str:
     """ISO-8601 in UTC, to the millisecond: how the manifest writes every moment (default: now)."""
-    moment = datetime.now(timezone.utc) if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
     return moment.isoformat(timespec="milliseconds")
 
 

@@ -18,21 +18,29 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
+from datalake import layout, manifest, params, parity
+from datalake.airflow_tasks import emit_asset_event, run_day
 from datalake.csv_contract import CsvContractError
 from datalake.csv_files import CsvFile
 from datalake.landing import (
-    MD5_INSTEAD_OF_CRC32, ContractCheckedStream, ExpectedETag, landing_mismatch, sending_md5s, upload_answer,
+    MD5_INSTEAD_OF_CRC32,
+    ContractCheckedStream,
+    ExpectedETag,
+    landing_mismatch,
+    sending_md5s,
+    upload_answer,
 )
-from datalake import layout, manifest, params, parity
-from datalake.airflow_tasks import emit_asset_event, run_day
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
+
+LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
 class CsvLandingOperator(BaseOperator):
-    """Land one local CSV file unchanged under its run's key, only if it meets its contract; prove it landed whole.
+    """Land one local CSV file unchanged under its run's key, only if it meets its contract; prove it landed
+    whole.
 
     The contract is checked in the same pass that uploads the bytes; the SHA-256 and row count it
     learns are returned into XCom for the manifest and the Asset event. A file that breaks its
@@ -50,7 +58,12 @@ class CsvLandingOperator(BaseOperator):
     template_fields: Sequence[str] = ("filename", "dest_bucket")
 
     def __init__(
-        self, *, csv_file: CsvFile, filename: str, dest_bucket: str, aws_conn_id: str | None = "aws_default",
+        self,
+        *,
+        csv_file: CsvFile,
+        filename: str,
+        dest_bucket: str,
+        aws_conn_id: str | None = "aws_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,9 +74,17 @@ class CsvLandingOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         key = layout.csv_key(self.csv_file, run_day(context["dag_run"]))
-        stored = land_checked_csv(Path(self.filename), self.csv_file, self.dest_bucket, key,
-                                  aws_conn_id=self.aws_conn_id, log=self.log)
-        get_hook_lineage_collector().add_input_asset(context=self, scheme="file", asset_kwargs={"path": self.filename})
+        stored = land_checked_csv(
+            Path(self.filename),
+            self.csv_file,
+            self.dest_bucket,
+            key,
+            aws_conn_id=self.aws_conn_id,
+            log=self.log,
+        )
+        get_hook_lineage_collector().add_input_asset(
+            context=self, scheme="file", asset_kwargs={"path": self.filename}
+        )
         emit_asset_event(context["outlet_events"], layout.csv_root(self.csv_file), stored)
         return stored
 
@@ -78,7 +99,7 @@ def land_checked_csv(
     verify: str | bool | None = None,
     encrypt: bool = False,
     acl_policy: str | None = None,
-    log: logging.Logger | logging.LoggerAdapter = logging.getLogger(__name__),
+    log: logging.Logger | logging.LoggerAdapter = LOG,
 ) -> dict[str, Any]:
     """The operator's landing without a task context: one pass that checks and uploads, then verification
     against the ETag the server answered (a HEAD only when that ETag is not an MD5). Each PUT carries the
@@ -89,18 +110,27 @@ def land_checked_csv(
     """
     connection_config = S3Hook(aws_conn_id=aws_conn_id, verify=verify).config
     hook = S3Hook(
-        aws_conn_id=aws_conn_id, verify=verify, extra_args={"ContentType": "text/csv; charset=utf-8"},
+        aws_conn_id=aws_conn_id,
+        verify=verify,
+        extra_args={"ContentType": "text/csv; charset=utf-8"},
         config=connection_config.merge(Config(**MD5_INSTEAD_OF_CRC32)),
     )
     client = hook.get_conn()
     config = hook.transfer_config
-    etag = ExpectedETag(config.multipart_threshold, ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize))
+    etag = ExpectedETag(
+        config.multipart_threshold, ChunksizeAdjuster().adjust_chunksize(config.multipart_chunksize)
+    )
     try:
-        with ContractCheckedStream(path, dataset, etag) as stream, upload_answer(client) as answer, \
-                sending_md5s(client, etag):
+        with (
+            ContractCheckedStream(path, dataset, etag) as stream,
+            upload_answer(client) as answer,
+            sending_md5s(client, etag),
+        ):
             hook.load_file_obj(stream, key, bucket, replace=True, encrypt=encrypt, acl_policy=acl_policy)
         facts = stream.facts
-        problem = landing_mismatch(answer, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key))
+        problem = landing_mismatch(
+            answer, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key)
+        )
     except CsvContractError as error:
         raise AirflowFailException(f"Nothing landed: {error}") from None
     except (BotoCoreError, ClientError, S3UploadFailedError) as error:
@@ -108,8 +138,15 @@ def land_checked_csv(
     if problem:
         client.delete_object(Bucket=bucket, Key=key)
         raise LakeWriteError(f"s3://{bucket}/{key} did not land whole ({problem}); it was deleted.")
-    log.info("Landed s3://%s/%s: met the %s contract, %d rows, %d bytes, sha256 %s, verified",
-             bucket, key, dataset.name, facts.rows, facts.bytes, facts.sha256)
+    log.info(
+        "Landed s3://%s/%s: met the %s contract, %d rows, %d bytes, sha256 %s, verified",
+        bucket,
+        key,
+        dataset.name,
+        facts.rows,
+        facts.bytes,
+        facts.sha256,
+    )
     return StoredObject(
         key, facts.bytes, facts.sha256, str(path), facts.rows, layout.utc_timestamp(stream.modified)
     ).as_dict()
@@ -131,7 +168,11 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
     def __init__(self, *, bucket: str, compare_bytes: str | bool = True, **kwargs: Any):
         super().__init__(
             invocation_type="RequestResponse",
-            botocore_config={"read_timeout": 900, "connect_timeout": 10, "retries": {"total_max_attempts": 1}},
+            botocore_config={
+                "read_timeout": 900,
+                "connect_timeout": 10,
+                "retries": {"total_max_attempts": 1},
+            },
             retries=0,
             **kwargs,
         )
@@ -147,22 +188,29 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         try:
             document = manifest.read_manifest(client, self.bucket, day, context["dag_run"].dag_id)
-            tmdb_objects = [entry for entry in document["objects"]
-                            if entry["key"].startswith(layout.TMDB_ROOT)]
+            tmdb_objects = [
+                entry for entry in document["objects"] if entry["key"].startswith(layout.TMDB_ROOT)
+            ]
             for entry in tmdb_objects:
                 manifest.read_listed(client, self.bucket, document, entry["key"])
         except ValueError as error:
             raise AirflowFailException(f"Parity not checked: {error}") from None
         run_params = context["params"]
-        self.payload = json.dumps({
-            "date": day.isoformat(),
-            "prefix": parity.PARITY_PREFIX,
-            **{name: run_params[name] for name in params.SCHEMAS},
-        })
+        self.payload = json.dumps(
+            {
+                "date": day.isoformat(),
+                "prefix": parity.PARITY_PREFIX,
+                **{name: run_params[name] for name in params.SCHEMAS},
+            }
+        )
         answer = super().execute(context)
         compare_bytes = str(self.compare_bytes).lower() not in ("false", "0", "no")
-        differences = parity.compare([series["id"] for series in document["ranking"]], tmdb_objects, answer,
-                                     compare_bytes=compare_bytes)
+        differences = parity.compare(
+            [series["id"] for series in document["ranking"]],
+            tmdb_objects,
+            answer,
+            compare_bytes=compare_bytes,
+        )
         if differences:
             raise AirflowFailException(parity.summary(differences))
         self.log.info("Parity: the Lambda ranked and wrote the same %d objects.", len(tmdb_objects))

@@ -81,10 +81,14 @@ def _check(name: str, value: Any) -> Any:
             bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
             raise ValueError(f"Parameter '{name}' must be {bounds}; got {value}.")
     elif not isinstance(value, str) or not re.fullmatch(schema["pattern"], value):
-        raise ValueError(f"Parameter '{name}' must match {schema['pattern']} ({schema['description']}); got {value!r}.")
+        raise ValueError(
+            f"Parameter '{name}' must match {schema['pattern']} ({schema['description']}); got {value!r}."
+        )
     return value
 
 
 def query_from(values: Mapping[str, Any]) -> DiscoverQuery:
     """The discover query from parameter values (missing ones take their defaults), each checked."""
-    return DiscoverQuery(**{name: _check(name, values.get(name, getattr(DEFAULTS, name))) for name in SCHEMAS})
+    return DiscoverQuery(
+        **{name: _check(name, values.get(name, getattr(DEFAULTS, name))) for name in SCHEMAS}
+    )

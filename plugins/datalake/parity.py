@@ -32,13 +32,15 @@ def summary(differences: Sequence[Difference]) -> str:
     return f"The Lambda's objects differ from the DAG's in {len(differences)} place(s): {listed}"
 
 
-def _by_relative_key(objects: Iterable[Mapping[str, Any]], prefix: str, side: str) -> dict[str, Mapping[str, Any]]:
+def _by_relative_key(
+    objects: Iterable[Mapping[str, Any]], prefix: str, side: str
+) -> dict[str, Mapping[str, Any]]:
     relative: dict[str, Mapping[str, Any]] = {}
     for stored in objects:
         key = str(stored["key"])
         if not key.startswith(prefix):
             raise ValueError(f"The {side}'s object {key!r} is not under the prefix {prefix!r}.")
-        relative[key[len(prefix):]] = stored
+        relative[key[len(prefix) :]] = stored
     return relative
 
 
@@ -47,10 +49,13 @@ def _content(stored: Mapping[str, Any]) -> tuple[int, str]:
 
 
 def lambda_answer(payload: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
-    """The handler's answer, from the payload as ``LambdaInvokeFunctionOperator`` returns it (a string) or parsed."""
+    """The handler's answer, from the payload as ``LambdaInvokeFunctionOperator`` returns it (a string) or
+    parsed."""
     answer = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
     if not isinstance(answer, Mapping) or not {"ids", "objects"} <= answer.keys():
-        raise ValueError(f"The Lambda's answer must be an object with 'ids' and 'objects'; got {str(answer)[:200]!r}.")
+        raise ValueError(
+            f"The Lambda's answer must be an object with 'ids' and 'objects'; got {str(answer)[:200]!r}."
+        )
     return answer
 
 
@@ -82,7 +87,7 @@ def compare(
             differences.append(Difference(key, "written by the Lambda only"))
         elif compare_bytes and _content(ours[key]) != _content(theirs[key]):
             (size, digest), (their_size, their_digest) = _content(ours[key]), _content(theirs[key])
-            detail = f"the DAG wrote {size} bytes (sha256 {digest}), the Lambda {their_size} bytes (sha256 {their_digest})"
+            detail = (f"the DAG wrote {size} bytes (sha256 {digest}), "
+                      f"the Lambda {their_size} bytes (sha256 {their_digest})")
             differences.append(Difference(key, detail))
     return differences
-

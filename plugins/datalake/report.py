@@ -22,6 +22,7 @@ import polars as pl
 
 from datalake import layout, settings
 from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
+
 # PartitionChanged and PartitionIncomplete: what read_partition raises, named here for the report's callers.
 from datalake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
 from datalake.storage import S3ObjectStore, StoredObject
@@ -63,7 +64,8 @@ _TMDB_SCHEMA: dict[str, pl.DataType] = {
     "episode_run_time": pl.List(pl.Int32()),
     **{column: pl.List(pl.String()) for column in ("genres", "networks", "production_companies")},
 }
-"""What the report takes from a ``/tv/{id}`` body, before the join derives years, run time and joined lists."""
+"""What the report takes from a ``/tv/{id}`` body, before the join derives years, run time and joined
+lists."""
 
 _IMDB_TYPES: dict[str, pl.DataType] = {
     "anoLancamento": pl.Int32(),
@@ -89,7 +91,9 @@ class RawPartition:
     def read_keys(self) -> list[str]:
         """The raw keys the report is built from (the manifest aside)."""
         ids = [entry["id"] for entry in self.manifest["ranking"]]
-        return [layout.details_key(self.day, series_id) for series_id in ids] + [layout.csv_key(SERIES, self.day)]
+        return [layout.details_key(self.day, series_id) for series_id in ids] + [
+            layout.csv_key(SERIES, self.day)
+        ]
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,9 @@ class Report:
 
     @property
     def provenance(self) -> str:
-        fetched = f"fetched {self.fetched_at[0]} to {self.fetched_at[1]}" if self.fetched_at else "nothing fetched"
+        fetched = (
+            f"fetched {self.fetched_at[0]} to {self.fetched_at[1]}" if self.fetched_at else "nothing fetched"
+        )
         ranked_by = ", ".join(f"{name}={value}" for name, value in sorted(self.params.items()))
         return (
             f"Partition {self.day.isoformat()}, raw run {self.run_id} ({ranked_by}); sources {fetched}; "
@@ -146,7 +152,11 @@ def read_partition(client: Any, bucket: str, day: date) -> RawPartition:
 def imdb_titles(series_csv: bytes) -> pl.DataFrame:
     """One row per IMDb title id: the file repeats each title once per artist, with the same title fields."""
     frame = pl.read_csv(
-        series_csv, separator=DELIMITER, null_values=NULL_MARKER, quote_char=None, infer_schema=False,
+        series_csv,
+        separator=DELIMITER,
+        null_values=NULL_MARKER,
+        quote_char=None,
+        infer_schema=False,
     )
     if tuple(frame.columns) != SERIES.columns:
         found = DELIMITER.join(frame.columns)
@@ -191,26 +201,41 @@ def comparison(tmdb: pl.DataFrame, imdb: pl.DataFrame) -> pl.DataFrame:
     time is TMDB's (the mean of its list), else IMDb's ``tempoMinutos``.
     """
     imdb = imdb.filter(pl.col("id").is_in(tmdb["imdb_id"].drop_nulls().implode())).with_columns(
-        *(pl.col(column).cast(dtype) for column, dtype in _IMDB_TYPES.items()), _matched=pl.lit(True),
+        *(pl.col(column).cast(dtype) for column, dtype in _IMDB_TYPES.items()),
+        _matched=pl.lit(True),
     )
-    joined = tmdb.join(imdb, left_on="imdb_id", right_on="id", how="left", validate="m:1", maintain_order="left")
+    joined = tmdb.join(
+        imdb, left_on="imdb_id", right_on="id", how="left", validate="m:1", maintain_order="left"
+    )
     run_time = pl.coalesce(pl.col("episode_run_time").list.mean().round(0).cast(pl.Int32), "tempoMinutos")
 
     def year(column: str) -> pl.Expr:
         return pl.col(column).str.to_date("%Y-%m-%d").dt.year()
 
-    return joined.select(
-        "rank", "tmdb_id", "imdb_id", "name", "original_name", "tmdb_vote_average", "tmdb_vote_count",
-        pl.col("notaMedia").alias("imdb_rating"),
-        pl.col("numeroVotos").alias("imdb_votes"),
-        pl.col("_matched").fill_null(False).alias("imdb_matched"),
-        pl.coalesce(year("first_air_date"), "anoLancamento").alias("first_air_year"),
-        pl.coalesce(year("last_air_date"), "anoTermino").alias("last_air_year"),
-        "status", "seasons", "episodes",
-        run_time.alias("episode_run_time_min"),
-        (pl.col("episodes") * run_time / 60).round(1).alias("total_runtime_hours"),
-        *(pl.col(column).list.join(", ") for column in ("genres", "networks", "production_companies")),
-    ).cast(SCHEMA).sort("rank")
+    return (
+        joined.select(
+            "rank",
+            "tmdb_id",
+            "imdb_id",
+            "name",
+            "original_name",
+            "tmdb_vote_average",
+            "tmdb_vote_count",
+            pl.col("notaMedia").alias("imdb_rating"),
+            pl.col("numeroVotos").alias("imdb_votes"),
+            pl.col("_matched").fill_null(False).alias("imdb_matched"),
+            pl.coalesce(year("first_air_date"), "anoLancamento").alias("first_air_year"),
+            pl.coalesce(year("last_air_date"), "anoTermino").alias("last_air_year"),
+            "status",
+            "seasons",
+            "episodes",
+            run_time.alias("episode_run_time_min"),
+            (pl.col("episodes") * run_time / 60).round(1).alias("total_runtime_hours"),
+            *(pl.col(column).list.join(", ") for column in ("genres", "networks", "production_companies")),
+        )
+        .cast(SCHEMA)
+        .sort("rank")
+    )
 
 
 def build_report(raw: RawPartition) -> Report:
@@ -220,7 +245,10 @@ def build_report(raw: RawPartition) -> Report:
     read = set(raw.read_keys)
     moments = sorted(entry["fetched_at"] for entry in raw.manifest["objects"] if entry["key"] in read)
     return Report(
-        table=table, day=raw.day, run_id=raw.manifest["run_id"], params=raw.manifest["params"],
+        table=table,
+        day=raw.day,
+        run_id=raw.manifest["run_id"],
+        params=raw.manifest["params"],
         fetched_at=(moments[0], moments[-1]) if moments else None,
     )
 
@@ -285,13 +313,13 @@ def to_markdown(report: Report) -> bytes:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
     table = [line(labels), "|" + "|".join("---" for _ in labels) + "|", *(line(row) for row in rows)]
-    text = [f"# {report.title}", "",
-            report.provenance, "", report.match_summary, "", *table, ""]
+    text = [f"# {report.title}", "", report.provenance, "", report.match_summary, "", *table, ""]
     return "\n".join(text).encode()
 
 
 def _figure(height: float) -> Any:
-    """A matplotlib figure on the Agg canvas, without pyplot's global state; imported here to keep DAG parsing fast."""
+    """A matplotlib figure on the Agg canvas, without pyplot's global state; imported here to keep DAG
+    parsing fast."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -309,14 +337,18 @@ def _png(figure: Any) -> bytes:
 def _series_axis(axes: Any, table: pl.DataFrame) -> list[int]:
     """One row per series on the y axis, best-ranked on top; returns the rows' positions."""
     positions = list(range(table.height))
-    axes.set_yticks(positions, [f"{rank}. {name}" for rank, name in zip(table["rank"], table["name"], strict=True)])
+    axes.set_yticks(
+        positions, [f"{rank}. {name}" for rank, name in zip(table["rank"], table["name"], strict=True)]
+    )
     axes.set_ylim(max(table.height, 1) - 0.5, -0.5)
     return positions
 
 
 def _present(positions: list[int], values: pl.Series) -> tuple[list[int], list[Any]]:
     """The positions and values of the rows that have a value."""
-    pairs = [(position, value) for position, value in zip(positions, values, strict=True) if value is not None]
+    pairs = [
+        (position, value) for position, value in zip(positions, values, strict=True) if value is not None
+    ]
     return [position for position, _ in pairs], [value for _, value in pairs]
 
 
@@ -325,8 +357,10 @@ def episodes_chart(table: pl.DataFrame) -> bytes:
     figure = _figure(1.2 + 0.45 * max(table.height, 1))
     episodes, seasons = figure.subplots(1, 2, sharey=True, width_ratios=(3, 1))
     positions = _series_axis(episodes, table)
-    for axes, column, title, colour in ((episodes, "episodes", "Episodes", "#4c72b0"),
-                                        (seasons, "seasons", "Seasons", "#dd8452")):
+    for axes, column, title, colour in (
+        (episodes, "episodes", "Episodes", "#4c72b0"),
+        (seasons, "seasons", "Seasons", "#dd8452"),
+    ):
         bars = axes.barh(*_present(positions, table[column]), color=colour)
         axes.bar_label(bars, padding=3)
         axes.set_title(title)
@@ -336,7 +370,8 @@ def episodes_chart(table: pl.DataFrame) -> bytes:
 
 
 def ratings_chart(table: pl.DataFrame) -> bytes:
-    """TMDB's vote average against IMDb's rating per series, on one 0-10 scale; no dot for a missing rating."""
+    """TMDB's vote average against IMDb's rating per series, on one 0-10 scale; no dot for a missing
+    rating."""
     figure = _figure(1.2 + 0.45 * max(table.height, 1))
     axes = figure.subplots()
     positions = _series_axis(axes, table)
@@ -403,8 +438,13 @@ img { max-width: 100%; height: auto; }
 """Compact and wrapping, the table scrolls sideways in its own box with rank and name held in view; printed,
 it fits the page instead, and no row or chart is split across pages."""
 
-_CELL_CLASSES = {"rank": "rank number", "name": "name", "genres": "list", "networks": "list",
-                 "production_companies": "list"}
+_CELL_CLASSES = {
+    "rank": "rank number",
+    "name": "name",
+    "genres": "list",
+    "networks": "list",
+    "production_companies": "list",
+}
 """What a column's cells need beyond their type: the two held in view; lists wide enough to wrap briefly."""
 
 
@@ -431,10 +471,12 @@ def to_html(report: Report) -> bytes:
         f"<th{attribute}>{html.escape(label)}</th>" for label, attribute in zip(labels, classes, strict=True)
     )
     body = "\n".join(
-        "<tr>" + "".join(
+        "<tr>"
+        + "".join(
             f"<td{attribute}>{html.escape(cell)}</td>"
             for cell, attribute in zip(row, cell_attributes, strict=True)
-        ) + "</tr>"
+        )
+        + "</tr>"
         for row in rows
     )
     charts = (
@@ -483,14 +525,21 @@ FORMATS: dict[str, tuple[str, Callable[[Report], bytes]]] = {
 
 
 def write_report(store: S3ObjectStore, report: Report) -> list[StoredObject]:
-    """Render every format first, then one PUT each under the partition's report prefix (a re-run replaces them)."""
-    rendered = {extension: (content_type, render(report)) for extension, (content_type, render) in FORMATS.items()}
+    """Render every format first, then one PUT each under the partition's report prefix (a re-run replaces
+    them)."""
+    rendered = {
+        extension: (content_type, render(report)) for extension, (content_type, render) in FORMATS.items()
+    }
     built_at = layout.utc_timestamp()
     source = layout.manifest_key(report.day, RAW_DAG_ID)
     return [
         store.put(
-            layout.report_key(report.day, extension), body, source=source, records=report.table.height,
-            fetched_at=built_at, content_type=content_type,
+            layout.report_key(report.day, extension),
+            body,
+            source=source,
+            records=report.table.height,
+            fetched_at=built_at,
+            content_type=content_type,
         )
         for extension, (content_type, body) in rendered.items()
     ]

@@ -25,7 +25,9 @@ REPORTS = airflow_tasks.asset_alias(layout.REPORT_ROOT)
 """The alias the report's own objects are announced through, for whatever reads the refined zone."""
 
 
-def partitions_to_report(requested: str, event_extras: Iterable[Mapping[str, Any]], run_day: date) -> list[date]:
+def partitions_to_report(
+    requested: str, event_extras: Iterable[Mapping[str, Any]], run_day: date
+) -> list[date]:
     """The dates a run reports on: the ``partition`` param if given, else every partition the
     triggering manifest events name (several raw runs may have landed since the last report),
     else the run's own date (a manual run or ``airflow dags test``).
@@ -37,7 +39,9 @@ def partitions_to_report(requested: str, event_extras: Iterable[Mapping[str, Any
         return [run_day]
     unnamed = [extra for extra in extras if "partition" not in extra]
     if unnamed:
-        raise ValueError(f"An asset event of {layout.MANIFEST_ROOT} names no partition in its extra: {unnamed[0]}")
+        raise ValueError(
+            f"An asset event of {layout.MANIFEST_ROOT} names no partition in its extra: {unnamed[0]}"
+        )
     return sorted({date.fromisoformat(extra["partition"]) for extra in extras})
 
 
@@ -55,13 +59,17 @@ def partitions(
     return [day.isoformat() for day in days]
 
 
-def write_partition_report(partition: str, outlet_events: OutletEventAccessorsProtocol) -> list[dict[str, Any]]:
+def write_partition_report(
+    partition: str, outlet_events: OutletEventAccessorsProtocol
+) -> list[dict[str, Any]]:
     """Read the raw partition, write the four report files, announce them; returns what was written."""
     from datalake import report
 
     store = airflow_tasks.lake_store()
     with airflow_tasks.failing_fast_on_permanent_errors():
-        built = report.build_report(report.read_partition(store.client, store.bucket, date.fromisoformat(partition)))
+        built = report.build_report(
+            report.read_partition(store.client, store.bucket, date.fromisoformat(partition))
+        )
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
     for entry in stored:

@@ -1,4 +1,5 @@
 """Names that tie the code to its deployment: connection ids, Variables and their defaults."""
+from __future__ import annotations
 
 RAW_DAG_ID = "datalake_raw_ingest"
 """The raw zone's DAG: its manifest is named after it, and the report reads that manifest."""

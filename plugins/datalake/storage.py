@@ -39,13 +39,15 @@ def describe_s3_failure(error: Exception, client: Any, bucket: str, key: str) ->
         return f"Could not write {where}: the S3 endpoint is unreachable."
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code")
-    else:  # boto3's S3UploadFailedError carries the code only in its text: "An error occurred (Code) when ..."
+    else:  # boto3's S3UploadFailedError has the code only in its text: "An error occurred (Code) when ..."
         found = re.search(r"\((\w+)\) when calling", str(error))
         code = found.group(1) if found else None
     if code == "NoSuchBucket":
         return f"Could not write {where}: bucket '{bucket}' does not exist."
     if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-        return f"Could not write {where}: access was refused ({code}); check the AWS connection's credentials."
+        return (
+            f"Could not write {where}: access was refused ({code}); check the AWS connection's credentials."
+        )
     return f"Could not write {where}: {code or type(error).__name__}."
 
 
@@ -57,13 +59,22 @@ class S3ObjectStore:
         self.bucket = bucket
 
     def put(
-        self, key: str, body: bytes, *, source: str, records: int, fetched_at: str,
+        self,
+        key: str,
+        body: bytes,
+        *,
+        source: str,
+        records: int,
+        fetched_at: str,
         content_type: str = "application/json",
     ) -> StoredObject:
         stored = StoredObject(key, len(body), hashlib.sha256(body).hexdigest(), source, records, fetched_at)
         try:
             self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type,
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
                 Metadata={"sha256": stored.sha256, "records": str(records)},
             )
         except (BotoCoreError, ClientError) as error:

@@ -31,9 +31,9 @@ from urllib3.exceptions import (
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from datalake.rate_limit import DEFAULT_PER_SECOND, limiter_for
-from datalake.ranking import DiscoverQuery
 from datalake.layout import utc_timestamp
+from datalake.ranking import DiscoverQuery
+from datalake.rate_limit import DEFAULT_PER_SECOND, limiter_for
 
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -253,30 +253,42 @@ class TmdbClient:
         try:
             data = response.json()
         except ValueError:
-            raise TmdbError(f"TMDB answered {url} with a body that is not JSON", url=url, status=200) from None
+            problem = f"TMDB answered {url} with a body that is not JSON"
+            raise TmdbError(problem, url=url, status=200) from None
         return TmdbResponse(url=url, body=response.content, data=data, fetched_at=utc_timestamp())
 
     def discover_tv(self, query: DiscoverQuery, page: int) -> TmdbResponse:
         response = self.get("/discover/tv", query.params(page))
         results = response.data.get("results") if isinstance(response.data, dict) else None
         if not isinstance(results, list) or "total_pages" not in response.data:
-            raise TmdbError(f"TMDB answered {response.url} without 'results' and 'total_pages'", url=response.url)
+            raise TmdbError(
+                f"TMDB answered {response.url} without 'results' and 'total_pages'", url=response.url
+            )
         return response
 
     def tv_details(self, series_id: int, language: str) -> TmdbResponse:
         try:
-            response = self.get(f"/tv/{series_id}", {"language": language, "append_to_response": "external_ids"})
+            response = self.get(
+                f"/tv/{series_id}", {"language": language, "append_to_response": "external_ids"}
+            )
         except TmdbNotFound as error:
-            raise TmdbNotFound(f"TMDB has no TV series with id {series_id}. {error}", url=error.url, status=404,
-                               tmdb_code=error.tmdb_code) from None
+            raise TmdbNotFound(
+                f"TMDB has no TV series with id {series_id}. {error}",
+                url=error.url,
+                status=404,
+                tmdb_code=error.tmdb_code,
+            ) from None
         found = response.data.get("id") if isinstance(response.data, dict) else None
         if found != series_id:
-            raise TmdbError(f"TMDB answered {response.url} with id {found!r}, expected {series_id}", url=response.url)
+            raise TmdbError(
+                f"TMDB answered {response.url} with id {found!r}, expected {series_id}", url=response.url
+            )
         return response
 
 
-def _unanswered(error: requests.RequestException, url: str, timeout: tuple[float, float],
-                elapsed: float) -> TmdbError:
+def _unanswered(
+    error: requests.RequestException, url: str, timeout: tuple[float, float], elapsed: float
+) -> TmdbError:
     """A TmdbError that tells a slow TMDB from an unreachable one, with the attempts made and their time."""
     cause = error.args[0] if error.args and isinstance(error.args[0], Exception) else error
     reason = cause.reason if isinstance(cause, MaxRetryError) else cause
@@ -286,8 +298,9 @@ def _unanswered(error: requests.RequestException, url: str, timeout: tuple[float
     connect, read = timeout
     if isinstance(reason, ReadTimeoutError):
         return TmdbError(f"TMDB answered too slowly at {url} (read timeout {read:g} s): {gave_up}", url=url)
-    return TmdbError(f"TMDB could not be reached at {url} ({_unreachable_why(reason, connect)}): {gave_up}",
-                     url=url)
+    return TmdbError(
+        f"TMDB could not be reached at {url} ({_unreachable_why(reason, connect)}): {gave_up}", url=url
+    )
 
 
 def _unreachable_why(reason: Exception | None, connect_timeout: float) -> str:
@@ -315,7 +328,9 @@ def _error_from(response: requests.Response, url: str) -> TmdbError:
     if response.status_code in (401, 403):
         return TmdbAuthError(
             f"{where}: the credential was refused ({detail}). Check the TMDB connection's password.",
-            url=url, status=response.status_code, tmdb_code=tmdb_code,
+            url=url,
+            status=response.status_code,
+            tmdb_code=tmdb_code,
         )
     if response.status_code == 404:
         return TmdbNotFound(f"{where}: {detail}", url=url, status=404, tmdb_code=tmdb_code)

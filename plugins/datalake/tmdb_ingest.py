@@ -64,7 +64,10 @@ def discover_top_series(
         log.info("Top %d of %d series over %d page(s): %s", len(ranking), len(seen), len(pages),
                  [series["id"] for series in ranking])
     else:
-        log.info("TMDB found no series for %s: there is nothing to fetch, and no detail task will run.", pages[0].url)
+        log.info(
+            "TMDB found no series for %s: there is nothing to fetch, and no detail task will run.",
+            pages[0].url,
+        )
     return Discovery(ranking, objects)
 
 
@@ -74,8 +77,11 @@ def fetch_series_details(
     """Land the raw ``/tv/{id}`` body (with external_ids) of one series."""
     response = client.tv_details(series_id, language)
     stored = store.put(
-        layout.details_key(day, series_id, prefix), response.body,
-        source=response.url, records=1, fetched_at=response.fetched_at,
+        layout.details_key(day, series_id, prefix),
+        response.body,
+        source=response.url,
+        records=1,
+        fetched_at=response.fetched_at,
     )
     log.info("Stored %s (%d bytes) from %s", stored.key, stored.bytes, response.url)
     return stored

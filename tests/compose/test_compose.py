@@ -65,7 +65,8 @@ def services(compose) -> dict[str, Any]:
 
 
 def interpolate(value: str, environ: dict[str, str] | None = None) -> str:
-    """Compose's interpolation of the forms this file uses, with the defaults unless ``environ`` says otherwise."""
+    """Compose's interpolation of the forms this file uses, with the defaults unless ``environ`` says
+    otherwise."""
     environ = environ or {}
     unsupported = re.search(r"(?<!\$)\$\{[^}]*:?[?+]", value)
     assert not unsupported, f"interpolation form not handled by this test: {unsupported.group(0)}"
@@ -126,7 +127,9 @@ def container_path(service: dict[str, Any], host: Path) -> PurePosixPath | None:
     return None
 
 
-def connection(service: dict[str, Any], conn_id: str, environ: dict[str, str] | None = None) -> dict[str, Any]:
+def connection(
+    service: dict[str, Any], conn_id: str, environ: dict[str, str] | None = None
+) -> dict[str, Any]:
     raw = service["environment"][f"AIRFLOW_CONN_{conn_id.upper()}"]
     return json.loads(interpolate(raw, environ))
 
@@ -149,7 +152,15 @@ def normalise(name: str) -> str:
 
 
 def test_the_official_services_and_the_projects_exist(services):
-    expected = {"postgres", "redis", *AIRFLOW_SERVICES, *OPTIONAL_AIRFLOW_SERVICES, "minio", "minio-init", "tmdb-sandbox"}
+    expected = {
+        "postgres",
+        "redis",
+        *AIRFLOW_SERVICES,
+        *OPTIONAL_AIRFLOW_SERVICES,
+        "minio",
+        "minio-init",
+        "tmdb-sandbox",
+    }
     assert expected <= set(services), f"missing: {sorted(expected - set(services))}"
 
 
@@ -160,7 +171,9 @@ def test_every_airflow_service_is_the_common_anchor_built_from_the_dockerfile(co
     raw = COMPOSE_FILE.read_text(encoding="utf-8")
     for name in (*AIRFLOW_SERVICES, *OPTIONAL_AIRFLOW_SERVICES):
         service = services[name]
-        assert re.search(rf"^  {re.escape(name)}:\n    <<: \*airflow-common\n", raw, re.M), f"{name}: not <<: *airflow-common"
+        assert re.search(rf"^  {re.escape(name)}:\n    <<: \*airflow-common\n", raw, re.M), (
+            f"{name}: not <<: *airflow-common"
+        )
         assert service["build"] == "." and "image" not in service, name
         assert service["volumes"] == common["volumes"], name
         for key, value in common["environment"].items():
@@ -171,7 +184,10 @@ def test_every_airflow_service_is_the_common_anchor_built_from_the_dockerfile(co
 def test_celery_executor_with_redis_postgres_and_the_execution_api(compose, services):
     env = compose["x-airflow-common"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379" in env["AIRFLOW__CELERY__BROKER_URL"]
+    assert (
+        env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+        and "@redis:6379" in env["AIRFLOW__CELERY__BROKER_URL"]
+    )
     assert "@postgres/" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert "@postgres/" in env["AIRFLOW__CELERY__RESULT_BACKEND"]
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
@@ -198,7 +214,9 @@ def test_dependencies_wait_for_healthy_stores_and_completed_init_steps(services)
         for target, rule in service.get("depends_on", {}).items():
             assert target in services, f"{name} depends on undefined {target}"
             if rule["condition"] == "service_healthy":
-                assert "healthcheck" in services[target], f"{name} waits for {target} to be healthy; it has no healthcheck"
+                assert "healthcheck" in services[target], (
+                    f"{name} waits for {target} to be healthy; it has no healthcheck"
+                )
             if rule["condition"] == "service_completed_successfully":
                 assert "restart" not in services[target], f"{target} is a one-shot step: it must not restart"
 
@@ -247,7 +265,9 @@ def test_init_steps_run_once_as_in_the_official_file(services):
 def test_dags_plugins_include_logs_and_config_are_mounted_where_airflow_looks(compose):
     table = mounts(compose["x-airflow-common"])
     for folder in ("dags", "plugins", "include", "logs", "config"):
-        assert table.get(AIRFLOW_HOME / folder) == REPO / folder, f"./{folder} is not mounted at {AIRFLOW_HOME / folder}"
+        assert table.get(AIRFLOW_HOME / folder) == REPO / folder, (
+            f"./{folder} is not mounted at {AIRFLOW_HOME / folder}"
+        )
     assert AIRFLOW_HOME / "sandbox" not in table, "product containers must not see sandbox/"
 
 
@@ -267,13 +287,19 @@ def test_csv_defaults_are_where_the_dag_looks_in_the_container(compose):
     tasks_in_container = container_path(common, tasks_file)
     assert tasks_in_container is not None, "plugins/ is not mounted"
     root = tasks_file.parents[2]
-    data_in_container = tasks_in_container.parents[2] / PurePosixPath(airflow_tasks.INCLUDE_DATA.relative_to(root).as_posix())
+    data_in_container = tasks_in_container.parents[2] / PurePosixPath(
+        airflow_tasks.INCLUDE_DATA.relative_to(root).as_posix()
+    )
     assert data_in_container == AIRFLOW_HOME / "include" / "data"
     assert host_path(common, data_in_container) == airflow_tasks.INCLUDE_DATA
     for dataset in CSV_FILES:
         variable = f"AIRFLOW_VAR_{dataset.variable.upper()}"
-        assert interpolate(common["environment"][variable]) == str(data_in_container / dataset.filename), variable
-        assert f"${{{dataset.variable.upper()}:-" in common["environment"][variable], f"{variable}: no override"
+        assert interpolate(common["environment"][variable]) == str(data_in_container / dataset.filename), (
+            variable
+        )
+        assert f"${{{dataset.variable.upper()}:-" in common["environment"][variable], (
+            f"{variable}: no override"
+        )
 
 
 # ---------------------------------------------------------------- connections and Variables
@@ -287,7 +313,9 @@ def test_aws_connection_is_minio_scoped_to_s3(services):
         assert aws["login"] == interpolate(minio_env["MINIO_ROOT_USER"])
         assert aws["password"] == interpolate(minio_env["MINIO_ROOT_PASSWORD"])
         extra = aws["extra"]
-        assert "endpoint_url" not in extra, "a connection-level endpoint would send every AWS service to MinIO"
+        assert "endpoint_url" not in extra, (
+            "a connection-level endpoint would send every AWS service to MinIO"
+        )
         assert extra["service_config"] == {"s3": {"endpoint_url": "http://minio:9000"}}
         assert extra["config_kwargs"] == {"s3": {"addressing_style": "path"}}
         assert extra["region_name"]
@@ -295,11 +323,20 @@ def test_aws_connection_is_minio_scoped_to_s3(services):
 
 
 def test_connections_follow_the_environment(services):
-    environ = {"MINIO_ROOT_USER": "lake-user", "MINIO_ROOT_PASSWORD": "lake-password", "AWS_REGION": "sa-east-1",
-               "TMDB_BASE_URL": SANDBOX_URL, "TMDB_API_TOKEN": "0123456789abcdef" * 2}
+    environ = {
+        "MINIO_ROOT_USER": "lake-user",
+        "MINIO_ROOT_PASSWORD": "lake-password",
+        "AWS_REGION": "sa-east-1",
+        "TMDB_BASE_URL": SANDBOX_URL,
+        "TMDB_API_TOKEN": "0123456789abcdef" * 2,
+    }
     worker = services["airflow-worker"]
     aws = connection(worker, settings.AWS_CONN_ID, environ)
-    assert (aws["login"], aws["password"], aws["extra"]["region_name"]) == ("lake-user", "lake-password", "sa-east-1")
+    assert (aws["login"], aws["password"], aws["extra"]["region_name"]) == (
+        "lake-user",
+        "lake-password",
+        "sa-east-1",
+    )
     tmdb = connection(worker, settings.TMDB_CONN_ID, environ)
     assert tmdb == {"conn_type": "http", "host": SANDBOX_URL, "password": environ["TMDB_API_TOKEN"]}
 
@@ -319,7 +356,9 @@ def test_bucket_variable_and_minio_bucket_agree_with_the_code(services, compose)
     script = init["command"][1]
     assert 'mc mb --ignore-existing "lake/$${DATALAKE_BUCKET}"' in script
     assert "mc alias set lake http://minio:9000" in script
-    assert script.lstrip().startswith("set -e"), "a failed step must fail minio-init, or Airflow starts without its bucket"
+    assert script.lstrip().startswith("set -e"), (
+        "a failed step must fail minio-init, or Airflow starts without its bucket"
+    )
 
 
 # ---------------------------------------------------------------- the TMDB sandbox
@@ -329,27 +368,43 @@ def test_the_sandbox_is_optional_and_serves_the_catalog(services):
     sandbox = services["tmdb-sandbox"]
     assert sandbox["profiles"] == ["sandbox"]
     assert sandbox["entrypoint"] == ["python", "-m", "sandbox.tmdb_app"]
-    arguments = dict(zip(sandbox["command"][::2], sandbox["command"][1::2]))
-    assert arguments == {"--host": "0.0.0.0", "--port": "8000",
-                         "--catalog": "/opt/airflow/include/data/tmdb_catalog.json"}
-    assert host_path(sandbox, PurePosixPath(arguments["--catalog"])) == REPO / "include" / "data" / "tmdb_catalog.json"
+    arguments = dict(zip(sandbox["command"][::2], sandbox["command"][1::2], strict=True))
+    assert arguments == {
+        "--host": "0.0.0.0",
+        "--port": "8000",
+        "--catalog": "/opt/airflow/include/data/tmdb_catalog.json",
+    }
+    assert (
+        host_path(sandbox, PurePosixPath(arguments["--catalog"]))
+        == REPO / "include" / "data" / "tmdb_catalog.json"
+    )
     assert host_path(sandbox, AIRFLOW_HOME / "sandbox" / "tmdb_app.py").is_file()
-    assert sandbox["working_dir"] == str(AIRFLOW_HOME) and sandbox["environment"]["PYTHONPATH"] == str(AIRFLOW_HOME)
+    assert sandbox["working_dir"] == str(AIRFLOW_HOME) and sandbox["environment"]["PYTHONPATH"] == str(
+        AIRFLOW_HOME
+    )
     assert SANDBOX_URL == f"http://tmdb-sandbox:{arguments['--port']}/3"
 
 
 def test_the_sandbox_accepts_the_credential_airflow_sends(services):
     sandbox_env = services["tmdb-sandbox"]["environment"]
     assert sandbox_env["TMDB_SANDBOX_CREDENTIALS"] == "${TMDB_API_TOKEN:-}"
-    assert not any(key.startswith("AIRFLOW") for key in sandbox_env), "the sandbox is not an Airflow component"
+    assert not any(key.startswith("AIRFLOW") for key in sandbox_env), (
+        "the sandbox is not an Airflow component"
+    )
     for name, service in services.items():
-        assert "tmdb-sandbox" not in service.get("depends_on", {}), f"{name} must run without the optional sandbox"
+        assert "tmdb-sandbox" not in service.get("depends_on", {}), (
+            f"{name} must run without the optional sandbox"
+        )
 
 
 def test_the_sandbox_command_line_is_the_apps(services):
     sandbox = services["tmdb-sandbox"]
     result = subprocess.run(
-        [sys.executable, "-m", "sandbox.tmdb_app", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "sandbox.tmdb_app", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
@@ -361,10 +416,16 @@ def test_the_sandbox_command_line_is_the_apps(services):
 
 
 def test_dockerfile_extends_the_pinned_airflow_image():
-    lines = [line for line in DOCKERFILE.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     match = re.fullmatch(r"FROM apache/airflow:(?P<airflow>[\d.]+)-python(?P<python>\d+\.\d+)", lines[0])
     assert match, f"first instruction: {lines[0]!r}"
-    assert match["airflow"] == pins(REPO / "requirements.txt")["apache-airflow"], "the image's Airflow is the pinned one"
+    assert match["airflow"] == pins(REPO / "requirements.txt")["apache-airflow"], (
+        "the image's Airflow is the pinned one"
+    )
     assert match["python"] == f"{sys.version_info.major}.{sys.version_info.minor}", (
         "constraints.txt is resolved (make lock) for this interpreter; the image's Python must match"
     )
@@ -374,8 +435,9 @@ def test_dockerfile_installs_image_requirements_with_the_constraints():
     text = DOCKERFILE.read_text(encoding="utf-8")
     assert re.search(r"^COPY requirements-image\.txt constraints\.txt /requirements/$", text, re.M)
     assert re.search(
-        r"^RUN pip install --no-cache-dir -r /requirements/requirements-image\.txt -c /requirements/constraints\.txt$",
-        text, re.M,
+        r"^RUN pip install --no-cache-dir -r /requirements/requirements-image\.txt -c /requirements/constraints\.txt$",  # noqa: E501 (verbatim data)
+        text,
+        re.M,
     )
     assert not re.search(r"==\d", text), "no version in the Dockerfile: they come from constraints.txt"
 
@@ -435,7 +497,9 @@ def test_the_image_provides_every_module_the_dag_and_plugins_import():
             continue
         for line in requires:
             requirement = Requirement(line)
-            if requirement.marker and not any(requirement.marker.evaluate({"extra": e}) for e in extras | {""}):
+            if requirement.marker and not any(
+                requirement.marker.evaluate({"extra": e}) for e in extras | {""}
+            ):
                 continue
             pending.append((normalise(requirement.name), set(requirement.extras)))
 
@@ -458,7 +522,17 @@ def test_the_image_provides_every_module_the_dag_and_plugins_import():
 
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_build_context():
     ignored = {line.strip() for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()}
-    for entry in (".venv", ".lake", ".local", "dist", ".env", ".git", ".pytest_cache", "**/__pycache__", "logs"):
+    for entry in (
+        ".venv",
+        ".lake",
+        ".local",
+        "dist",
+        ".env",
+        ".git",
+        ".pytest_cache",
+        "**/__pycache__",
+        "logs",
+    ):
         assert entry in ignored, entry
     for needed in ("requirements-image.txt", "constraints.txt"):
         assert needed not in ignored
@@ -484,7 +558,13 @@ def test_env_example_documents_nothing_unused_and_holds_no_secret():
     used = {name for path in (COMPOSE_FILE, AWS_OVERLAY) for name in defaults_in(path)}
     documented = env_example()
     assert set(documented) <= used, f"documented but unused: {sorted(set(documented) - used)}"
-    for secret in ("TMDB_API_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "FERNET_KEY"):
+    for secret in (
+        "TMDB_API_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "FERNET_KEY",
+    ):
         assert documented[secret] == "", f"{secret} must be empty in .env.example"
     assert SANDBOX_URL in ENV_EXAMPLE.read_text(encoding="utf-8")
 
@@ -513,9 +593,11 @@ def docker_compose() -> str:
     pytest.skip(message)
 
 
-def run_compose(docker_compose: str, tmp_path: Path, *args: str, files=(COMPOSE_FILE,), env_file: str = "",
-                profiles=()) -> subprocess.CompletedProcess:
-    """``docker-compose ... config`` with only ``env_file`` as the environment (not the caller's or a local .env)."""
+def run_compose(
+    docker_compose: str, tmp_path: Path, *args: str, files=(COMPOSE_FILE,), env_file: str = "", profiles=()
+) -> subprocess.CompletedProcess:
+    """``docker-compose ... config`` with only ``env_file`` as the environment (not the caller's or a local
+    .env)."""
     dotenv = tmp_path / "compose.env"
     dotenv.write_text(env_file, encoding="utf-8")
     command = [docker_compose, "--env-file", str(dotenv), "--project-directory", str(files[0].parent)]
@@ -534,16 +616,32 @@ def assert_valid(result: subprocess.CompletedProcess) -> None:
 def test_docker_compose_validates_the_file(docker_compose, tmp_path, settings_file):
     env_file = ENV_EXAMPLE.read_text(encoding="utf-8") if settings_file == ".env.example" else ""
     assert_valid(run_compose(docker_compose, tmp_path, "config", "-q", env_file=env_file))
-    assert_valid(run_compose(docker_compose, tmp_path, "config", "-q", env_file=env_file,
-                             profiles=("sandbox", "debug", "flower")))
-    assert_valid(run_compose(docker_compose, tmp_path, "config", "-q", env_file=env_file,
-                             files=(COMPOSE_FILE, AWS_OVERLAY)))
+    assert_valid(
+        run_compose(
+            docker_compose,
+            tmp_path,
+            "config",
+            "-q",
+            env_file=env_file,
+            profiles=("sandbox", "debug", "flower"),
+        )
+    )
+    assert_valid(
+        run_compose(
+            docker_compose, tmp_path, "config", "-q", env_file=env_file, files=(COMPOSE_FILE, AWS_OVERLAY)
+        )
+    )
 
 
 def test_docker_compose_wires_the_sandbox_profile(docker_compose, tmp_path):
     token = "fedcba9876543210" * 2
-    result = run_compose(docker_compose, tmp_path, "config", profiles=("sandbox",),
-                         env_file=f"TMDB_BASE_URL={SANDBOX_URL}\nTMDB_API_TOKEN={token}\nDATALAKE_BUCKET=lake-x\n")
+    result = run_compose(
+        docker_compose,
+        tmp_path,
+        "config",
+        profiles=("sandbox",),
+        env_file=f"TMDB_BASE_URL={SANDBOX_URL}\nTMDB_API_TOKEN={token}\nDATALAKE_BUCKET=lake-x\n",
+    )
     assert_valid(result)
     merged = yaml.safe_load(result.stdout)["services"]
     tmdb = json.loads(merged["airflow-worker"]["environment"]["AIRFLOW_CONN_TMDB_DEFAULT"])
@@ -556,17 +654,30 @@ def test_docker_compose_wires_the_sandbox_profile(docker_compose, tmp_path):
 
 
 def test_docker_compose_aws_overlay_leaves_no_service_on_minio(docker_compose, tmp_path):
-    result = run_compose(docker_compose, tmp_path, "config", files=(COMPOSE_FILE, AWS_OVERLAY),
-                         profiles=("debug", "flower"), env_file="AWS_REGION=sa-east-1\n")
+    result = run_compose(
+        docker_compose,
+        tmp_path,
+        "config",
+        files=(COMPOSE_FILE, AWS_OVERLAY),
+        profiles=("debug", "flower"),
+        env_file="AWS_REGION=sa-east-1\n",
+    )
     assert_valid(result)
     merged = yaml.safe_load(result.stdout)["services"]
     base = load()["services"]
-    with_aws = [name for name, service in base.items() if "AIRFLOW_CONN_AWS_DEFAULT" in service.get("environment", {})]
+    with_aws = [
+        name for name, service in base.items() if "AIRFLOW_CONN_AWS_DEFAULT" in service.get("environment", {})
+    ]
     assert set(with_aws) == {*AIRFLOW_SERVICES, *OPTIONAL_AIRFLOW_SERVICES}
     for name in with_aws:
         env = merged[name]["environment"]
-        assert json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"]) == {"conn_type": "aws", "extra": {"region_name": "sa-east-1"}}
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", f"{name}: the overlay must add to the environment"
+        assert json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"]) == {
+            "conn_type": "aws",
+            "extra": {"region_name": "sa-east-1"},
+        }
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", (
+            f"{name}: the overlay must add to the environment"
+        )
         assert "AWS_ACCESS_KEY_ID" in env
     assert merged["airflow-worker"]["environment"]["DUMB_INIT_SETSID"] == "0"
 
@@ -574,7 +685,8 @@ def test_docker_compose_aws_overlay_leaves_no_service_on_minio(docker_compose, t
 def _depends_on_missing_service(text: str) -> str:
     return text.replace(
         "      minio:\n        condition: service_healthy\n",
-        "      minio:\n        condition: service_healthy\n      no-such-service:\n        condition: service_healthy\n", 1,
+        "      minio:\n        condition: service_healthy\n      no-such-service:\n        condition: service_healthy\n",  # noqa: E501 (verbatim data)
+        1,
     )
 
 

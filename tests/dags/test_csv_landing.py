@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -66,13 +66,16 @@ def test_a_bad_last_line_lands_nothing_and_leaves_no_upload_behind(s3, lake_root
     path = csv_of(tmp_path / "movies.csv", megabytes, last="short|row\n")
     key = f"landing/bad-{megabytes}.csv"
     last_line = path.read_bytes().count(b"\n")
-    expected = f"Nothing landed: {path}: line {last_line}: expected {len(MOVIES.columns)} fields separated by '|', found 2"
+    expected = (f"Nothing landed: {path}: line {last_line}: "
+                f"expected {len(MOVIES.columns)} fields separated by '|', found 2")
     with pytest.raises(AirflowFailException, match=re.escape(expected)):
         land(path, key)
     assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=key)
     assert not s3.list_multipart_uploads(Bucket=TEST_BUCKET).get("Uploads")
     assert not (lake_root / TEST_BUCKET / key).exists()
-    assert not list((lake_root / TEST_BUCKET).rglob(".rclone_temp_multipart*")), "parts left on the server's disk"
+    assert not list((lake_root / TEST_BUCKET).rglob(".rclone_temp_multipart*")), (
+        "parts left on the server's disk"
+    )
 
 
 def test_a_bad_file_leaves_the_object_of_an_earlier_run_as_it_was(s3, tmp_path):
@@ -137,13 +140,20 @@ DAY = date(2026, 11, 27)
 
 
 def landing_operator(**arguments) -> CsvLandingOperator:
-    return CsvLandingOperator(**{"task_id": "land_movies_csv", "csv_file": MOVIES, "dest_bucket": TEST_BUCKET,
-                                 "aws_conn_id": settings.AWS_CONN_ID, **arguments})
+    return CsvLandingOperator(
+        **{
+            "task_id": "land_movies_csv",
+            "csv_file": MOVIES,
+            "dest_bucket": TEST_BUCKET,
+            "aws_conn_id": settings.AWS_CONN_ID,
+            **arguments,
+        }
+    )
 
 
 def execute(operator: CsvLandingOperator) -> tuple[dict, OutletEventAccessors]:
     """Run the operator for a manual run on DAY; returns what it returned and the events it emitted."""
-    midnight = datetime(DAY.year, DAY.month, DAY.day, 9, tzinfo=timezone.utc)
+    midnight = datetime(DAY.year, DAY.month, DAY.day, 9, tzinfo=UTC)
     outlet_events = OutletEventAccessors()
     dag_run = SimpleNamespace(logical_date=None, run_after=midnight)
     return operator.execute({"dag_run": dag_run, "outlet_events": outlet_events}), outlet_events
@@ -178,7 +188,10 @@ def test_the_operator_writes_to_its_dest_bucket(s3, tmp_path):
     s3.create_bucket(Bucket="datalake-other")
     path = csv_of(tmp_path / "movies.csv", 0.1)
     execute(landing_operator(filename=str(path), dest_bucket="datalake-other"))
-    assert s3.get_object(Bucket="datalake-other", Key=layout.csv_key(MOVIES, DAY))["Body"].read() == path.read_bytes()
+    assert (
+        s3.get_object(Bucket="datalake-other", Key=layout.csv_key(MOVIES, DAY))["Body"].read()
+        == path.read_bytes()
+    )
 
 
 def test_the_operator_connects_through_its_aws_conn_id(s3, local_s3, tmp_path, monkeypatch):
@@ -186,7 +199,9 @@ def test_the_operator_connects_through_its_aws_conn_id(s3, local_s3, tmp_path, m
     monkeypatch.setenv("AIRFLOW_CONN_LAKE_ELSEWHERE", local_s3.airflow_connection())
     path = csv_of(tmp_path / "movies.csv", 0.1)
     execute(landing_operator(filename=str(path), aws_conn_id="lake_elsewhere"))
-    assert s3.get_object(Bucket=TEST_BUCKET, Key=layout.csv_key(MOVIES, DAY))["Body"].read() == path.read_bytes()
+    assert (
+        s3.get_object(Bucket=TEST_BUCKET, Key=layout.csv_key(MOVIES, DAY))["Body"].read() == path.read_bytes()
+    )
 
 
 def test_filename_and_dest_bucket_are_templated():
@@ -195,7 +210,8 @@ def test_filename_and_dest_bucket_are_templated():
 
 @pytest.mark.parametrize("argument", [{"gzip": True}, {"replace": False}, {"dest_key": "x.csv"}])
 def test_arguments_of_a_local_to_s3_transfer_are_refused_by_name(argument):
-    refused = f"Invalid arguments were passed to CsvLandingOperator (task_id: land_movies_csv). Invalid arguments were:\n**kwargs: {argument}"
+    refused = ("Invalid arguments were passed to CsvLandingOperator (task_id: land_movies_csv). "
+               f"Invalid arguments were:\n**kwargs: {argument}")
     with pytest.raises(TypeError, match=f"^{re.escape(refused)}$"):
         landing_operator(filename="movies.csv", **argument)
 
@@ -205,7 +221,9 @@ def test_the_operator_reports_the_file_as_input_and_the_object_as_output_lineage
     execute(landing_operator(filename=str(path)))
     collected = lineage.collected_assets
     assert [info.asset.uri for info in collected.inputs] == [f"file://{path}"]
-    assert [info.asset.uri for info in collected.outputs] == [f"s3://{TEST_BUCKET}/{layout.csv_key(MOVIES, DAY)}"]
+    assert [info.asset.uri for info in collected.outputs] == [
+        f"s3://{TEST_BUCKET}/{layout.csv_key(MOVIES, DAY)}"
+    ]
 
 
 def test_the_operator_announces_what_landed_through_the_files_alias(s3, tmp_path, monkeypatch):
@@ -219,14 +237,16 @@ def test_the_operator_announces_what_landed_through_the_files_alias(s3, tmp_path
 
 
 @pytest.mark.parametrize("megabytes", [0.5, 20], ids=["single-part", "multipart"])
-def test_each_put_carries_the_md5_of_its_bytes_and_the_server_refuses_a_wrong_one(s3, tmp_path, monkeypatch,
-                                                                                  megabytes):
+def test_each_put_carries_the_md5_of_its_bytes_and_the_server_refuses_a_wrong_one(
+    s3, tmp_path, monkeypatch, megabytes
+):
     """The Content-MD5 stands in for botocore's CRC32, so no CRC32 is computed, and it is checked."""
     import botocore.httpchecksum
 
     crc32_bytes = []
-    monkeypatch.setattr(botocore.httpchecksum.Crc32Checksum, "update",
-                        lambda _, chunk: crc32_bytes.append(len(chunk)))
+    monkeypatch.setattr(
+        botocore.httpchecksum.Crc32Checksum, "update", lambda _, chunk: crc32_bytes.append(len(chunk))
+    )
     path = csv_of(tmp_path / "movies.csv", megabytes)
     assert land(path, "landing/md5.csv")["bytes"] == path.stat().st_size
     assert crc32_bytes == []

@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,7 +41,7 @@ def dag(local_s3, tmdb) -> Iterator[Any]:
 
 def run(dag, day: date, conf: dict | None = None) -> tuple[str, dict[str, str]]:
     """One run for ``day``: its state and each task's."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     dag_run = dag.test(logical_date=midnight, run_conf=conf or {})
     return dag_run.state, {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
@@ -58,7 +57,7 @@ def parity_check(day: date) -> str:
     """The parity task of a run for ``day``, as the DAG configures it (it reads the lake before invoking)."""
     operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name="tmdb_ingest",
                                     bucket=TEST_BUCKET)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     dag_run = SimpleNamespace(dag_id=DAG_ID, logical_date=midnight, run_after=midnight)
     return operator.execute({"params": params.RUN_DEFAULTS, "dag_run": dag_run})
 
@@ -115,9 +114,11 @@ def test_unknown_parameters_fail_the_first_task_at_once_and_land_nothing(dag, lo
 
 def test_each_mapped_details_task_is_labelled_with_its_series_id(dag, local_s3):
     day = date(2026, 11, 26)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     dag_run = dag.test(logical_date=midnight)
-    ranking = json.loads(partition_objects(local_s3.client(), day)[layout.manifest_key(day, DAG_ID)])["ranking"]
-    labels = sorted(ti.rendered_map_index for ti in dag_run.get_task_instances()
-                    if ti.task_id == "fetch_series_details")
+    objects = partition_objects(local_s3.client(), day)
+    ranking = json.loads(objects[layout.manifest_key(day, DAG_ID)])["ranking"]
+    labels = sorted(
+        ti.rendered_map_index for ti in dag_run.get_task_instances() if ti.task_id == "fetch_series_details"
+    )
     assert ranking and labels == sorted(str(series["id"]) for series in ranking)

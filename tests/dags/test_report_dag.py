@@ -1,11 +1,12 @@
-"""The report DAG parses cleanly and fast, is scheduled on the raw zone's manifests, and maps over partitions."""
+"""The report DAG parses cleanly and fast, is scheduled on the raw zone's manifests, and maps over
+partitions."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -59,7 +60,9 @@ def test_parsing_loads_neither_the_report_nor_its_libraries():
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -69,9 +72,13 @@ def event(extra: dict, aliases: list[str]):
 
     return AssetEventDagRunReferenceResult(
         asset={"name": "s3://datalake/Raw/_manifests", "uri": "s3://datalake/Raw/_manifests", "extra": {}},
-        extra=extra, source_task_id="write_manifest", source_dag_id=settings.RAW_DAG_ID,
-        source_run_id="scheduled__x", source_map_index=-1, source_aliases=[{"name": name} for name in aliases],
-        timestamp=datetime(2026, 11, 27, 1, tzinfo=timezone.utc),
+        extra=extra,
+        source_task_id="write_manifest",
+        source_dag_id=settings.RAW_DAG_ID,
+        source_run_id="scheduled__x",
+        source_map_index=-1,
+        source_aliases=[{"name": name} for name in aliases],
+        timestamp=datetime(2026, 11, 27, 1, tzinfo=UTC),
     )
 
 
@@ -79,15 +86,17 @@ def partitions(events: list, partition: str = "") -> list[str]:
     """The partitions task's answer for a run triggered by ``events`` (none: a manual run)."""
     from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
-    dag_run = SimpleNamespace(logical_date=None, run_after=datetime(2026, 11, 30, 8, tzinfo=timezone.utc))
+    dag_run = SimpleNamespace(logical_date=None, run_after=datetime(2026, 11, 30, 8, tzinfo=UTC))
     return report_tasks.partitions(
         {report_tasks.PARTITION_PARAM: partition}, dag_run, TriggeringAssetEventsAccessor.build(events)
     )
 
 
 def test_an_asset_triggered_run_reports_on_every_partition_its_manifest_events_name():
-    events = [event({"key": "k", "partition": day}, [report_tasks.RAW_MANIFESTS])
-              for day in ("2026-11-28", "2026-11-27", "2026-11-28")]
+    events = [
+        event({"key": "k", "partition": day}, [report_tasks.RAW_MANIFESTS])
+        for day in ("2026-11-28", "2026-11-27", "2026-11-28")
+    ]
     assert partitions(events) == ["2026-11-27", "2026-11-28"]
 
 

@@ -1,4 +1,5 @@
-"""One ``make airflow`` stack (airflow standalone on the embedded services) shared by the UI and API tests of a
+"""One ``make airflow`` stack (airflow standalone on the embedded services) shared by the UI and API tests of
+a
 module, stopped before the next module starts its own stack (two on 2 cores would slow both)."""
 
 from __future__ import annotations
@@ -23,14 +24,24 @@ REPO = Path(__file__).resolve().parents[2]
 DAG_ID = settings.RAW_DAG_ID
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-"""Debian's Chromium (`apt-get install -y chromium`, as .ci/run does): Playwright drives it, downloading no browser."""
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+"""Debian's Chromium (`apt-get install -y chromium`, as .ci/run does): Playwright drives it, downloading no
+browser."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def clean_environment() -> dict[str, str]:
     """This process's environment without any connection or credential the user may have set."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"}
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"
+    }
 
 
 @dataclass
@@ -41,13 +52,16 @@ class Standalone:
     local: Path
 
     def headers(self) -> dict[str, str]:
-        token = requests.post(f"{self.url}/auth/token", json={"username": "admin", "password": self.password},
-                              timeout=10)
+        token = requests.post(
+            f"{self.url}/auth/token", json={"username": "admin", "password": self.password}, timeout=10
+        )
         token.raise_for_status()
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
+        )
 
     def wait_for_run(self, run_id: str, timeout: float = 420) -> dict:
         deadline = time.monotonic() + timeout
@@ -71,16 +85,34 @@ def standalone(tmp_path_factory) -> Iterator[Standalone]:
     log_path = local / "standalone.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack.standalone", "--port", str(port), "--lake", str(lake), "--local", str(local)],
-            cwd=REPO, env=clean_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "local_stack.standalone",
+                "--port",
+                str(port),
+                "--lake",
+                str(lake),
+                "--local",
+                str(local),
+            ],
+            cwd=REPO,
+            env=clean_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 400
         while b"Airflow is up" not in log_path.read_bytes():
             assert process.poll() is None, log_path.read_text()[-5000:]
-            assert time.monotonic() < deadline, "make airflow did not come up: " + log_path.read_text()[-5000:]
+            assert time.monotonic() < deadline, (
+                "make airflow did not come up: " + log_path.read_text()[-5000:]
+            )
             time.sleep(1)
-        password = json.loads((local / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+        password = json.loads(
+            (local / "airflow" / "simple_auth_manager_passwords.json.generated").read_text()
+        )
         yield Standalone(f"http://127.0.0.1:{port}", password["admin"], lake, local)
     finally:
         process.terminate()  # make airflow stops its stack on SIGTERM as on Ctrl-C

@@ -18,8 +18,15 @@ from tests.e2e.conftest import ARTIFACTS, DAG_ID
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def landed_as_make_run(standalone, run: dict, top_n: int) -> None:
@@ -48,8 +55,11 @@ def test_the_dag_is_listed_without_import_errors(standalone):
 def test_unpaused_the_scheduler_runs_it_and_the_run_lands_its_logical_dates_partition(standalone):
     assert standalone.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}).ok
     deadline = time.monotonic() + 120
-    while not (runs := standalone.api("GET", f"/dags/{DAG_ID}/dagRuns", params={"run_type": "scheduled"})
-               .json()["dag_runs"]):
+    while not (
+        runs := standalone.api("GET", f"/dags/{DAG_ID}/dagRuns", params={"run_type": "scheduled"}).json()[
+            "dag_runs"
+        ]
+    ):
         assert time.monotonic() < deadline, "the scheduler made no run"
         time.sleep(2)
     run = standalone.wait_for_run(runs[0]["dag_run_id"])
@@ -59,7 +69,9 @@ def test_unpaused_the_scheduler_runs_it_and_the_run_lands_its_logical_dates_part
 
 
 def test_the_rest_api_triggers_a_run_with_a_param_from_conf(standalone):
-    answer = standalone.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"top_n": 3}})
+    answer = standalone.api(
+        "POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"top_n": 3}}
+    )
     assert answer.status_code == 200, answer.text
     run = standalone.wait_for_run(answer.json()["dag_run_id"])
     assert run["state"] == "success"
@@ -67,16 +79,24 @@ def test_the_rest_api_triggers_a_run_with_a_param_from_conf(standalone):
 
 
 def test_the_rest_api_refuses_a_param_out_of_range_with_the_reason(standalone):
-    for bad, reason in ((0, "0 is less than the minimum of 1"), (101, "101 is greater than the maximum of 100")):
-        answer = standalone.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"top_n": bad}})
+    for bad, reason in (
+        (0, "0 is less than the minimum of 1"),
+        (101, "101 is greater than the maximum of 100"),
+    ):
+        answer = standalone.api(
+            "POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"top_n": bad}}
+        )
         assert answer.status_code == 400
         assert reason in answer.json()["detail"]
 
 
 def test_the_rest_api_run_with_an_unknown_param_fails_at_once_and_lands_nothing(standalone):
     """Airflow 3.3 accepts unknown conf keys at trigger time; the DAG's first task refuses them."""
-    answer = standalone.api("POST", f"/dags/{DAG_ID}/dagRuns",
-                            json={"logical_date": "2026-10-03T00:00:00+00:00", "conf": {"topn": 5}})
+    answer = standalone.api(
+        "POST",
+        f"/dags/{DAG_ID}/dagRuns",
+        json={"logical_date": "2026-10-03T00:00:00+00:00", "conf": {"topn": 5}},
+    )
     assert answer.status_code == 200, answer.text
     run = standalone.wait_for_run(answer.json()["dag_run_id"])
     assert run["state"] == "failed"
@@ -106,9 +126,12 @@ def test_the_ui_trigger_form_validates_params_and_its_run_lands_the_objects(stan
         form = page.locator("[role=dialog][data-state=open]")
         form.wait_for()
         for name, title, description in (
-            ("top_n", "Top N", "(1 to 100)"), ("min_vote_count", "Minimum vote count", "vote_count.gte"),
-            ("language", "Language", "e.g. pt-BR"), ("genre_id", "Genre id", "16 = Animation"),
-            ("origin_country", "Origin country", "e.g. JP"), ("lambda_function_name", "Lambda function", "parity"),
+            ("top_n", "Top N", "(1 to 100)"),
+            ("min_vote_count", "Minimum vote count", "vote_count.gte"),
+            ("language", "Language", "e.g. pt-BR"),
+            ("genre_id", "Genre id", "16 = Animation"),
+            ("origin_country", "Origin country", "e.g. JP"),
+            ("lambda_function_name", "Lambda function", "parity"),
         ):
             form.locator(f"[name=element_{name}]").wait_for()
             assert title in form.inner_text() and description in form.inner_text()
@@ -125,8 +148,11 @@ def test_the_ui_trigger_form_validates_params_and_its_run_lands_the_objects(stan
         form.get_by_role("button", name="Trigger").click()
         page.get_by_text("Dag run has been successfully triggered").first.wait_for()
 
-        runs = standalone.api("GET", f"/dags/{DAG_ID}/dagRuns",
-                              params={"run_type": "manual", "order_by": "-run_after", "limit": 1}).json()["dag_runs"]
+        runs = standalone.api(
+            "GET",
+            f"/dags/{DAG_ID}/dagRuns",
+            params={"run_type": "manual", "order_by": "-run_after", "limit": 1},
+        ).json()["dag_runs"]
         assert datetime.fromisoformat(runs[0]["run_after"]) >= triggered_after.replace(microsecond=0)
         assert runs[0]["triggered_by"] == "ui"
         run = standalone.wait_for_run(runs[0]["dag_run_id"])

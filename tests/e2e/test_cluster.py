@@ -1,4 +1,5 @@
-"""The DAGs on one real Celery cluster (``make cluster``: PostgreSQL, Redis, two workers), shared by every test.
+"""The DAGs on one real Celery cluster (``make cluster``: PostgreSQL, Redis, two workers), shared by every
+test.
 
 The TMDB sandbox is the test's own, so its request log is at hand; its connection allows 4 requests/s,
 a budget that only a store shared by both workers can hold.
@@ -36,8 +37,10 @@ from tests.e2e.conftest import clean_environment
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.cluster,
-    pytest.mark.skipif(bool(missing_binaries()) and not os.environ.get("CI"),
-                       reason="needs apt-get install -y postgresql redis-server"),
+    pytest.mark.skipif(
+        bool(missing_binaries()) and not os.environ.get("CI"),
+        reason="needs apt-get install -y postgresql redis-server",
+    ),
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,25 +62,50 @@ def cluster_runner(tmdb) -> Iterator[tuple[subprocess.Popen, Cluster]]:
     root = Path(tempfile.mkdtemp(prefix="datalake-cluster-"))
     root.chmod(0o755)
     lake, local = root / "lake", root / "local"
-    connection = {"conn_type": "http", "host": tmdb.base_url, "password": tmdb.credential,
-                  "extra": {"requests_per_second": RATE}}
+    connection = {
+        "conn_type": "http",
+        "host": tmdb.base_url,
+        "password": tmdb.credential,
+        "extra": {"requests_per_second": RATE},
+    }
     env = {**clean_environment(), "AIRFLOW_CONN_TMDB_DEFAULT": json.dumps(connection)}
     port = free_port()
     log_path = root / "cluster.log"
     with ExitStack() as stack, log_path.open("wb") as log:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack.cluster", "--port", str(port), "--lake", str(lake),
-             "--local", str(local)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "local_stack.cluster",
+                "--port",
+                str(port),
+                "--lake",
+                str(lake),
+                "--local",
+                str(local),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         stack.callback(stop, process)
         deadline = time.monotonic() + 400
         while b"is up:" not in log_path.read_bytes():
             assert process.poll() is None, log_path.read_text()[-5000:]
-            assert time.monotonic() < deadline, "make cluster did not come up: " + log_path.read_text()[-5000:]
+            assert time.monotonic() < deadline, (
+                "make cluster did not come up: " + log_path.read_text()[-5000:]
+            )
             time.sleep(1)
         pids = json.loads((local / "cluster" / "processes.json").read_text())
-        yield process, Cluster(f"http://127.0.0.1:{port}", admin_password(local / "airflow"), local, None,
-                               "datalake", pids)
+        yield (
+            process,
+            Cluster(
+                f"http://127.0.0.1:{port}", admin_password(local / "airflow"), local, None, "datalake", pids
+            ),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +143,9 @@ def test_both_dags_succeed_spread_over_both_workers_within_one_tmdb_budget(clust
     assert raw["state"] == "success"
     assert report is not None and report["state"] == "success"
 
-    mapped = [ti for ti in task_instances(cluster, raw["dag_run_id"]) if ti["task_id"] == "fetch_series_details"]
+    mapped = [
+        ti for ti in task_instances(cluster, raw["dag_run_id"]) if ti["task_id"] == "fetch_series_details"
+    ]
     assert len(mapped) == TOP_N
     assert set(Counter(ti["hostname"] for ti in mapped)) == set(WORKERS)
 
@@ -135,16 +165,22 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tmdb):
     logical = f"{day}T00:00:00+00:00"
     try:
         cluster.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
-        answer = cluster.api("POST", f"/dags/{DAG_ID}/dagRuns",
-                             json={"logical_date": logical, "run_after": logical, "conf": {}})
+        answer = cluster.api(
+            "POST",
+            f"/dags/{DAG_ID}/dagRuns",
+            json={"logical_date": logical, "run_after": logical, "conf": {}},
+        )
         answer.raise_for_status()
         run_id = answer.json()["dag_run_id"]
         deadline = time.monotonic() + 240
         victim = None
         while victim is None:
             assert time.monotonic() < deadline, "no details fetch ever ran"
-            running = [ti for ti in task_instances(cluster, run_id)
-                       if ti["task_id"] == "fetch_series_details" and ti["state"] == "running" and ti["hostname"]]
+            running = [
+                ti
+                for ti in task_instances(cluster, run_id)
+                if ti["task_id"] == "fetch_series_details" and ti["state"] == "running" and ti["hostname"]
+            ]
             victim = running[0]["hostname"] if running else None
             time.sleep(0.5)
         os.killpg(cluster.pids[victim], signal.SIGKILL)
@@ -168,7 +204,8 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tmdb):
 
 
 def test_sigterm_stops_every_process_the_cluster_started(cluster_runner):
-    """Last in this module: the runner alone is signalled, as a user's kill would; nothing it started survives."""
+    """Last in this module: the runner alone is signalled, as a user's kill would; nothing it started
+    survives."""
     process, cluster = cluster_runner
     started = psutil.Process(process.pid).children(recursive=True)
     assert {"postgres", "redis-server"} <= {child.name() for child in started}

@@ -42,7 +42,9 @@ MIGRATING = "Performing upgrade to the metadata database"
 def lake_files(lake: Path, root: str = "Raw") -> dict[str, bytes]:
     bucket = lake / "datalake"
     return {
-        str(path.relative_to(bucket)): path.read_bytes() for path in (bucket / root).rglob("*") if path.is_file()
+        str(path.relative_to(bucket)): path.read_bytes()
+        for path in (bucket / root).rglob("*")
+        if path.is_file()
     }
 
 
@@ -53,9 +55,22 @@ def local(tmp_path_factory) -> Path:
 
 def make_run(day: str, lake: Path, local: Path, conf: str = "{}", **env: str) -> subprocess.CompletedProcess:
     clean = clean_environment()
-    command = [sys.executable, "-m", "local_stack.run", "--date", day, "--lake", str(lake), "--local", str(local),
-               "--conf", conf]
-    return subprocess.run(command, cwd=REPO, env={**clean, **env}, capture_output=True, text=True, timeout=600)
+    command = [
+        sys.executable,
+        "-m",
+        "local_stack.run",
+        "--date",
+        day,
+        "--lake",
+        str(lake),
+        "--local",
+        str(local),
+        "--conf",
+        conf,
+    ]
+    return subprocess.run(
+        command, cwd=REPO, env={**clean, **env}, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +88,10 @@ def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
     expected |= {layout.discover_key(DATE, 1)} | {layout.details_key(DATE, series_id) for series_id in top}
     assert set(files) == expected | {layout.manifest_key(DATE, DAG_ID)}
     for dataset in CSV_FILES:
-        assert files[layout.csv_key(dataset, DATE)] == (REPO / "include" / "data" / dataset.filename).read_bytes()
+        assert (
+            files[layout.csv_key(dataset, DATE)]
+            == (REPO / "include" / "data" / dataset.filename).read_bytes()
+        )
     for series_id in top:
         details = json.loads(files[layout.details_key(DATE, series_id)])
         assert details["id"] == series_id and details["external_ids"]["imdb_id"].startswith("tt")
@@ -107,7 +125,8 @@ def test_the_lambda_ran_as_the_last_task_and_wrote_the_same_tmdb_objects(first_r
 def test_asset_events_carry_what_landed(first_run, local):
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         events = db.execute(
-            "SELECT asset.uri, asset_event.extra FROM asset_event JOIN asset ON asset.id = asset_event.asset_id"
+            "SELECT asset.uri, asset_event.extra FROM asset_event "
+            "JOIN asset ON asset.id = asset_event.asset_id"
         ).fetchall()
     by_key = {json.loads(extra)["key"]: uri for uri, extra in events}
     assert by_key[layout.csv_key(CSV_FILES[0], DATE)] == "s3://datalake/Raw/Local/CSV/Movies"
@@ -145,7 +164,9 @@ def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_
     lake, _, before = first_run
     after = lake_files(lake)
     assert set(after) == set(before)
-    assert {k: v for k, v in after.items() if k.endswith(".csv")} == {k: v for k, v in before.items() if k.endswith(".csv")}
+    assert {k: v for k, v in after.items() if k.endswith(".csv")} == {
+        k: v for k, v in before.items() if k.endswith(".csv")
+    }
 
     def csv_entries(files: dict[str, bytes]) -> list[dict]:
         objects = json.loads(files[layout.manifest_key(DATE, DAG_ID)])["objects"]
@@ -162,7 +183,9 @@ def test_another_tmdb_server_given_by_connection_is_used_and_ranked_by_the_rule(
     other = tmp_path / "catalog.json"
     other.write_text(json.dumps(catalog))
     with tmdb_sandbox(tmp_path / "tmdb.log", catalog=other) as server:
-        result = make_run("2026-11-28", tmp_path / "lake", local, AIRFLOW_CONN_TMDB_DEFAULT=server.airflow_connection())
+        result = make_run(
+            "2026-11-28", tmp_path / "lake", local, AIRFLOW_CONN_TMDB_DEFAULT=server.airflow_connection()
+        )
     assert result.returncode == 0, result.stderr[-5000:]
     assert "TMDB sandbox:" not in result.stdout
     landed = sorted(int(m) for m in re.findall(r"tv_(\d+)\.json", " ".join(lake_files(tmp_path / "lake"))))
@@ -177,8 +200,10 @@ def test_a_failed_run_exits_non_zero_skips_the_report_and_stops_its_services(loc
     assert result.returncode != 0
     assert f"The run of {DAG_ID} for 2026-11-29 failed" in result.stderr
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
-        reports = db.execute("SELECT count(*) FROM dag_run WHERE dag_id = ? AND logical_date LIKE '2026-11-29%'",
-                             (REPORT_DAG_ID,)).fetchone()[0]
+        reports = db.execute(
+            "SELECT count(*) FROM dag_run WHERE dag_id = ? AND logical_date LIKE '2026-11-29%'",
+            (REPORT_DAG_ID,),
+        ).fetchone()[0]
     assert reports == 0
     assert "Objects in s3://" not in result.stdout
     assert "credential was refused" in result.stdout + result.stderr
@@ -225,8 +250,10 @@ def test_rate_limits_and_server_errors_before_each_detail_are_survived_without_l
 ):
     """TMDB answers every /tv/{id} first 429 (Retry-After: 1), then 500; the v3 key travels in URLs."""
     admin = tmdb.base_url.removesuffix("/3")
-    rules = [{"path": "/3/tv/*", "fault": "429", "retry_after": 1, "times": 1},
-             {"path": "/3/tv/*", "fault": "500", "times": 1}]
+    rules = [
+        {"path": "/3/tv/*", "fault": "429", "retry_after": 1, "times": 1},
+        {"path": "/3/tv/*", "fault": "500", "times": 1},
+    ]
     requests.put(f"{admin}/_sandbox/faults", json=rules, timeout=5).raise_for_status()
     requests.delete(f"{admin}/_sandbox/requests", timeout=5).raise_for_status()
     connection = json.dumps({"conn_type": "http", "host": tmdb.base_url, "password": tmdb.api_key})
@@ -253,19 +280,26 @@ def test_rate_limits_and_server_errors_before_each_detail_are_survived_without_l
 def test_a_storage_server_restarted_mid_run_is_survived(local, tmp_path, tmdb):
     """S3 goes away while details are landing and comes back 3 s later: task retries finish the run."""
     admin = tmdb.base_url.removesuffix("/3")
-    requests.put(f"{admin}/_sandbox/faults", json=[{"path": "/3/tv/*", "fault": "slow", "delay": 1.0, "times": 1}],
-                 timeout=5).raise_for_status()
+    requests.put(
+        f"{admin}/_sandbox/faults",
+        json=[{"path": "/3/tv/*", "fault": "slow", "delay": 1.0, "times": 1}],
+        timeout=5,
+    ).raise_for_status()
     lake, port = tmp_path / "lake", free_port()
     with ExitStack() as stack:
         s3 = stack.enter_context(rclone_s3(lake, "datalake", tmp_path / "rclone.log", port=port))
 
         def restart_when_details_land() -> None:
             deadline = time.monotonic() + 300
-            while not list(lake.glob("datalake/Raw/TMDB/JSON/*/*/*/tv_*.json")) and time.monotonic() < deadline:
+            while (
+                not list(lake.glob("datalake/Raw/TMDB/JSON/*/*/*/tv_*.json")) and time.monotonic() < deadline
+            ):
                 time.sleep(0.05)
             stack.close()
             time.sleep(3)
-            stack.enter_context(rclone_s3(lake, "datalake", tmp_path / "rclone.log", port=port, secret_key=s3.secret_key))
+            stack.enter_context(
+                rclone_s3(lake, "datalake", tmp_path / "rclone.log", port=port, secret_key=s3.secret_key)
+            )
 
         restarter = threading.Thread(target=restart_when_details_land)
         restarter.start()
@@ -284,12 +318,21 @@ def test_a_storage_server_restarted_mid_run_is_survived(local, tmp_path, tmdb):
 
 def airflow_cli(lake: Path, local: Path, *command: str) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "local_stack.cli", "--lake", str(lake), "--local", str(local), *command]
-    return subprocess.run(args, cwd=REPO, env=clean_environment(), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        args, cwd=REPO, env=clean_environment(), capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.mark.parametrize(
     "task_id",
-    ["land_movies_csv", "land_series_csv", "discover_top_anime", "ranked_ids", "write_manifest", "invoke_lambda_parity"],
+    [
+        "land_movies_csv",
+        "land_series_csv",
+        "discover_top_anime",
+        "ranked_ids",
+        "write_manifest",
+        "invoke_lambda_parity",
+    ],
 )
 def test_each_task_runs_alone_with_airflow_tasks_test(first_run, local, task_id):
     lake, _, _ = first_run
@@ -302,8 +345,14 @@ def test_one_map_index_runs_alone_against_an_existing_run(first_run, local):
     lake, _, _ = first_run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         (run_id,) = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? ORDER BY id DESC", (DAG_ID, f"{DAY}%")
+            "SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? ORDER BY id DESC",
+            (DAG_ID, f"{DAY}%"),
         ).fetchone()
-    result = airflow_cli(lake, local, "tasks", "test", DAG_ID, "fetch_series_details", run_id, "--map-index", "0")
+    result = airflow_cli(
+        lake, local, "tasks", "test", DAG_ID, "fetch_series_details", run_id, "--map-index", "0"
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
-    assert f"Stored Raw/TMDB/JSON/2026/11/27/tv_{expected_top(DiscoverQuery())[0]}.json" in result.stdout + result.stderr
+    assert (
+        f"Stored Raw/TMDB/JSON/2026/11/27/tv_{expected_top(DiscoverQuery())[0]}.json"
+        in result.stdout + result.stderr
+    )

@@ -58,8 +58,9 @@ def test_it_lands_the_same_keys_and_csv_bytes_as_make_run(celery_run):
     _, files, _ = celery_run
     manifest = json.loads(files[layout.manifest_key(DATE, "datalake_raw_ingest")])
     assert manifest["run_id"].startswith("manual__")
-    assert {entry["key"] for entry in manifest["objects"]} | {layout.manifest_key(DATE, "datalake_raw_ingest")} \
-        == {key for key in files if "/2026/11/27/" in key}
+    assert {entry["key"] for entry in manifest["objects"]} | {
+        layout.manifest_key(DATE, "datalake_raw_ingest")
+    } == {key for key in files if "/2026/11/27/" in key}
     for key in (key for key in files if key.endswith(".csv")):
         assert files[key] == (REPO / "include" / "data" / Path(key).name).read_bytes()
 
@@ -68,5 +69,8 @@ def test_the_report_was_produced_by_the_asset_schedule(celery_run):
     result, _, refined = celery_run
     assert layout.report_key(DATE, "html") in refined
     assert "TMDB against IMDb for 2026-11-27" in result.stdout
-    assert re.search(r"^anime_top10_report started from its asset schedule: run \S+ \(asset_triggered\)$",
-                     result.stdout, re.MULTILINE), result.stdout[-3000:]
+    assert re.search(
+        r"^anime_top10_report started from its asset schedule: run \S+ \(asset_triggered\)$",
+        result.stdout,
+        re.MULTILINE,
+    ), result.stdout[-3000:]

@@ -12,8 +12,8 @@ import re
 import sqlite3
 import subprocess
 import sys
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,15 +38,28 @@ FILES = ["top10.csv", "top10.html", "top10.md", "top10.parquet"]
 LAPTOP_WIDTH = 1280
 A4_PORTRAIT_WIDTH = 718
 """CSS pixels across an A4 sheet upright inside 10 mm margins: the narrowest page the report may print on."""
-ROW = re.compile(r"^(\d+)\s+(.+?)\s+(\d+\.\d{3})\s+([\d,]+)\s+(\d+\.\d|-)\s+([\d,]+|-)\s+(\d+)\s+(\d+)$", re.MULTILINE)
+ROW = re.compile(
+    r"^(\d+)\s+(.+?)\s+(\d+\.\d{3})\s+([\d,]+)\s+(\d+\.\d|-)\s+([\d,]+|-)\s+(\d+)\s+(\d+)$", re.MULTILINE
+)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """One `make run` (`python -m local_stack.run`), DAGs created unpaused so the manifest's event queues the report."""
+    """One `make run` (`python -m local_stack.run`), DAGs created unpaused so the manifest's event queues the
+    report."""
     lake, local = tmp_path_factory.mktemp("lake"), tmp_path_factory.mktemp("local")
     env = {**clean_environment(), "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
-    command = [sys.executable, "-m", "local_stack.run", "--date", DAY, "--lake", str(lake), "--local", str(local)]
+    command = [
+        sys.executable,
+        "-m",
+        "local_stack.run",
+        "--date",
+        DAY,
+        "--lake",
+        str(lake),
+        "--local",
+        str(local),
+    ]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return lake, local, result
@@ -83,10 +96,13 @@ def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
     _, local, _ = run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         queued = {dag_id for (dag_id,) in db.execute("SELECT target_dag_id FROM asset_dag_run_queue")}
-        extras = [json.loads(extra) for (extra,) in db.execute(
-            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
-            (f"s3://{BUCKET}/{layout.MANIFEST_ROOT}",),
-        )]
+        extras = [
+            json.loads(extra)
+            for (extra,) in db.execute(
+                "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
+                (f"s3://{BUCKET}/{layout.MANIFEST_ROOT}",),
+            )
+        ]
     assert settings.REPORT_DAG_ID in queued
     assert report_tasks.partitions_to_report("", extras, date(2000, 1, 1)) == [DATE]
 
@@ -137,7 +153,9 @@ def test_the_page_renders_its_table_and_both_charts_in_chromium(run, browser):
     assert all(width > 0 for _, width in widths)
     page.screenshot(path=str(screenshot), full_page=True)
     page.close()
-    assert [url for url in requested if not url.startswith(("file:", "data:"))] == [], "the page is self-contained"
+    assert [url for url in requested if not url.startswith(("file:", "data:"))] == [], (
+        "the page is self-contained"
+    )
     assert screenshot.stat().st_size > 10_000
 
 
@@ -152,8 +170,11 @@ SHOWN_AT = """([x, y]) => {
 def shown(page: Page, cell: Locator) -> bool:
     """Whether the cell is what a reader sees at its centre: on the page, in view, and not covered."""
     box = cell.bounding_box()
-    return box is not None and page.evaluate(
-        SHOWN_AT, [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]) == cell.text_content()
+    return (
+        box is not None
+        and page.evaluate(SHOWN_AT, [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+        == cell.text_content()
+    )
 
 
 def markdown_labels(lake: Path) -> list[str]:

@@ -69,7 +69,9 @@ def secrets_manager_app(secrets: dict[str, str]) -> FastAPI:
     @app.post("/")
     async def call(request: Request) -> JSONResponse:
         if not request.headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 Credential="):
-            return error("UnrecognizedClientException", "The security token included in the request is invalid.")
+            return error(
+                "UnrecognizedClientException", "The security token included in the request is invalid."
+            )
         if request.headers.get("x-amz-target") != "secretsmanager.GetSecretValue":
             return error("UnknownOperationException", "Only GetSecretValue is served here.")
         secret_id = json.loads(await request.body())["SecretId"]
@@ -77,8 +79,11 @@ def secrets_manager_app(secrets: dict[str, str]) -> FastAPI:
             return error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
         return JSONResponse(
             {
-                "ARN": secret_id, "Name": secret_id.split(":")[6], "SecretString": secrets[secret_id],
-                "VersionId": "00000000-0000-0000-0000-000000000001", "VersionStages": ["AWSCURRENT"],
+                "ARN": secret_id,
+                "Name": secret_id.split(":")[6],
+                "SecretString": secrets[secret_id],
+                "VersionId": "00000000-0000-0000-0000-000000000001",
+                "VersionStages": ["AWSCURRENT"],
                 "CreatedDate": 1.7e9,
             },
             media_type="application/x-amz-json-1.1",
@@ -161,7 +166,13 @@ def lambda_endpoint(lambda_zip, toy_zip, local_s3, tmdb, secrets_manager, tmp_pa
     port = free_port()
     log_path = folder / "lambda_app.log"
     command = [
-        sys.executable, "-m", "sandbox.lambda_app", "--port", str(port), "--config", str(folder / "functions.json")
+        sys.executable,
+        "-m",
+        "sandbox.lambda_app",
+        "--port",
+        str(port),
+        "--config",
+        str(folder / "functions.json"),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -177,7 +188,10 @@ def lambda_endpoint(lambda_zip, toy_zip, local_s3, tmdb, secrets_manager, tmp_pa
 def lambda_client(lambda_endpoint):
     """boto3's Lambda client, as the DAG's operator configures it: a long read, no retries."""
     return boto3.client(
-        "lambda", endpoint_url=lambda_endpoint, region_name=REGION,
-        aws_access_key_id="local", aws_secret_access_key="local",
+        "lambda",
+        endpoint_url=lambda_endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
         config=Config(read_timeout=180, retries={"max_attempts": 0}),
     )

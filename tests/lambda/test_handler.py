@@ -1,11 +1,12 @@
-"""The handler in-process: event checks, settings, the credential's two sources, what it writes and returns."""
+"""The handler in-process: event checks, settings, the credential's two sources, what it writes and
+returns."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -61,14 +62,23 @@ def test_a_bad_event_fails_naming_the_key_and_what_was_expected(event, named):
 
 
 def test_an_empty_event_takes_the_dags_defaults_and_todays_utc_date():
-    assert handler.parse_event({}) == (datetime.now(timezone.utc).date(), "", DiscoverQuery())
+    assert handler.parse_event({}) == (datetime.now(UTC).date(), "", DiscoverQuery())
 
 
 def test_every_event_key_is_read():
-    event = {"date": "2026-11-27", "top_n": 3, "min_vote_count": 50, "language": "en-US", "genre_id": 18,
-             "origin_country": "KR", "prefix": "Parity/Lambda/"}
+    event = {
+        "date": "2026-11-27",
+        "top_n": 3,
+        "min_vote_count": 50,
+        "language": "en-US",
+        "genre_id": 18,
+        "origin_country": "KR",
+        "prefix": "Parity/Lambda/",
+    }
     assert handler.parse_event(event) == (
-        date(2026, 11, 27), "Parity/Lambda/", DiscoverQuery(3, 50, "en-US", 18, "KR")
+        date(2026, 11, 27),
+        "Parity/Lambda/",
+        DiscoverQuery(3, 50, "en-US", 18, "KR"),
     )
 
 
@@ -130,7 +140,9 @@ def test_a_json_secret_without_the_key_is_refused_without_showing_it(lambda_env,
 def test_the_environment_token_wins_over_the_secret(lambda_env, tmdb):
     lambda_env.setenv("TMDB_API_TOKEN", tmdb.credential)
     lambda_env.setenv("TMDB_SECRET_ARN", SECRET_ARN)
-    lambda_env.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")  # nothing listens: never called
+    lambda_env.setenv(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9"
+    )  # nothing listens: never called
     result = handler.lambda_handler({"date": "2026-03-03", "top_n": 1}, None)
     assert result["ids"] == expected_top(DiscoverQuery(top_n=1))
 

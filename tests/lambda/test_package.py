@@ -73,17 +73,32 @@ def test_only_the_modules_the_package_docstring_names_import_airflow_and_where_i
 
     found = {path.stem: where for path in sorted(Path(build.PACKAGE).glob("*.py"))
              if (where := airflow_imports(path))}
-    assert found == {"operators": "at import", "airflow_tasks": "in functions", "report_tasks": "in functions"}
+    assert found == {
+        "operators": "at import",
+        "airflow_tasks": "in functions",
+        "report_tasks": "in functions",
+    }
     docstring = " ".join(datalake.__doc__.split())
     assert "``datalake.operators`` at import time" in docstring
     assert "``datalake.airflow_tasks`` and ``datalake.report_tasks`` only inside their functions" in docstring
 
 
 def test_it_holds_exactly_the_modules_the_handler_reaches(lambda_zip):
-    packaged = {e.filename.removeprefix("datalake/") for e in entries(lambda_zip) if e.filename.startswith("datalake/")}
+    packaged = {
+        e.filename.removeprefix("datalake/")
+        for e in entries(lambda_zip)
+        if e.filename.startswith("datalake/")
+    }
     assert packaged == {
-        "__init__.py", "csv_files.py", "layout.py", "params.py", "ranking.py", "rate_limit.py", "storage.py",
-        "tmdb.py", "tmdb_ingest.py",
+        "__init__.py",
+        "csv_files.py",
+        "layout.py",
+        "params.py",
+        "ranking.py",
+        "rate_limit.py",
+        "storage.py",
+        "tmdb.py",
+        "tmdb_ingest.py",
     }
 
 
@@ -91,12 +106,17 @@ def test_every_module_imports_with_only_the_zip_and_the_runtimes_sdk(lambda_zip,
     with zipfile.ZipFile(lambda_zip) as archive:
         archive.extractall(tmp_path / "task")
     modules = ["handler"] + sorted(
-        f"datalake.{path.stem}" for path in (tmp_path / "task" / "datalake").glob("*.py") if path.stem != "__init__"
+        f"datalake.{path.stem}"
+        for path in (tmp_path / "task" / "datalake").glob("*.py")
+        if path.stem != "__init__"
     )
     path = os.pathsep.join([str(tmp_path / "task"), str(link_runtime_libraries(tmp_path / "runtime"))])
     done = subprocess.run(
         [sys.executable, "-S", "-P", "-c", f"import {', '.join(modules)}, requests"],
-        cwd=tmp_path / "task", env={"PYTHONPATH": path}, capture_output=True, text=True,
+        cwd=tmp_path / "task",
+        env={"PYTHONPATH": path},
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
 

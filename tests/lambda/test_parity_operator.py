@@ -7,7 +7,7 @@ TMDB objects it lists, each verified against its entry before the Lambda is invo
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -47,7 +47,7 @@ def run(monkeypatch, local_s3, lambda_endpoint, day: date = DAY, function_name: 
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", local_s3.airflow_connection(lambda_endpoint))
     operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name=function_name,
                                     bucket=TEST_BUCKET)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     context = {
         "params": {name: getattr(params.DEFAULTS, name) for name in params.SCHEMAS},
         "dag_run": SimpleNamespace(dag_id=settings.RAW_DAG_ID, logical_date=midnight, run_after=midnight),

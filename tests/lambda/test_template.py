@@ -31,11 +31,16 @@ def test_cfn_lint_passes_the_template_and_catches_a_broken_copy(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(TEMPLATE.read_text().replace(f"Runtime: {build.RUNTIME}", "Runtime: python2.7"))
     done = subprocess.run(
-        [CFN_LINT, "--format", "parseable", str(TEMPLATE), str(broken)], capture_output=True, text=True, timeout=300
+        [CFN_LINT, "--format", "parseable", str(TEMPLATE), str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     findings = done.stdout.splitlines()
     assert not [line for line in findings if line.startswith(str(TEMPLATE))], done.stdout + done.stderr
-    assert [line for line in findings if line.startswith(str(broken)) and "E2533" in line], done.stdout + done.stderr
+    assert [line for line in findings if line.startswith(str(broken)) and "E2533" in line], (
+        done.stdout + done.stderr
+    )
 
 
 def test_runtime_handler_and_code_are_the_ones_built():
@@ -71,6 +76,10 @@ def test_the_secret_is_the_only_other_grant():
     statements = function_properties()["Policies"][0]["Statement"]
     others = [statement for statement in statements if statement["Action"] != "s3:PutObject"]
     assert others == [
-        {"Sid": "ReadTheTmdbCredential", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-         "Resource": {"Ref": "TmdbSecretArn"}}
+        {
+            "Sid": "ReadTheTmdbCredential",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": {"Ref": "TmdbSecretArn"},
+        }
     ]

@@ -36,4 +36,7 @@ def test_tasks_share_botocore_models_unless_the_user_chose_a_session_factory(mon
     monkeypatch.delenv("AIRFLOW__AWS__SESSION_FACTORY", raising=False)
     assert batch(["config", "get-value", "aws", "session_factory"]).stdout.split()[-1] == SESSION_FACTORY
     monkeypatch.setenv("AIRFLOW__AWS__SESSION_FACTORY", "my_company.aws.MyCustomSessionFactory")
-    assert batch(["config", "get-value", "aws", "session_factory"]).stdout.split()[-1] == "my_company.aws.MyCustomSessionFactory"
+    assert (
+        batch(["config", "get-value", "aws", "session_factory"]).stdout.split()[-1]
+        == "my_company.aws.MyCustomSessionFactory"
+    )

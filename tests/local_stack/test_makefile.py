@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[2]
 STUB = """#!{python}
 import json, os, sys
 with open(os.environ["STUB_LOG"], "a") as log:
-    log.write(json.dumps({{"argv": sys.argv[1:], "env": {{k: os.environ.get(k) for k in {names!r}}}}}) + "\\n")
+    env = {{k: os.environ.get(k) for k in {names!r}}}
+    log.write(json.dumps({{"argv": sys.argv[1:], "env": env}}) + "\\n")
 sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 """
 PASSED = ["DATE", "CONF", "CMD", "PYTEST_ARGS", "QUICK", "MOVIES_CSV"]
@@ -31,7 +32,7 @@ HOSTILE = [
     "{}' ; touch INJECTED ; echo '",
     '{"language": "it\'s"}',
     "$(shell touch INJECTED)",
-    "`touch INJECTED`$(touch INJECTED)\"; touch INJECTED; \"",
+    '`touch INJECTED`$(touch INJECTED)"; touch INJECTED; "',
 ]
 
 
@@ -56,8 +57,14 @@ def project(tmp_path: Path) -> Path:
 def make(project: Path, *arguments: str, **env: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
     log = project / "calls.jsonl"
     environ = {k: v for k, v in os.environ.items() if k not in PASSED}
-    result = subprocess.run(["make", "--no-print-directory", *arguments], cwd=project, capture_output=True,
-                            text=True, env={**environ, "STUB_LOG": str(log), **env}, timeout=60)
+    result = subprocess.run(
+        ["make", "--no-print-directory", *arguments],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**environ, "STUB_LOG": str(log), **env},
+        timeout=60,
+    )
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return result, calls
 
@@ -75,10 +82,13 @@ def test_run_without_variables_passes_empty_values_the_driver_reads_as_defaults(
     assert calls[-1]["argv"] == ["-m", "local_stack.run", "--date", "", "--conf", ""]
 
 
-@pytest.mark.parametrize("target, variable, program", [
-    ("airflow-cli", "CMD", ["local_stack.cli"]),
-    ("test", "PYTEST_ARGS", ["pytest"]),
-])
+@pytest.mark.parametrize(
+    "target, variable, program",
+    [
+        ("airflow-cli", "CMD", ["local_stack.cli"]),
+        ("test", "PYTEST_ARGS", ["pytest"]),
+    ],
+)
 @pytest.mark.parametrize("value", HOSTILE)
 def test_word_lists_reach_python_through_the_environment(project, target, variable, program, value):
     result, calls = make(project, target, f"{variable}={value}")
@@ -119,8 +129,13 @@ def test_make_alone_lists_the_targets(project):
 def test_a_bad_date_is_refused_by_the_real_driver_naming_it(tmp_path):
     """The real ``make run``: the driver refuses the value before anything starts, and nothing else runs."""
     value = "2026-13-45; touch INJECTED #"
-    result = subprocess.run(["make", "--no-print-directory", "-C", str(REPO), "run", f"DATE={value}"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), "run", f"DATE={value}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert f"DATE must be a date as YYYY-MM-DD; got {value!r}" in result.stderr
     assert not (tmp_path / "INJECTED").exists() and not (REPO / "INJECTED").exists()
@@ -128,7 +143,14 @@ def test_a_bad_date_is_refused_by_the_real_driver_naming_it(tmp_path):
 
 def test_words_split_like_a_shell_without_running_anything():
     environ = {"CMD": "tasks test 'a b' \"$(touch x)\"; rm"}
-    assert words.command("CMD", ["airflow"], environ) == ["airflow", "tasks", "test", "a b", "$(touch x);", "rm"]
+    assert words.command("CMD", ["airflow"], environ) == [
+        "airflow",
+        "tasks",
+        "test",
+        "a b",
+        "$(touch x);",
+        "rm",
+    ]
     assert words.command("CMD", ["airflow"], {}) == ["airflow"]
     with pytest.raises(SystemExit, match="CMD=.*cannot be split"):
         words.command("CMD", ["airflow"], {"CMD": "tasks 'unclosed"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pytest
 
@@ -43,4 +44,4 @@ def test_bad_values_are_refused_before_anything_starts(started, capsys, argument
 
 def test_empty_values_mean_today_and_no_parameters():
     assert run.run_conf("") == "{}"
-    assert run.run_date("") == run.datetime.now(run.timezone.utc).date()
+    assert run.run_date("") == datetime.now(UTC).date()

@@ -20,16 +20,22 @@ def series(series_id: int, vote_average: float) -> dict:
 
 @pytest.fixture
 def partition(local_s3):
-    """A partition landed with top_n 3: the discover page lists 12 series, details exist for the top 3 only."""
+    """A partition landed with top_n 3: the discover page lists 12 series, details exist for the top 3
+    only."""
     client = local_s3.client()
     page = [series(100 + n, 9.0 - n / 10) for n in range(12)]
     put = {layout.discover_key(DAY, 1): {"page": 1, "total_pages": 1, "results": page}}
     for entry in page[:3]:
-        put[layout.details_key(DAY, entry["id"])] = {**entry, "number_of_seasons": 2, "number_of_episodes": 24}
+        put[layout.details_key(DAY, entry["id"])] = {
+            **entry,
+            "number_of_seasons": 2,
+            "number_of_episodes": 24,
+        }
     for key, body in put.items():
         client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps(body).encode())
     manifest = {
-        "run_id": "manual__2026-11-20", "partition": DAY.isoformat(),
+        "run_id": "manual__2026-11-20",
+        "partition": DAY.isoformat(),
         "params": {"top_n": 3, "language": "pt-BR"},
         "ranking": [dict(entry, rank=rank) for rank, entry in enumerate(page[:3], start=1)],
         "objects": [{"key": key, "bytes": len(json.dumps(body))} for key, body in put.items()],

@@ -26,13 +26,18 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 IDS = (1429, 31911, 85937)
 
 RATE_LIMITED = {
-    "success": False, "status_code": 25, "status_message": "Your request count (#) is over the allowed limit of (40)."
+    "success": False,
+    "status_code": 25,
+    "status_message": "Your request count (#) is over the allowed limit of (40).",
 }
 INTERNAL_ERROR = {
-    "success": False, "status_code": 11, "status_message": "Internal error: Something went wrong, contact TMDB."
+    "success": False,
+    "status_code": 11,
+    "status_message": "Internal error: Something went wrong, contact TMDB.",
 }
 SERVICE_OFFLINE = {
-    "success": False, "status_code": 9,
+    "success": False,
+    "status_code": 9,
     "status_message": "Service offline: This service is temporarily offline, try again later.",
 }
 
@@ -51,9 +56,16 @@ def statuses(client: TestClient, paths: list[str]) -> list[int]:
 
 # --- each fault --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault, code, body", [
-    ("429", 429, RATE_LIMITED), ("500", 500, INTERNAL_ERROR), ("503", 503, SERVICE_OFFLINE), ("empty", 200, {}),
-])
+
+@pytest.mark.parametrize(
+    "fault, code, body",
+    [
+        ("429", 429, RATE_LIMITED),
+        ("500", 500, INTERNAL_ERROR),
+        ("503", 503, SERVICE_OFFLINE),
+        ("empty", 200, {}),
+    ],
+)
 def test_fault_answers_like_tmdb(fault, code, body):
     response = sandbox({"path": "/3/tv/*", "fault": fault, "times": 1}).get("/3/tv/1429", headers=AUTH)
     assert response.status_code == code
@@ -94,6 +106,7 @@ def test_slow_defaults_to_five_seconds():
 
 
 # --- triggers and order ------------------------------------------------------------------------------
+
 
 def test_times_counts_each_distinct_path():
     client = sandbox({"path": "/3/tv/*", "fault": "500", "times": 2})
@@ -140,18 +153,27 @@ def test_credentials_are_checked_before_faults_and_do_not_spend_them():
 
 # --- configuration -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("spec, message", [
-    ("not json", "fault list: Invalid JSON"),
-    ('{"path": "/3/tv/*"}', "fault list: Input should be a valid array"),
-    ('[{"path": "/3/tv/*", "fault": "500", "times": 1}, {"path": "/3/tv/*", "fault": "404", "times": 1}]',
-     "rule 1 field fault: Input should be '429', '500', '503', 'slow', 'malformed' or 'empty'"),
-    ('[{"path": "/3/tv/*", "fault": "500"}]', "rule 0: give exactly one of `times` or `probability`"),
-    ('[{"path": "/3/tv/*", "fault": "500", "times": 1, "probability": 0.5}]', "rule 0: give exactly one"),
-    ('[{"path": "/3/tv/*", "fault": "500", "probability": 1.5}]', "rule 0 field probability: "),
-    ('[{"path": "/3/tv/*", "fault": "500", "times": -1}]', "rule 0 field times: "),
-    ('[{"path": "3/tv/*", "fault": "500", "times": 1}]', "rule 0 field path: "),
-    ('[{"path": "/3/tv/*", "fault": "429", "times": 1, "retry-after": 2}]', "rule 0 field retry-after: Extra inputs"),
-])
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("not json", "fault list: Invalid JSON"),
+        ('{"path": "/3/tv/*"}', "fault list: Input should be a valid array"),
+        (
+            '[{"path": "/3/tv/*", "fault": "500", "times": 1}, {"path": "/3/tv/*", "fault": "404", "times": 1}]',  # noqa: E501 (verbatim data)
+            "rule 1 field fault: Input should be '429', '500', '503', 'slow', 'malformed' or 'empty'",
+        ),
+        ('[{"path": "/3/tv/*", "fault": "500"}]', "rule 0: give exactly one of `times` or `probability`"),
+        ('[{"path": "/3/tv/*", "fault": "500", "times": 1, "probability": 0.5}]', "rule 0: give exactly one"),
+        ('[{"path": "/3/tv/*", "fault": "500", "probability": 1.5}]', "rule 0 field probability: "),
+        ('[{"path": "/3/tv/*", "fault": "500", "times": -1}]', "rule 0 field times: "),
+        ('[{"path": "3/tv/*", "fault": "500", "times": 1}]', "rule 0 field path: "),
+        (
+            '[{"path": "/3/tv/*", "fault": "429", "times": 1, "retry-after": 2}]',
+            "rule 0 field retry-after: Extra inputs",
+        ),
+    ],
+)
 def test_bad_spec_names_the_rule_and_field(spec, message):
     with pytest.raises(FaultSpecError, match="^" + message.replace("(", r"\(").replace("*", r"\*")):
         parse_faults(spec)
@@ -186,12 +208,16 @@ def test_no_faults_in_the_environment_means_none(monkeypatch):
 
 def test_a_bad_spec_in_the_environment_stops_start_up(monkeypatch, capsys):
     with pytest.raises(SystemExit) as stopped:
-        serve(monkeypatch, '[{"path": "/3/tv/*", "fault": "500", "times": 1}, {"path": "/3/tv/*", "fault": "oops"}]')
+        serve(
+            monkeypatch,
+            '[{"path": "/3/tv/*", "fault": "500", "times": 1}, {"path": "/3/tv/*", "fault": "oops"}]',
+        )
     assert stopped.value.code == 2
     assert "error: TMDB_SANDBOX_FAULTS: rule 1 field fault: Input should be '429'" in capsys.readouterr().err
 
 
 # --- admin API ---------------------------------------------------------------------------------------
+
 
 def test_put_replaces_the_rules_and_their_budgets():
     client = sandbox({"path": "/3/tv/*", "fault": "500", "times": 1})
@@ -206,11 +232,16 @@ def test_put_replaces_the_rules_and_their_budgets():
     assert statuses(client, ["/3/tv/1429"] * 2) == [500, 200]
 
 
-@pytest.mark.parametrize("body, message", [
-    ("[{", "fault list: Invalid JSON"),
-    ('[{"path": "/3/tv/*", "fault": "500", "times": 1}, {"path": "/3/tv/*", "fault": "500", "times": "x"}]',
-     "rule 1 field times: Input should be a valid integer"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("[{", "fault list: Invalid JSON"),
+        (
+            '[{"path": "/3/tv/*", "fault": "500", "times": 1}, {"path": "/3/tv/*", "fault": "500", "times": "x"}]',  # noqa: E501 (verbatim data)
+            "rule 1 field times: Input should be a valid integer",
+        ),
+    ],
+)
 def test_put_refuses_a_bad_spec_with_422_and_keeps_the_rules(body, message):
     client = sandbox({"path": "/3/tv/*", "fault": "500", "probability": 1})
     response = client.put("/_sandbox/faults", content=body)
@@ -244,7 +275,11 @@ def test_request_log_records_every_tmdb_request_with_api_key_masked():
     log = client.get("/_sandbox/requests").json()
     assert [{key: entry[key] for key in ("path", "query", "status")} for entry in log] == [
         {"path": "/3/tv/1429", "query": {"api_key": "***", "language": "pt-BR"}, "status": 429},
-        {"path": "/3/tv/1429", "query": {"api_key": "***", "append_to_response": "external_ids"}, "status": 200},
+        {
+            "path": "/3/tv/1429",
+            "query": {"api_key": "***", "append_to_response": "external_ids"},
+            "status": 200,
+        },
         {"path": "/3/discover/tv", "query": {"api_key": "***", "page": "2"}, "status": 401},
         {"path": "/3/tv/999999999", "query": {}, "status": 404},
     ]

@@ -34,14 +34,49 @@ ELEVENTH = 88803
 MATCHING = 36
 
 DETAIL_FIELDS = {
-    "id", "name", "original_name", "original_language", "origin_country", "overview", "first_air_date",
-    "last_air_date", "status", "type", "number_of_seasons", "number_of_episodes", "episode_run_time", "genres",
-    "networks", "production_companies", "vote_average", "vote_count", "popularity", "poster_path", "backdrop_path",
-    "adult", "in_production", "languages", "spoken_languages", "seasons", "external_ids",
+    "id",
+    "name",
+    "original_name",
+    "original_language",
+    "origin_country",
+    "overview",
+    "first_air_date",
+    "last_air_date",
+    "status",
+    "type",
+    "number_of_seasons",
+    "number_of_episodes",
+    "episode_run_time",
+    "genres",
+    "networks",
+    "production_companies",
+    "vote_average",
+    "vote_count",
+    "popularity",
+    "poster_path",
+    "backdrop_path",
+    "adult",
+    "in_production",
+    "languages",
+    "spoken_languages",
+    "seasons",
+    "external_ids",
 }
 LIST_ITEM_FIELDS = [
-    "adult", "backdrop_path", "genre_ids", "id", "origin_country", "original_language", "original_name",
-    "overview", "popularity", "poster_path", "first_air_date", "name", "vote_average", "vote_count",
+    "adult",
+    "backdrop_path",
+    "genre_ids",
+    "id",
+    "origin_country",
+    "original_language",
+    "original_name",
+    "overview",
+    "popularity",
+    "poster_path",
+    "first_air_date",
+    "name",
+    "vote_average",
+    "vote_count",
 ]
 
 
@@ -81,36 +116,46 @@ def is_japanese_animation(series: dict) -> bool:
 
 # --- credentials -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("headers, params", [(AUTH, {}), ({}, {"api_key": API_KEY}),
-                                             ({"Authorization": f"Bearer {API_KEY}"}, {})])
+
+@pytest.mark.parametrize(
+    "headers, params", [(AUTH, {}), ({}, {"api_key": API_KEY}), ({"Authorization": f"Bearer {API_KEY}"}, {})]
+)
 def test_accepts_a_bearer_token_or_an_api_key(client, headers, params):
     response = client.get("/3/tv/1429", headers=headers, params=params)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json;charset=utf-8"
 
 
-@pytest.mark.parametrize("headers, params", [
-    ({}, {}),
-    ({"Authorization": "Bearer wrong"}, {}),
-    ({}, {"api_key": "wrong"}),
-    ({"Authorization": f"Basic {TOKEN}"}, {}),
-    ({"Authorization": "Bearer "}, {"api_key": ""}),
-])
+@pytest.mark.parametrize(
+    "headers, params",
+    [
+        ({}, {}),
+        ({"Authorization": "Bearer wrong"}, {}),
+        ({}, {"api_key": "wrong"}),
+        ({"Authorization": f"Basic {TOKEN}"}, {}),
+        ({"Authorization": "Bearer "}, {"api_key": ""}),
+    ],
+)
 def test_refuses_missing_or_wrong_credentials_with_tmdb_code_7(client, headers, params):
     for path in ("/3/discover/tv", "/3/tv/1429"):
         response = client.get(path, headers=headers, params=params)
         assert response.status_code == 401
         assert response.json() == {
-            "status_code": 7, "status_message": "Invalid API key: You must be granted a valid key.", "success": False
+            "status_code": 7,
+            "status_message": "Invalid API key: You must be granted a valid key.",
+            "success": False,
         }
 
 
 def test_no_credential_is_accepted_when_none_is_configured():
-    response = TestClient(create_app(CATALOG, [""])).get("/3/discover/tv", headers={"Authorization": "Bearer "})
+    response = TestClient(create_app(CATALOG, [""])).get(
+        "/3/discover/tv", headers={"Authorization": "Bearer "}
+    )
     assert response.status_code == 401
 
 
 # --- discover: filters -----------------------------------------------------------------------------
+
 
 def test_discover_result_has_tmdb_list_item_shape(client, catalog):
     item = discover(client, **PRODUCT_QUERY)["results"][0]
@@ -121,8 +166,9 @@ def test_discover_result_has_tmdb_list_item_shape(client, catalog):
 
 
 def test_product_query_keeps_exactly_the_matching_japanese_animation(client, catalog):
-    expected = {s["id"] for s in catalog
-                if is_japanese_animation(s) and s["vote_count"] >= 200 and not s["adult"]}
+    expected = {
+        s["id"] for s in catalog if is_japanese_animation(s) and s["vote_count"] >= 200 and not s["adult"]
+    }
     assert len(expected) == MATCHING
     assert ids(all_results(client, **PRODUCT_QUERY)) == expected
 
@@ -169,11 +215,17 @@ def test_adult_series_appear_only_when_asked(client):
 
 # --- discover: order and pages --------------------------------------------------------------------
 
-@pytest.mark.parametrize("sort_by, field, descending", [
-    ("vote_average.desc", "vote_average", True), ("vote_average.asc", "vote_average", False),
-    ("vote_count.desc", "vote_count", True), ("popularity.desc", "popularity", True),
-    ("first_air_date.desc", "first_air_date", True),
-])
+
+@pytest.mark.parametrize(
+    "sort_by, field, descending",
+    [
+        ("vote_average.desc", "vote_average", True),
+        ("vote_average.asc", "vote_average", False),
+        ("vote_count.desc", "vote_count", True),
+        ("popularity.desc", "popularity", True),
+        ("first_air_date.desc", "first_air_date", True),
+    ],
+)
 def test_sort_orders(client, sort_by, field, descending):
     values = [series[field] for series in all_results(client, sort_by=sort_by)]
     assert values == sorted(values, reverse=descending)
@@ -193,27 +245,48 @@ def test_ties_do_not_come_in_the_products_order(client):
     assert [series["id"] for series in sorted(page, key=rank_key)][:10] == EXPECTED_TOP10
 
 
-@pytest.mark.parametrize("params", [{"sort_by": "rating.desc"}, {"sort_by": "vote_average"},
-                                    {"include_adult": "maybe"}, {"vote_count.gte": "many"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"sort_by": "rating.desc"},
+        {"sort_by": "vote_average"},
+        {"include_adult": "maybe"},
+        {"vote_count.gte": "many"},
+    ],
+)
 def test_invalid_parameters_are_tmdb_code_47(client, params):
     response = client.get("/3/discover/tv", params=params, headers=AUTH)
     assert response.status_code == 400
-    assert response.json() == {"status_code": 47, "status_message": "The input is not valid.", "success": False}
+    assert response.json() == {
+        "status_code": 47,
+        "status_message": "The input is not valid.",
+        "success": False,
+    }
 
 
 def test_pages_of_twenty(client):
     first = discover(client, **PRODUCT_QUERY, page=1)
     second = discover(client, **PRODUCT_QUERY, page=2)
-    assert (first["page"], len(first["results"]), first["total_pages"], first["total_results"]) == (1, 20, 2, 36)
+    assert (first["page"], len(first["results"]), first["total_pages"], first["total_results"]) == (
+        1,
+        20,
+        2,
+        36,
+    )
     assert (second["page"], len(second["results"]), second["total_pages"]) == (2, 16, 2)
     assert ids(first["results"]).isdisjoint(ids(second["results"]))
-    assert min(s["vote_average"] for s in first["results"]) >= max(s["vote_average"] for s in second["results"])
+    assert min(s["vote_average"] for s in first["results"]) >= max(
+        s["vote_average"] for s in second["results"]
+    )
 
 
 @pytest.mark.parametrize("page", [3, 500])
 def test_page_past_the_last_is_empty_with_totals(client, page):
     assert discover(client, **PRODUCT_QUERY, page=page) == {
-        "page": page, "results": [], "total_pages": 2, "total_results": MATCHING
+        "page": page,
+        "results": [],
+        "total_pages": 2,
+        "total_results": MATCHING,
     }
 
 
@@ -223,16 +296,22 @@ def test_invalid_page_is_tmdb_code_22(client, page):
     assert response.status_code == 400
     assert response.json() == {
         "status_code": 22,
-        "status_message": "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
+        "status_message": "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",  # noqa: E501 (verbatim data)
         "success": False,
     }
 
 
 def test_no_match_is_one_empty_page(client):
-    assert discover(client, with_origin_country="BR") == {"page": 1, "results": [], "total_pages": 1, "total_results": 0}
+    assert discover(client, with_origin_country="BR") == {
+        "page": 1,
+        "results": [],
+        "total_pages": 1,
+        "total_results": 0,
+    }
 
 
 # --- /tv/{id} -------------------------------------------------------------------------------------
+
 
 def test_details_without_external_ids_by_default(client, catalog):
     response = client.get("/3/tv/209867", params={"language": "pt-BR"}, headers=AUTH)
@@ -262,7 +341,9 @@ def test_unknown_resource_is_tmdb_code_34(client, path):
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json;charset=utf-8"
     assert response.json() == {
-        "status_code": 34, "status_message": "The resource you requested could not be found.", "success": False
+        "status_code": 34,
+        "status_message": "The resource you requested could not be found.",
+        "success": False,
     }
 
 
@@ -275,6 +356,7 @@ def test_latency_delays_each_answer():
 
 # --- the catalog ----------------------------------------------------------------------------------
 
+
 def test_catalog_entries_are_tmdb_details(catalog):
     assert len(catalog) >= 45
     assert len({series["id"] for series in catalog}) == len(catalog)
@@ -282,7 +364,9 @@ def test_catalog_entries_are_tmdb_details(catalog):
         assert DETAIL_FIELDS <= set(series), series["id"]
         numbered = [season for season in series["seasons"] if season["season_number"] >= 1]
         assert len(numbered) == series["number_of_seasons"], series["id"]
-        assert sum(season["episode_count"] for season in numbered) == series["number_of_episodes"], series["id"]
+        assert sum(season["episode_count"] for season in numbered) == series["number_of_episodes"], series[
+            "id"
+        ]
         assert [season["season_number"] for season in numbered] == list(range(1, len(numbered) + 1))
         assert series["in_production"] == (series["status"] == "Returning Series")
         assert series["external_ids"]["imdb_id"].startswith("tt")
@@ -290,8 +374,10 @@ def test_catalog_entries_are_tmdb_details(catalog):
 
 
 def test_catalog_makes_every_filter_matter(catalog):
-    matching = sorted((s for s in catalog if is_japanese_animation(s) and s["vote_count"] >= 200 and not s["adult"]),
-                      key=rank_key)
+    matching = sorted(
+        (s for s in catalog if is_japanese_animation(s) and s["vote_count"] >= 200 and not s["adult"]),
+        key=rank_key,
+    )
     assert len(matching) > 20  # two discover pages
     cut = matching[9]
     above_cut = [s for s in catalog if rank_key(s) < rank_key(cut)]
@@ -302,13 +388,17 @@ def test_catalog_makes_every_filter_matter(catalog):
 
 
 def test_catalog_ties_decide_the_top_ten(catalog):
-    matching = sorted((s for s in catalog if is_japanese_animation(s) and s["vote_count"] >= 200 and not s["adult"]),
-                      key=rank_key)
+    matching = sorted(
+        (s for s in catalog if is_japanese_animation(s) and s["vote_count"] >= 200 and not s["adult"]),
+        key=rank_key,
+    )
     top = matching[:10]
     assert [s["id"] for s in top] == EXPECTED_TOP10
     averages = [s["vote_average"] for s in top]
-    assert any(averages.count(a) > 1 and len({s["vote_count"] for s in top if s["vote_average"] == a}) > 1
-               for a in averages)
+    assert any(
+        averages.count(a) > 1 and len({s["vote_count"] for s in top if s["vote_average"] == a}) > 1
+        for a in averages
+    )
     tenth, eleventh = matching[9], matching[10]
     assert (tenth["vote_average"], tenth["vote_count"]) == (eleventh["vote_average"], eleventh["vote_count"])
     assert tenth["id"] < eleventh["id"] == ELEVENTH

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import errno
 import os
 import re
@@ -14,7 +16,7 @@ import pytest
 from datalake.csv_contract import CHUNK_BYTES, DECODE_BYTES, CsvContract, CsvContractError, check_csv
 from datalake.csv_files import MOVIES, SERIES
 
-ROW = "tt0245429|A Viagem de Chihiro|Sen to Chihiro no kamikakushi|2001|125|Animation|8.6|800000|actress|Chihiro|Rumi Hiiragi|1987|\\N|actress|tt0245429"
+ROW = "tt0245429|A Viagem de Chihiro|Sen to Chihiro no kamikakushi|2001|125|Animation|8.6|800000|actress|Chihiro|Rumi Hiiragi|1987|\\N|actress|tt0245429"  # noqa: E501 (verbatim data)
 HEADER = MOVIES.header
 
 
@@ -43,7 +45,9 @@ def test_chunk_boundaries_do_not_matter(tmp_path, chunk_bytes):
 def test_a_short_row_is_named_by_line(tmp_path, chunk_bytes):
     short = ROW.rsplit("|", 1)[0]
     path = write(tmp_path, f"{HEADER}\n{ROW}\n{ROW}\n{short}\n{ROW}\n")
-    with pytest.raises(CsvContractError, match=r"movies.csv: line 4: expected 15 fields separated by '\|', found 14"):
+    with pytest.raises(
+        CsvContractError, match=r"movies.csv: line 4: expected 15 fields separated by '\|', found 14"
+    ):
         check_csv(path, MOVIES, chunk_bytes=chunk_bytes)
 
 
@@ -61,12 +65,16 @@ def test_a_last_line_without_newline_is_checked_and_counted(tmp_path):
 
 def test_a_wrong_header_names_the_column(tmp_path):
     path = write(tmp_path, HEADER.replace("tituloPincipal", "tituloPrincipal") + f"\n{ROW}\n")
-    with pytest.raises(CsvContractError, match="line 1: header column 2 is 'tituloPrincipal', expected 'tituloPincipal'"):
+    with pytest.raises(
+        CsvContractError, match="line 1: header column 2 is 'tituloPrincipal', expected 'tituloPincipal'"
+    ):
         check_csv(path, MOVIES)
 
 
 def test_the_movies_header_is_not_the_series_header(tmp_path):
-    with pytest.raises(CsvContractError, match="line 1: header column 5 is 'tempoMinutos', expected 'anoTermino'"):
+    with pytest.raises(
+        CsvContractError, match="line 1: header column 5 is 'tempoMinutos', expected 'anoTermino'"
+    ):
         check_csv(write(tmp_path, f"{HEADER}\n", "series.csv"), SERIES)
 
 
@@ -117,7 +125,7 @@ def test_a_character_cut_by_a_slice_edge_is_utf8(tmp_path, cut):
     padding = DECODE_BYTES - cut - len(ascii_rows) - len(first) - 1
     straddling = "|".join([first, "x" * padding + "€", *rest[1:]])  # "€": 3 bytes from DECODE_BYTES - cut
     body = (ascii_rows + straddling + "\n" + f"{ROW.replace('Chihiro', 'Chihíro')}\n" * 3).encode()
-    assert body[DECODE_BYTES - cut:DECODE_BYTES - cut + 3] == "€".encode()
+    assert body[DECODE_BYTES - cut : DECODE_BYTES - cut + 3] == "€".encode()
     assert check_csv(write(tmp_path, body), MOVIES, chunk_bytes=CHUNK_BYTES).rows == body.count(b"\n") - 1
 
 
@@ -132,7 +140,9 @@ def test_a_bad_byte_past_the_first_slice_is_named_by_its_line(tmp_path):
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(CsvContractError, match=r"nope.csv: not found: expected the Movies dataset's movies.csv"):
+    with pytest.raises(
+        CsvContractError, match=r"nope.csv: not found: expected the Movies dataset's movies.csv"
+    ):
         check_csv(tmp_path / "nope.csv", MOVIES)
 
 
@@ -177,12 +187,16 @@ def test_a_huge_header_column_is_quoted_as_an_excerpt_with_its_length(tmp_path):
     assert message == f"{path}: line 1: header column 2 is {excerpt}, expected 'tituloPincipal'"
 
 
-@pytest.mark.parametrize("body", [
-    b"y" * BIG,
-    f"{HEADER}\n".encode() + b"y" * BIG,
-    f"{HEADER}\n".encode() + b"|" * BIG,
-    f"{HEADER}\n{ROW}\n".encode() + b"y|" * (BIG // 2) + b"\n",
-], ids=["no-line-end", "endless-data-line", "endless-line-of-delimiters", "huge-data-line"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"y" * BIG,
+        f"{HEADER}\n".encode() + b"y" * BIG,
+        f"{HEADER}\n".encode() + b"|" * BIG,
+        f"{HEADER}\n{ROW}\n".encode() + b"y|" * (BIG // 2) + b"\n",
+    ],
+    ids=["no-line-end", "endless-data-line", "endless-line-of-delimiters", "huge-data-line"],
+)
 def test_checking_a_file_with_a_huge_line_holds_a_few_chunks_not_the_line(tmp_path, body):
     import tracemalloc
 
@@ -238,11 +252,15 @@ def make_socket(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("special, kind", [
-    (make_fifo, "a named pipe (FIFO)"),
-    (make_socket, "a socket"),
-    (lambda _: Path("/dev/null"), "a character device"),
-], ids=["fifo", "socket", "device"])
+@pytest.mark.parametrize(
+    "special, kind",
+    [
+        (make_fifo, "a named pipe (FIFO)"),
+        (make_socket, "a socket"),
+        (lambda _: Path("/dev/null"), "a character device"),
+    ],
+    ids=["fifo", "socket", "device"],
+)
 def test_a_special_file_is_refused_without_waiting_on_it(tmp_path, special, kind):
     path = special(tmp_path / "movies.csv")
 
@@ -287,8 +305,10 @@ def test_an_unreadable_file_says_permission_denied_when_the_kernel_denies_it():
         folder.chmod(0o755)
         path = write(folder, f"{HEADER}\n{ROW}\n")
         path.chmod(0o000)
-        check = ("import sys, pathlib; from datalake.csv_contract import check_csv; "
-                 "from datalake.csv_files import MOVIES; check_csv(pathlib.Path(sys.argv[1]), MOVIES)")
+        check = (
+            "import sys, pathlib; from datalake.csv_contract import check_csv; "
+            "from datalake.csv_files import MOVIES; check_csv(pathlib.Path(sys.argv[1]), MOVIES)"
+        )
         command = [sys.executable, "-c", check, str(path)]
         uid = os.geteuid()
         if uid == 0:

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import pytest
 
 from datalake.csv_files import CSV_FILES, MOVIES, SERIES, csv_file_named

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import hashlib
 
 import pytest
@@ -39,7 +41,10 @@ def test_a_different_etag_is_a_mismatch_named_with_both_values():
 ], ids=["kms", "customer-key", "other-etag", "no-answer"])
 def test_without_an_md5_etag_the_size_from_head_decides(answer):
     assert landing_mismatch(answer, facts(), MD5, lambda: {"ContentLength": len(BODY)}) is None
-    assert landing_mismatch(answer, facts(), MD5, lambda: {"ContentLength": 3}) == f"size 3 bytes, expected {len(BODY)}"
+    assert (
+        landing_mismatch(answer, facts(), MD5, lambda: {"ContentLength": 3})
+        == f"size 3 bytes, expected {len(BODY)}"
+    )
 
 
 def md5(data: bytes) -> bytes:
@@ -52,10 +57,10 @@ def test_the_expected_etag_follows_s3s_rule_however_the_bytes_are_read(feed):
     single = ExpectedETag(threshold=2048, part_bytes=100)
     parts = ExpectedETag(threshold=1024, part_bytes=100)
     for start in range(0, len(data), feed):
-        single.update(data[start:start + feed])
-        parts.update(data[start:start + feed])
+        single.update(data[start : start + feed])
+        parts.update(data[start : start + feed])
     assert single.value() == hashlib.md5(data).hexdigest()
-    composite = hashlib.md5(b"".join(md5(data[i:i + 100]) for i in range(0, 1024, 100))).hexdigest()
+    composite = hashlib.md5(b"".join(md5(data[i : i + 100]) for i in range(0, 1024, 100))).hexdigest()
     assert parts.value() == f"{composite}-11"
 
 
@@ -98,7 +103,10 @@ def test_the_stream_cannot_seek_so_boto3_reads_it_in_order(tmp_path):
 def test_a_bad_line_fails_the_read_that_carries_it(tmp_path):
     path = tmp_path / "movies.csv"
     path.write_text(f"{HEADER}\n{ROW}\nshort|row\n{ROW}\n")
-    with ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream, pytest.raises(CsvContractError, match="line 3"):
+    with (
+        ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream,
+        pytest.raises(CsvContractError, match="line 3"),
+    ):
         read_all(stream, 1 << 20)
     assert stream.facts is None
 
@@ -162,7 +170,7 @@ def test_the_expected_etag_hashes_each_byte_once_when_the_threshold_is_the_part_
     etag = ExpectedETag(threshold=200, part_bytes=200)
     data = bytes(range(256)) * 2
     for start in range(0, size, 50):
-        etag.update(data[start:min(start + 50, size)])
+        etag.update(data[start : min(start + 50, size)])
     assert CountingMd5.hashed == size
     if size < 200:
         assert etag.value() == REAL_MD5(data[:size]).hexdigest()
@@ -206,15 +214,22 @@ def test_each_put_and_part_carries_its_md5_and_no_crc32():
 
     from datalake.landing import MD5_INSTEAD_OF_CRC32, sending_md5s
 
-    client = boto3.client("s3", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
-                          aws_access_key_id="a", aws_secret_access_key="b",
-                          config=Config(**MD5_INSTEAD_OF_CRC32))
+    client = boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="a",
+        aws_secret_access_key="b",
+        config=Config(**MD5_INSTEAD_OF_CRC32),
+    )
     data = b"x" * 250
     etag = ExpectedETag(threshold=100, part_bytes=100)
     etag.update(data)
     with sending_md5s(client, etag):
-        part = sent_headers(client, lambda: client.upload_part(
-            Bucket="b", Key="k", UploadId="u", PartNumber=3, Body=data[200:]))
+        part = sent_headers(
+            client,
+            lambda: client.upload_part(Bucket="b", Key="k", UploadId="u", PartNumber=3, Body=data[200:]),
+        )
         single = sent_headers(client, lambda: client.put_object(Bucket="b", Key="k", Body=data[:50]))
     assert part["content-md5"] == base64.b64encode(md5(data[200:])).decode()
     assert single["content-md5"] == base64.b64encode(etag.single_md5()).decode()

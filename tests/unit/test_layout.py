@@ -1,4 +1,6 @@
-from datetime import date, datetime, timedelta, timezone
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from datalake import layout
 from datalake.csv_files import MOVIES, SERIES
@@ -23,17 +25,20 @@ def test_report_keys_sit_in_the_refined_zone_under_the_partition():
 
 
 def test_a_prefix_roots_every_key_elsewhere():
-    assert layout.details_key(DAY, 1, prefix="Parity/Lambda/") == "Parity/Lambda/Raw/TMDB/JSON/2026/11/27/tv_1.json"
+    assert (
+        layout.details_key(DAY, 1, prefix="Parity/Lambda/")
+        == "Parity/Lambda/Raw/TMDB/JSON/2026/11/27/tv_1.json"
+    )
     assert layout.csv_key(MOVIES, DAY, prefix="x/").startswith("x/Raw/Local/CSV/")
 
 
 def test_partition_date_prefers_the_logical_date():
-    logical = datetime(2026, 11, 27, tzinfo=timezone.utc)
-    assert layout.day_of_run(logical, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == DAY
+    logical = datetime(2026, 11, 27, tzinfo=UTC)
+    assert layout.day_of_run(logical, datetime(2026, 11, 30, 8, tzinfo=UTC)) == DAY
 
 
 def test_partition_date_falls_back_to_run_after_for_manual_runs():
-    assert layout.day_of_run(None, datetime(2026, 11, 30, 8, tzinfo=timezone.utc)) == date(2026, 11, 30)
+    assert layout.day_of_run(None, datetime(2026, 11, 30, 8, tzinfo=UTC)) == date(2026, 11, 30)
 
 
 def test_partition_date_is_taken_in_utc():

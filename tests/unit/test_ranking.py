@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from datalake.ranking import DiscoverQuery, cut_is_final, rank
 
 

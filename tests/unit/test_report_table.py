@@ -24,30 +24,55 @@ RUN_ID = "manual__2026-11-27T00:00:00+00:00"
 def imdb_row(title_id: str, title: str, first: str, last: str, minutes: str, rating: str, votes: str,
              artist: str) -> str:
     fields = {
-        "id": title_id, "tituloPincipal": title, "tituloOriginal": title, "anoLancamento": first,
-        "anoTermino": last, "tempoMinutos": minutes, "genero": "Animation", "notaMedia": rating,
-        "numeroVotos": votes, "generoArtista": "actor", "personagem": "someone", "nomeArtista": artist,
-        "anoNascimento": "1980", "anoFalecimento": NULL_MARKER, "profissao": "actor", "titulosMaisConhecidos": title_id,
+        "id": title_id,
+        "tituloPincipal": title,
+        "tituloOriginal": title,
+        "anoLancamento": first,
+        "anoTermino": last,
+        "tempoMinutos": minutes,
+        "genero": "Animation",
+        "notaMedia": rating,
+        "numeroVotos": votes,
+        "generoArtista": "actor",
+        "personagem": "someone",
+        "nomeArtista": artist,
+        "anoNascimento": "1980",
+        "anoFalecimento": NULL_MARKER,
+        "profissao": "actor",
+        "titulosMaisConhecidos": title_id,
     }
     return DELIMITER.join(fields[column] for column in SERIES.columns)
 
 
-SERIES_CSV = "\n".join([
-    SERIES.header,
-    # One title, one row per artist: the report must see it once.
-    imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist A"),
-    imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist B"),
-    imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist C"),
-    imdb_row("tt0000002", "Second", "1999", "2005", "23", "8.4", "250000", "Artist D"),
-    imdb_row("tt0000009", "Not ranked", "2001", "2002", "30", "7.0", "10", "Artist E"),
-]).encode() + b"\n"
+SERIES_CSV = (
+    "\n".join(
+        [
+            SERIES.header,
+            # One title, one row per artist: the report must see it once.
+            imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist A"),
+            imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist B"),
+            imdb_row("tt0000001", "First", "2020", NULL_MARKER, "24", "9.1", "1000", "Artist C"),
+            imdb_row("tt0000002", "Second", "1999", "2005", "23", "8.4", "250000", "Artist D"),
+            imdb_row("tt0000009", "Not ranked", "2001", "2002", "30", "7.0", "10", "Artist E"),
+        ]
+    ).encode()
+    + b"\n"
+)
 
 
 def details(series_id: int, imdb_id: str | None, **fields) -> dict:
     return {
-        "id": series_id, "name": f"Série {series_id}", "original_name": f"シリーズ{series_id}",
-        "vote_average": 8.5, "vote_count": 300, "first_air_date": "2021-04-01", "last_air_date": "2023-06-30",
-        "status": "Ended", "number_of_seasons": 2, "number_of_episodes": 24, "episode_run_time": [24],
+        "id": series_id,
+        "name": f"Série {series_id}",
+        "original_name": f"シリーズ{series_id}",
+        "vote_average": 8.5,
+        "vote_count": 300,
+        "first_air_date": "2021-04-01",
+        "last_air_date": "2023-06-30",
+        "status": "Ended",
+        "number_of_seasons": 2,
+        "number_of_episodes": 24,
+        "episode_run_time": [24],
         "genres": [{"id": 16, "name": "Animação"}, {"id": 18, "name": "Drama"}],
         "networks": [{"id": 1, "name": "Fuji TV", "origin_country": "JP"}, {"id": 2, "name": "MBS"}],
         "production_companies": [{"id": 3, "name": "MAPPA"}],
@@ -61,19 +86,34 @@ BODIES = [
     # No IMDb title for this id in series.csv.
     details(20, "tt9999999"),
     # Empty TMDB dates and run time: IMDb's years and minutes stand in.
-    details(30, "tt0000002", first_air_date="", last_air_date=None, episode_run_time=[], number_of_episodes=100),
+    details(
+        30, "tt0000002", first_air_date="", last_air_date=None, episode_run_time=[], number_of_episodes=100
+    ),
     # No IMDb id at all, and no genres, networks or companies.
     details(40, None, genres=[], networks=[], production_companies=[]),
 ]
-RANKING = [{"id": body["id"], "name": body["name"], "vote_average": body["vote_average"],
-            "vote_count": body["vote_count"], "rank": position} for position, body in enumerate(BODIES, start=1)]
+RANKING = [
+    {
+        "id": body["id"],
+        "name": body["name"],
+        "vote_average": body["vote_average"],
+        "vote_count": body["vote_count"],
+        "rank": position,
+    }
+    for position, body in enumerate(BODIES, start=1)
+]
 MANIFEST = {
-    "dag_id": report.RAW_DAG_ID, "run_id": RUN_ID, "partition": DAY.isoformat(), "params": {"top_n": 4},
+    "dag_id": report.RAW_DAG_ID,
+    "run_id": RUN_ID,
+    "partition": DAY.isoformat(),
+    "params": {"top_n": 4},
     "ranking": RANKING,
     "objects": [
         {"key": layout.csv_key(SERIES, DAY), "fetched_at": "2026-11-27T08:00:00.000+00:00"},
-        *({"key": layout.details_key(DAY, body["id"]), "fetched_at": f"2026-11-27T09:00:0{i}.000+00:00"}
-          for i, body in enumerate(BODIES)),
+        *(
+            {"key": layout.details_key(DAY, body["id"]), "fetched_at": f"2026-11-27T09:00:0{i}.000+00:00"}
+            for i, body in enumerate(BODIES)
+        ),
         {"key": layout.discover_key(DAY, 1), "fetched_at": "2026-11-27T10:00:00.000+00:00"},
     ],
 }
@@ -96,7 +136,11 @@ def test_every_ranked_series_has_one_row_in_rank_order(built):
 def test_a_title_repeated_per_artist_joins_once_with_its_imdb_rating(built):
     first = rows(built)[10]
     assert (first["imdb_id"], first["imdb_rating"], first["imdb_votes"], first["imdb_matched"]) == (
-        "tt0000001", 9.1, 1000, True)
+        "tt0000001",
+        9.1,
+        1000,
+        True,
+    )
     assert (first["tmdb_vote_average"], first["tmdb_vote_count"]) == (8.9, 652)
     assert report.imdb_titles(SERIES_CSV)["id"].to_list() == ["tt0000001", "tt0000002", "tt0000009"]
 
@@ -115,7 +159,11 @@ def test_tmdb_fields_are_taken_and_lists_joined(built):
     assert (row["first_air_year"], row["last_air_year"], row["status"]) == (2021, 2023, "Ended")
     assert (row["seasons"], row["episodes"]) == (2, 24)
     assert (row["episode_run_time_min"], row["total_runtime_hours"]) == (24, 9.6)
-    assert (row["genres"], row["networks"], row["production_companies"]) == ("Animação, Drama", "Fuji TV, MBS", "MAPPA")
+    assert (row["genres"], row["networks"], row["production_companies"]) == (
+        "Animação, Drama",
+        "Fuji TV, MBS",
+        "MAPPA",
+    )
     assert row["original_name"] == "シリーズ10"
     assert (rows(built)[40]["genres"], rows(built)[40]["networks"]) == ("", "")
 
@@ -176,7 +224,7 @@ def in_language(built: report.Report, language: str) -> report.Report:
 def test_the_name_column_is_labelled_with_the_language_tmdb_answered_in(built):
     markdown = report.to_markdown(in_language(built, "ja")).decode()
     assert "| Rank | Name (ja) | Original name |" in markdown
-    assert "<th class=\"name\">Name (ja)</th>" in report.to_html(in_language(built, "ja")).decode()
+    assert '<th class="name">Name (ja)</th>' in report.to_html(in_language(built, "ja")).decode()
 
 
 def test_the_page_is_in_english_and_the_cells_tmdb_translated_in_the_runs_language(built):
@@ -190,7 +238,7 @@ def test_the_page_is_in_english_and_the_cells_tmdb_translated_in_the_runs_langua
 
 def test_a_manifest_without_language_leaves_the_tmdb_cells_untagged(built):
     page = report.to_html(built).decode()
-    assert '<html lang="en">' in page and "<th class=\"name\">Name</th>" in page
+    assert '<html lang="en">' in page and '<th class="name">Name</th>' in page
     assert page.count(" lang=") == 1
 
 
@@ -226,11 +274,13 @@ def put_partition(client, bucket: str, day: date, manifest: dict, bodies: list[d
         key = layout.details_key(day, body["id"])
         objects.append(store.put(key, json.dumps(body).encode(), source="t", records=1, fetched_at=at))
     listed = {stored.key: stored.as_dict() for stored in objects}
-    for body in BODIES[len(bodies):]:
+    for body in BODIES[len(bodies) :]:
         encoded = json.dumps(body).encode()
         listed[layout.details_key(day, body["id"])] = {
-            "key": layout.details_key(day, body["id"]), "bytes": len(encoded),
-            "sha256": hashlib.sha256(encoded).hexdigest(), "fetched_at": at,
+            "key": layout.details_key(day, body["id"]),
+            "bytes": len(encoded),
+            "sha256": hashlib.sha256(encoded).hexdigest(),
+            "fetched_at": at,
         }
     manifest_key = layout.manifest_key(day, report.RAW_DAG_ID)
     document = {**manifest, "objects": list(listed.values())}
@@ -256,9 +306,13 @@ def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_fi
 
 def test_a_partition_without_manifest_is_named_as_incomplete(local_s3):
     day = date(2026, 1, 3)
-    with pytest.raises(report.PartitionIncomplete, match=re.escape(
-        f"s3://{TEST_BUCKET}/{layout.manifest_key(day, report.RAW_DAG_ID)} does not exist: "
-        "the raw partition 2026-01-03 is not complete")):
+    with pytest.raises(
+        report.PartitionIncomplete,
+        match=re.escape(
+            f"s3://{TEST_BUCKET}/{layout.manifest_key(day, report.RAW_DAG_ID)} does not exist: "
+            "the raw partition 2026-01-03 is not complete"
+        ),
+    ):
         report.read_partition(local_s3.client(), TEST_BUCKET, day)
 
 

@@ -13,7 +13,9 @@ import pytest
 
 from datalake.rate_limit import RateLimiter, SharedRateLimiter, limiter_for
 
-pytestmark = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server (apt-get install -y redis-server)")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("redis-server"), reason="needs redis-server (apt-get install -y redis-server)"
+)
 
 RATE = 10.0
 REPO = Path(__file__).resolve().parents[2]
@@ -71,6 +73,7 @@ def test_a_rate_that_is_not_positive_is_refused(redis_url):
 def test_the_tmdb_client_imports_no_redis_until_a_shared_store_is_asked_for():
     """The Lambda's package has no Redis client: importing the client must not need one."""
     code = "import sys, datalake.tmdb; print('redis' in sys.modules, 'pyrate_limiter' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO / "plugins", capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO / "plugins", capture_output=True, text=True, check=True
+    )
     assert result.stdout.split() == ["False", "False"]

@@ -15,14 +15,20 @@ ENTRY = {"source": "test", "records": 1, "fetched_at": "2026-11-30T00:00:00.000+
 
 def test_put_returns_what_the_manifest_records(local_s3, lake_root):
     stored = S3ObjectStore(local_s3.client(), TEST_BUCKET).put("t/a.json", b'{"a": 1}', **ENTRY)
-    assert (stored.key, stored.bytes, stored.sha256) == ("t/a.json", 8, hashlib.sha256(b'{"a": 1}').hexdigest())
+    assert (stored.key, stored.bytes, stored.sha256) == (
+        "t/a.json",
+        8,
+        hashlib.sha256(b'{"a": 1}').hexdigest(),
+    )
     assert (lake_root / TEST_BUCKET / "t" / "a.json").read_bytes() == b'{"a": 1}'
 
 
 def test_sha256_travels_as_object_metadata(local_s3):
     client = local_s3.client()
     stored = S3ObjectStore(client, TEST_BUCKET).put("t/b.json", b"{}", **ENTRY)
-    metadata = {k.lower(): v for k, v in client.head_object(Bucket=TEST_BUCKET, Key="t/b.json")["Metadata"].items()}
+    metadata = {
+        k.lower(): v for k, v in client.head_object(Bucket=TEST_BUCKET, Key="t/b.json")["Metadata"].items()
+    }
     assert metadata["sha256"] == stored.sha256
 
 
@@ -38,7 +44,9 @@ def test_an_unreachable_endpoint_is_named():
     down = LocalS3(f"http://127.0.0.1:{free_port()}", "key", "secret-value-xyz")
     client = down.client()
     client.meta.config.retries["max_attempts"] = 1
-    with pytest.raises(LakeWriteError, match=f"s3://datalake/k.json at {down.endpoint_url}: the S3 endpoint is unreachable"):
+    with pytest.raises(
+        LakeWriteError, match=f"s3://datalake/k.json at {down.endpoint_url}: the S3 endpoint is unreachable"
+    ):
         S3ObjectStore(client, "datalake").put("k.json", b"{}", **ENTRY)
 
 

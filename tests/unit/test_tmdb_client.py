@@ -147,7 +147,7 @@ def test_server_errors_are_retried(scripted):
 
 
 def test_rate_limiting_honours_retry_after(scripted):
-    limited = {"success": False, "status_code": 25, "status_message": "Your request count (41) is over the allowed limit of 40."}
+    limited = {"success": False, "status_code": 25, "status_message": "Your request count (41) is over the allowed limit of 40."}  # noqa: E501 (verbatim data)
     scripted.script = [(429, {"Retry-After": "1"}, json.dumps(limited).encode(), 0.0), ok(DETAILS)]
     started = time.monotonic()
     TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY).tv_details(42, "pt-BR")
@@ -210,8 +210,10 @@ def test_a_connect_timeout_says_tmdb_could_not_be_reached(unanswered_port):
     client = TmdbClient(V3_KEY, f"http://127.0.0.1:{unanswered_port}/3", timeout=(0.2, 1.0), retry=Retry(0))
     with pytest.raises(TmdbError) as error:
         client.tv_details(42, "pt-BR")
-    assert re.search(r"could not be reached at .* \(connect timeout 0\.2 s\): gave up after 1 attempt in ",
-                     str(error.value)), str(error.value)
+    assert re.search(
+        r"could not be reached at .* \(connect timeout 0\.2 s\): gave up after 1 attempt in ",
+        str(error.value),
+    ), str(error.value)
 
 
 def test_the_deadline_bounds_the_attempts_at_a_server_that_is_always_too_slow(scripted):

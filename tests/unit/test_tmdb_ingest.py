@@ -15,6 +15,7 @@ from datalake.tmdb import TmdbClient, TmdbError, TmdbNotFound
 from tests.catalog import expected_top
 from tests.conftest import TEST_BUCKET
 
+
 @pytest.fixture
 def store(local_s3):
     return S3ObjectStore(local_s3.client(), TEST_BUCKET)

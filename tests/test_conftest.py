@@ -1,4 +1,5 @@
-"""``make test`` ends by naming what it skipped for want of a package, and the command that enables it."""
+"""What every test run gets from tests/conftest.py: a closing line for skips, Airflow deprecations as
+errors."""
 
 from __future__ import annotations
 
@@ -41,3 +42,23 @@ def test_nothing_is_added_when_no_package_is_missing(pytester: pytest.Pytester):
     pytester.makepyfile("def test_fine():\n    pass\n")
     result = pytester.runpytest()
     result.stdout.no_fnmatch_line("Skipped * tests for software*")
+
+
+def test_an_airflow_deprecation_fails_the_test_that_triggers_it(pytester: pytest.Pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        """
+        import warnings
+        from airflow.exceptions import AirflowProviderDeprecationWarning, RemovedInAirflow4Warning
+
+        def test_core():
+            warnings.warn("old", RemovedInAirflow4Warning)
+
+        def test_provider():
+            warnings.warn("old", AirflowProviderDeprecationWarning)
+
+        def test_other_libraries_only_warn():
+            warnings.warn("old", DeprecationWarning)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1, failed=2)
