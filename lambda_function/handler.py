@@ -58,7 +58,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         # requests.Session is not documented as thread-safe: one client per worker thread.
         if not hasattr(clients, "tmdb"):
             clients.tmdb = TmdbClient(credential, base_url)
-        return tmdb_ingest.fetch_series_details(clients.tmdb, store, series_id, query.language, day, prefix)
+        return tmdb_ingest.land_series_details(clients.tmdb, store, series_id, query.language, day, prefix)
 
     with ThreadPoolExecutor(max_workers=DETAIL_WORKERS) as pool:
         details = list(pool.map(fetch, discovery.ids))

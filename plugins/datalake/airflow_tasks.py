@@ -166,7 +166,7 @@ def land_and_announce_details(
     from datalake import tmdb_ingest
 
     with failing_fast_on_permanent_errors():
-        stored = tmdb_ingest.fetch_series_details(
+        stored = tmdb_ingest.land_series_details(
             tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
         ).as_dict()
     emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
@@ -194,7 +194,7 @@ def close_partition(
         ranking=ranking,
         objects=[entry for entry in landed if entry],
     )
-    stored = manifest.write_manifest(lake_store(), document)
+    stored = manifest.store_manifest(lake_store(), document)
     emit_asset_event(
         outlet_events,
         layout.MANIFEST_ROOT,

@@ -55,7 +55,7 @@ def build_manifest(
     }
 
 
-def write_manifest(store: S3ObjectStore, manifest: Mapping[str, Any], prefix: str = "") -> StoredObject:
+def store_manifest(store: S3ObjectStore, manifest: Mapping[str, Any], prefix: str = "") -> StoredObject:
     day = date.fromisoformat(manifest["partition"])
     body = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode()
     return store.put(

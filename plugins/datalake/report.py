@@ -238,7 +238,7 @@ def comparison(tmdb: pl.DataFrame, imdb: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_report(raw: RawPartition) -> Report:
+def comparison_report(raw: RawPartition) -> Report:
     """The table of the partition's ranking, with the run and fetch times the page cites as its source."""
     ranking = raw.manifest["ranking"]
     table = comparison(tmdb_series(ranking, raw.details), imdb_titles(raw.series_csv))

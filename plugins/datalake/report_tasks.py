@@ -67,7 +67,7 @@ def write_partition_report(
 
     store = airflow_tasks.lake_store()
     with airflow_tasks.failing_fast_on_permanent_errors():
-        built = report.build_report(
+        built = report.comparison_report(
             report.read_partition(store.client, store.bucket, date.fromisoformat(partition))
         )
     print(built.match_summary)

@@ -71,7 +71,7 @@ def discover_top_series(
     return Discovery(ranking, objects)
 
 
-def fetch_series_details(
+def land_series_details(
     client: TmdbClient, store: S3ObjectStore, series_id: int, language: str, day: date, prefix: str = ""
 ) -> StoredObject:
     """Land the raw ``/tv/{id}`` body (with external_ids) of one series."""

@@ -40,7 +40,7 @@ def test_the_built_zip_lands_the_same_objects_as_the_dags_functions(lambda_clien
     # The DAG's tasks call these same functions without a prefix: byte-identical objects.
     client, store = TmdbClient(tmdb.credential, tmdb.base_url), S3ObjectStore(local_s3.client(), TEST_BUCKET)
     discovery = tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
-    details = [tmdb_ingest.fetch_series_details(client, store, i, "pt-BR", day) for i in discovery.ids]
+    details = [tmdb_ingest.land_series_details(client, store, i, "pt-BR", day) for i in discovery.ids]
     dag_objects = [stored.as_dict() for stored in discovery.objects + details]
     assert parity.compare(discovery.ids, dag_objects, result) == []
 

@@ -28,13 +28,13 @@ def land_dag_side(local_s3, tmdb, day: date, change=lambda document, store: None
     """What the DAG's tasks land for ``day``, and its manifest; ``change`` may alter both before it lands."""
     client, store = TmdbClient(tmdb.credential, tmdb.base_url), S3ObjectStore(local_s3.client(), TEST_BUCKET)
     discovery = tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
-    details = [tmdb_ingest.fetch_series_details(client, store, i, "pt-BR", day) for i in discovery.ids]
+    details = [tmdb_ingest.land_series_details(client, store, i, "pt-BR", day) for i in discovery.ids]
     document = manifest.build_manifest(
         dag_id=settings.RAW_DAG_ID, run_id=f"manual__{day}", logical_date=None, day=day, params={},
         ranking=discovery.ranking, objects=[o.as_dict() for o in discovery.objects + details],
     )
     change(document, store)
-    manifest.write_manifest(store, document)
+    manifest.store_manifest(store, document)
     return document
 
 

@@ -121,7 +121,7 @@ MANIFEST = {
 
 @pytest.fixture(scope="module")
 def built() -> report.Report:
-    return report.build_report(report.RawPartition(DAY, MANIFEST, BODIES, SERIES_CSV))
+    return report.comparison_report(report.RawPartition(DAY, MANIFEST, BODIES, SERIES_CSV))
 
 
 def rows(built: report.Report) -> dict[int, dict]:
@@ -253,7 +253,7 @@ def test_the_table_scrolls_in_its_own_labelled_box_with_rank_and_name_marked_to_
 
 def test_an_empty_ranking_renders_an_empty_report():
     manifest = {**MANIFEST, "ranking": []}
-    empty = report.build_report(report.RawPartition(DAY, manifest, [], SERIES_CSV))
+    empty = report.comparison_report(report.RawPartition(DAY, manifest, [], SERIES_CSV))
     assert empty.table.height == 0 and empty.table.schema == pl.Schema(report.SCHEMA)
     for _, render in report.FORMATS.values():
         assert render(empty)
@@ -293,8 +293,9 @@ def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_fi
     store = S3ObjectStore(client, TEST_BUCKET)
     raw = report.read_partition(client, TEST_BUCKET, day)
     assert [body["id"] for body in raw.details] == [10, 20, 30, 40] and raw.series_csv == SERIES_CSV
-    first = report.write_report(store, report.build_report(raw))
-    second = report.write_report(store, report.build_report(report.read_partition(client, TEST_BUCKET, day)))
+    first = report.write_report(store, report.comparison_report(raw))
+    again = report.read_partition(client, TEST_BUCKET, day)
+    second = report.write_report(store, report.comparison_report(again))
     keys = [layout.report_key(day, extension) for extension in ("parquet", "csv", "md", "html")]
     assert [stored.key for stored in first] == [stored.key for stored in second] == keys
     listed = client.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.report_prefix(day))["Contents"]

@@ -56,7 +56,7 @@ def test_no_match_returns_no_ids(client, store):
 
 def test_details_land_under_the_series_id(client, store, lake_root):
     day = date(2026, 2, 4)
-    stored = tmdb_ingest.fetch_series_details(client, store, 209867, "pt-BR", day)
+    stored = tmdb_ingest.land_series_details(client, store, 209867, "pt-BR", day)
     landed = lake_root / TEST_BUCKET / layout.details_key(day, 209867)
     assert stored.key == layout.details_key(day, 209867)
     assert stored.bytes == landed.stat().st_size
@@ -67,7 +67,7 @@ def test_details_land_under_the_series_id(client, store, lake_root):
 def test_a_missing_series_writes_nothing(client, store, lake_root):
     day = date(2026, 2, 5)
     with pytest.raises(TmdbNotFound):
-        tmdb_ingest.fetch_series_details(client, store, 999999999, "pt-BR", day)
+        tmdb_ingest.land_series_details(client, store, 999999999, "pt-BR", day)
     assert not (lake_root / TEST_BUCKET / layout.details_key(day, 999999999)).exists()
 
 
@@ -117,5 +117,5 @@ def test_a_bad_details_answer_writes_nothing(client, store, lake_root, faults, f
     faults({"path": "/3/tv/*", "fault": fault, "times": 1})
     day = date(2025, 3, 4 if fault == "malformed" else 5)
     with pytest.raises(TmdbError):
-        tmdb_ingest.fetch_series_details(client, store, 209867, "pt-BR", day)
+        tmdb_ingest.land_series_details(client, store, 209867, "pt-BR", day)
     assert not (lake_root / TEST_BUCKET / layout.details_key(day, 209867)).exists()
