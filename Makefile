@@ -41,8 +41,8 @@ airflow-cli: $(COMPILED) $(LAMBDA_ZIP) ## any airflow command there: CMD="tasks 
 test: $(COMPILED) ## the test suite; PYTEST_ARGS="-m 'not e2e'" for the fast part
 	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest
 
-bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK=1 small files, LANDING=1 landing rows
-	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(LANDING),--landing-only)
+bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK=1 small files, LANDING=1 or TMDB=1 one stage
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(LANDING),--landing-only) $(if $(TMDB),--tmdb-only)
 
 lambda-package: $(LAMBDA_ZIP) ## the Lambda's zip: the same inputs give the same bytes
 
