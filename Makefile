@@ -44,8 +44,8 @@ test: $(COMPILED) ## the test suite; PYTEST_ARGS="-m 'not e2e'" for the fast par
 lint: $(COMPILED) ## the house style (ruff: pyproject.toml); .ci/run runs it before the tests
 	$(BIN)/ruff check .
 
-bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK=1 small files, LANDING=1 landing rows
-	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(LANDING),--landing-only)
+bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK=1 small, LANDING=1 or TMDB=1 one stage
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(LANDING),--landing-only) $(if $(TMDB),--tmdb-only)
 
 lambda-package: $(LAMBDA_ZIP) ## the Lambda's zip: the same inputs give the same bytes
 

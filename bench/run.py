@@ -9,7 +9,8 @@ Stages and what they are compared with:
 * the landing's peak RSS at each size, each in a fresh interpreter, against the smallest size's;
 * the DAG file's import in a fresh interpreter against a one-task DAG's;
 * the TMDB stage through the Lambda entry point against the floor that the rate limit and the
-  sandbox's injected latency allow, and the DAG's mapped tasks under ``airflow dags test`` beside it;
+  sandbox's injected latency allow, and the DAG's mapped tasks under ``airflow dags test`` beside it, and
+  on the 2-worker Celery cluster of ``make cluster`` beside both;
 * ``make run``, warm (this checkout) and cold (a fresh ``git clone``).
 """
 
@@ -21,12 +22,14 @@ import json
 import math
 import os
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -42,8 +45,10 @@ from bench.data import synthetic_csv
 from datalake import settings
 from datalake.csv_files import MOVIES, SERIES, CsvFile
 from datalake.rate_limit import DEFAULT_PER_SECOND
-from local_stack.run import airflow_settings, local_airflow
-from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox
+from local_stack.cluster import WORKER_CONCURRENCY, WORKERS, celery_cluster, trigger_and_wait
+from local_stack.databases import INSTALL, missing_binaries
+from local_stack.run import DAG_ID, airflow_settings, local_airflow
+from local_stack.services import LocalS3, LocalTmdb, free_port, rclone_s3, tmdb_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".bench"
@@ -88,10 +93,11 @@ QUICK = Sizes(files=((SERIES, 4), (MOVIES, 8), (MOVIES, 32)), top_ns=(10,), pars
 
 @dataclass
 class Row:
-    """One line of the table: ``ratio`` is figure / baseline; ``met`` is None when there is no target."""
+    """One line of the table: ``ratio`` is figure / baseline; ``met`` is None when there is no target;
+    ``figure`` is None for a row that was skipped (its target says why)."""
 
     stage: str
-    figure: float
+    figure: float | None
     unit: str
     baseline: float | None
     ratio: float | None
@@ -272,7 +278,8 @@ def sandbox_admin(tmdb: LocalTmdb) -> str:
 
 
 def tmdb_rows(tmdb: LocalTmdb, s3: LocalS3, top_ns: tuple[int, ...], with_dag: bool) -> list[Row]:
-    """The Lambda entry point at each top_n against its floor; the DAG's mapped tasks beside it."""
+    """The Lambda entry point at each top_n against its floor; the DAG's mapped tasks beside it, under
+    ``dags test`` and on the Celery cluster, all with the same injected latency."""
     from lambda_function import handler
 
     admin = sandbox_admin(tmdb)
@@ -332,6 +339,7 @@ def tmdb_rows(tmdb: LocalTmdb, s3: LocalS3, top_ns: tuple[int, ...], with_dag: b
                 os.environ[name] = value
     if with_dag:
         rows += dag_test_rows(tmdb, top_ns)
+        rows += cluster_rows(top_ns, rows)
     requests.delete(f"{admin}/faults").raise_for_status()
     return rows
 
@@ -367,8 +375,9 @@ def dag_test_rows(tmdb: LocalTmdb, top_ns: tuple[int, ...]) -> list[Row]:
                 "--conf",
                 json.dumps({"top_n": top_n}),
             ]
-            run = partial(subprocess.run, command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-            wall, done = timed(run)
+            wall, done = timed(
+                partial(subprocess.run, command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+            )
             if done.returncode != 0:
                 raise RuntimeError(f"airflow dags test failed:\n{done.stdout.decode()[-3000:]}")
             span, count = mapped_span(database, day)
@@ -399,6 +408,86 @@ def mapped_span(database: Path, day: str) -> tuple[float, int]:
             (day, day),
         ).fetchone()
     return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds(), count
+
+
+DETAIL_TASK = "fetch_series_details"
+
+
+def cluster_rows(top_ns: tuple[int, ...], earlier: list[Row]) -> list[Row]:
+    """The mapped detail tasks per top_n on ``make cluster``'s topology, beside the ``dags test`` and Lambda
+    figures in ``earlier``; skipped rows, not a failure, when PostgreSQL or Redis is not installed."""
+    stages = [f"TMDB cluster mapped tasks, top_n {top_n}" for top_n in top_ns]
+    if missing := missing_binaries():
+        return [
+            Row(
+                stage,
+                None,
+                "s",
+                None,
+                None,
+                f"skipped: {INSTALL}",
+                None,
+                f"not installed: {', '.join(missing)}",
+            )
+            for stage in stages
+        ]
+    figures = {row.stage: row.figure for row in earlier}
+    # PostgreSQL runs as its own user, which must reach its data folder: not under a private folder.
+    root = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    root.chmod(0o755)
+    saved = dict(os.environ)  # the cluster puts its settings in this process's environment
+    rows = []
+    try:
+        with celery_cluster(root / "lake", root / "local", free_port()) as cluster:
+            for offset, (top_n, stage) in enumerate(zip(top_ns, stages, strict=True)):
+                raw, _ = trigger_and_wait(cluster, date(2026, 2, 1 + offset), {"top_n": top_n})
+                if raw["state"] != "success":
+                    raise RuntimeError(f"{DAG_ID} on the cluster ended {raw['state']}; see {root}/local/logs")
+                answer = cluster.api(
+                    "GET", f"/dags/{DAG_ID}/dagRuns/{raw['dag_run_id']}/taskInstances", params={"limit": 1000}
+                )
+                answer.raise_for_status()
+                mapped = [ti for ti in answer.json()["task_instances"] if ti["task_id"] == DETAIL_TASK]
+                span = task_span(mapped)
+                dags_test = figures[f"TMDB DAG mapped tasks, top_n {top_n}"]
+                note = cluster_note(mapped, dags_test, figures[f"TMDB Lambda wall, top_n {top_n}"])
+                rows.append(
+                    Row(
+                        stage,
+                        span,
+                        "s",
+                        dags_test,
+                        span / dags_test,
+                        "reported (baseline: dags test)",
+                        None,
+                        note,
+                    )
+                )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+def cluster_note(mapped: list[dict], dags_test: float, lambda_wall: float) -> str:
+    """Where the cluster's mapped tasks ran, how long each took, and the figures to compare them with."""
+    slots = len(WORKERS) * WORKER_CONCURRENCY
+    per_host = sorted(Counter(ti["hostname"] for ti in mapped).items())
+    hosts = ", ".join(f"{host} {count}" for host, count in per_host)
+    median_task = statistics.median(ti["duration"] for ti in mapped)
+    return (
+        f"{len(mapped)} mapped tasks ({hosts}; {slots} slots), first start to last end (REST API); "
+        f"median task {median_task:.2f} s; dags test {dags_test:.2f} s, Lambda {lambda_wall:.2f} s; "
+        f"rate-limit floor of the details alone {tmdb_floor(0, len(mapped), slots):.2f} s"
+    )
+
+
+def task_span(task_instances: list[dict]) -> float:
+    """Seconds from the first task instance's start to the last one's end, from the REST API's ISO stamps."""
+    starts = [datetime.fromisoformat(ti["start_date"]) for ti in task_instances]
+    ends = [datetime.fromisoformat(ti["end_date"]) for ti in task_instances]
+    return (max(ends) - min(starts)).total_seconds()
 
 
 # --- make run ----------------------------------------------------------------------------------------
@@ -465,14 +554,15 @@ def table(rows: list[Row]) -> str:
         return "" if value is None else f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
 
     header = ("stage", "figure", "baseline", "ratio", "target", "met?")
+    met = {True: "yes", False: "NO", None: "-"}
     lines = [
         [
             row.stage,
-            f"{number(row.figure)} {row.unit}",
+            "-" if row.figure is None else f"{number(row.figure)} {row.unit}",
             number(row.baseline),
             number(row.ratio),
             row.target,
-            {True: "yes", False: "NO", None: "-"}[row.met],
+            met[row.met],
         ]
         for row in rows
     ]
@@ -502,12 +592,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small files, top_n 10 only, no airflow dags test, no make run: under a minute",
+        help="small files, top_n 10 only, no airflow dags test, no cluster, no make run: under a minute",
     )
-    parser.add_argument(
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument(
         "--landing-only",
         action="store_true",
         help="only the CSV landing rows (throughput and CPU per MB against a bare upload)",
+    )
+    only.add_argument(
+        "--tmdb-only",
+        action="store_true",
+        help="only the TMDB rows: the Lambda, airflow dags test, the 2-worker Celery cluster",
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -521,18 +617,30 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     with services() as (s3, tmdb):
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = s3.airflow_connection()
-        rows += csv_rows(s3, sizes, landing_only=args.landing_only)
+        if not args.tmdb_only:
+            rows += csv_rows(s3, sizes, landing_only=args.landing_only)
         if not args.landing_only:
-            rows += parse_rows(sizes.parse_repeats)
+            if not args.tmdb_only:
+                rows += parse_rows(sizes.parse_repeats)
             rows += tmdb_rows(tmdb, s3, sizes.top_ns, with_dag=not args.quick)
-    if not args.quick and not args.landing_only:
+    if not args.quick and not args.landing_only and not args.tmdb_only:
         rows += make_run_rows(clean_env)
     print(table(rows))
-    name = "results" + ("-quick" if args.quick else "") + ("-landing" if args.landing_only else "")
+    name = (
+        "results"
+        + ("-quick" if args.quick else "")
+        + ("-landing" if args.landing_only else "")
+        + ("-tmdb" if args.tmdb_only else "")
+    )
     results = OUT / f"{name}.json"
     results.write_text(
         json.dumps(
-            {"quick": args.quick, "landing_only": args.landing_only, "rows": [asdict(row) for row in rows]},
+            {
+                "quick": args.quick,
+                "landing_only": args.landing_only,
+                "tmdb_only": args.tmdb_only,
+                "rows": [asdict(row) for row in rows],
+            },
             indent=2,
         )
         + "\n"
