@@ -13,20 +13,10 @@ import pytest
 
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
-from tests.e2e.conftest import ARTIFACTS, DAG_ID
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DAG_ID
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def landed_as_make_run(standalone, run: dict, top_n: int) -> None:
