@@ -18,7 +18,6 @@ from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DAG_ID
 pytestmark = pytest.mark.e2e
 
 
-
 def landed_as_make_run(standalone, run: dict, top_n: int) -> None:
     """The run's manifest records it, and every object it lists is in the lake with its recorded bytes."""
     partition = (run["logical_date"] or run["run_after"])[:10]
