@@ -2,3 +2,7 @@
 
 Absolute times drift on shared machines; a ratio against a baseline measured moments before does not.
 """
+
+from __future__ import annotations
+
+import local_stack  # noqa: F401 (puts plugins/ on the path, for datalake)

@@ -26,7 +26,7 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV  # noqa: E402  (local_stack.run puts plugins/ on the path)
+from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.hostname import WORKER_HOSTNAME_ENV
 from local_stack.run import (

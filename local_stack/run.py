@@ -24,16 +24,13 @@ from typing import Any
 
 import polars as pl
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "plugins"))
-
-from datalake import layout, params, settings  # noqa: E402
-from datalake.csv_files import CSV_FILES  # noqa: E402
-from datalake.tmdb import DEFAULT_BASE_URL  # noqa: E402
-from lambda_function import build  # noqa: E402
-from local_stack import processes  # noqa: E402
-from local_stack.processes import Interrupted, during  # noqa: E402
-from local_stack.services import (  # noqa: E402
+from datalake import layout, params, settings
+from datalake.csv_files import CSV_FILES
+from datalake.tmdb import DEFAULT_BASE_URL
+from lambda_function import build
+from local_stack import processes
+from local_stack.processes import Interrupted, during
+from local_stack.services import (
     LocalS3,
     LocalTmdb,
     ServiceError,
@@ -43,6 +40,7 @@ from local_stack.services import (  # noqa: E402
     tmdb_sandbox,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 DAG_ID = settings.RAW_DAG_ID
 REPORT_DAG_ID = settings.REPORT_DAG_ID
 LAMBDA_NAME = "tmdb_ingest"
