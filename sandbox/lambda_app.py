@@ -25,6 +25,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,6 +250,10 @@ def load_functions(config: Path) -> dict[str, LocalFunction]:
     }
 
 
+def _exit_on(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A local AWS Lambda Invoke endpoint.")
     parser.add_argument("--host", default=HOST)
@@ -258,10 +264,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", type=Path, help="where zips are unpacked (default: a temporary folder)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.work_dir is not None:
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(load_functions(args.config), args.work_dir)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # uvicorn stops on SIGTERM/SIGINT, then raises the signal again: let it unwind, so the work dir goes too.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_on)
+    with ExitStack() as stack:  # a temporary work dir is removed when the server stops, not left in /tmp
+        work_dir = args.work_dir
+        if work_dir is None:
+            work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="local-lambda-")))
+        work_dir.mkdir(parents=True, exist_ok=True)
+        app = create_app(load_functions(args.config), work_dir)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

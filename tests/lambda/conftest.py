@@ -173,6 +173,8 @@ def lambda_endpoint(lambda_zip, toy_zip, local_s3, tmdb, secrets_manager, tmp_pa
         str(port),
         "--config",
         str(folder / "functions.json"),
+        "--work-dir",
+        str(folder / "code"),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)

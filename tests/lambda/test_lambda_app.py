@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import date
 
@@ -15,8 +19,9 @@ from datalake.parity import PARITY_PREFIX
 from datalake.ranking import DiscoverQuery
 from datalake.storage import S3ObjectStore
 from datalake.tmdb import TmdbClient
+from local_stack.services import _wait_for_port, free_port
 from tests.catalog import expected_top
-from tests.conftest import TEST_BUCKET
+from tests.conftest import REPO, TEST_BUCKET
 
 
 def invoke(client, name: str, event: object, **options) -> tuple[dict, object]:
@@ -120,3 +125,22 @@ def test_a_function_can_be_named_by_its_arn(lambda_client):
     answer, result = invoke(lambda_client, "arn:aws:lambda:us-east-1:000000000000:function:echo", {})
     assert result["function"] == "echo"
 
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_endpoint_leaves_no_temporary_work_dir(tmp_path, signum):
+    """Without --work-dir the zips unpack into a temporary folder, which goes when the server is stopped."""
+    config = tmp_path / "functions.json"
+    config.write_text(json.dumps({"functions": {}}))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    port = free_port()
+    command = [sys.executable, "-m", "sandbox.lambda_app", "--port", str(port), "--config", str(config)]
+    with (tmp_path / "lambda_app.log").open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "TMPDIR": str(scratch)}, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    _wait_for_port(port, process, "sandbox.lambda_app", tmp_path / "lambda_app.log")
+    assert [path.name[:13] for path in scratch.iterdir()] == ["local-lambda-"]
+    process.send_signal(signum)
+    assert process.wait(timeout=30) == 128 + signum
+    assert list(scratch.iterdir()) == []
