@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +14,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Before anything imports Airflow: a throw-away home, this project's folders, no examples.
+# Before anything imports Airflow: a throw-away home (removed at exit), this project's folders, no examples.
+AIRFLOW_HOME = tempfile.mkdtemp(prefix="airflow-home-")
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(
     {
-        "AIRFLOW_HOME": tempfile.mkdtemp(prefix="airflow-home-"),
+        "AIRFLOW_HOME": AIRFLOW_HOME,
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -3,12 +3,20 @@ errors."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-CONFTEST = (Path(__file__).parent / "conftest.py").read_text()
+REPO = Path(__file__).resolve().parents[1]
+CONFTEST = (REPO / "tests" / "conftest.py").read_text()
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def project_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run is a subprocess (the conftest sets Airflow's home at import): it needs the project's path."""
+    monkeypatch.setenv("PYTHONPATH", f"{REPO}{os.pathsep}{REPO / 'plugins'}")
 
 
 def test_skips_that_name_a_package_are_summed_up_with_one_install_command(pytester: pytest.Pytester):
@@ -30,7 +38,7 @@ def test_skips_that_name_a_package_are_summed_up_with_one_install_command(pytest
             pytest.skip("not today")
         """
     )
-    result = pytester.runpytest()
+    result = pytester.runpytest_subprocess()
     result.stdout.fnmatch_lines([
         "Skipped 3 tests for software this machine lacks (1 need chromium, 2 need docker-compose); "
         "enable them with: apt-get install -y chromium docker-compose",
@@ -40,7 +48,7 @@ def test_skips_that_name_a_package_are_summed_up_with_one_install_command(pytest
 def test_nothing_is_added_when_no_package_is_missing(pytester: pytest.Pytester):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile("def test_fine():\n    pass\n")
-    result = pytester.runpytest()
+    result = pytester.runpytest_subprocess()
     result.stdout.no_fnmatch_line("Skipped * tests for software*")
 
 
@@ -61,4 +69,4 @@ def test_an_airflow_deprecation_fails_the_test_that_triggers_it(pytester: pytest
             warnings.warn("old", DeprecationWarning)
         """
     )
-    pytester.runpytest().assert_outcomes(passed=1, failed=2)
+    pytester.runpytest_subprocess().assert_outcomes(passed=1, failed=2)
