@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,10 @@ from datalake.csv_files import CsvFile
 
 _MD5_ETAG = re.compile(r'"?([0-9a-f]{32}(?:-\d+)?)"?')
 _COMPLETING_CALLS = ("PutObject", "CompleteMultipartUpload")
+PROGRESS_MESSAGE = "Landing progress: %d%% (%d of %d bytes in %.1f s)"
+"""A landing's progress line in its task log, which ``local_stack.progress`` reads back with
+``PROGRESS_PATTERN``."""
+PROGRESS_PATTERN = re.compile(r"Landing progress: \d+% \((\d+) of (\d+) bytes in ([\d.]+) s\)")
 MD5_INSTEAD_OF_CRC32 = {"request_checksum_calculation": "when_required"}
 """Botocore settings for a client that lands through ``sending_md5s``: botocore then adds no CRC32 of
 its own to each PUT (0.35 ms per MB here), since the MD5 the ETag needs goes as ``Content-MD5``."""
@@ -78,6 +83,54 @@ class ExpectedETag:
         return f"{hashlib.md5(b''.join(parts), usedforsecurity=False).hexdigest()}-{len(parts)}"
 
 
+class ProgressLog:
+    """Tells how far a read of ``total`` bytes is, through ``tell(done, total, seconds)``: each time another
+    ``step`` of the bytes is read, at least ``interval`` seconds after the start and the last line. A
+    landing of a few seconds says nothing; a long one says at most one line per step.
+
+    A read below the next step costs one comparison; the clock is read only once a step is crossed.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        tell: Callable[[int, int, float], None],
+        *,
+        step: float = 0.1,
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._total = total
+        self._tell = tell
+        self._step = max(1, int(total * step))
+        self._interval = interval
+        self._clock = clock
+        self._started = clock()
+        self._next_time = self._started + interval
+        self._next_bytes = self._step
+        self._done = 0
+
+    def advance(self, count: int) -> None:
+        self._done += count
+        if self._done < self._next_bytes:
+            return
+        now = self._clock()
+        if now < self._next_time:
+            return
+        self._tell(self._done, self._total, now - self._started)
+        self._next_bytes = self._done + self._step
+        self._next_time = now + self._interval
+
+
+def logging_progress(log: Any) -> Callable[[int, int, float], None]:
+    """A ``ProgressLog`` teller writing ``PROGRESS_MESSAGE`` to ``log`` (a logger or adapter) at info."""
+
+    def tell(done: int, total: int, seconds: float) -> None:
+        log.info(PROGRESS_MESSAGE, done * 100 // max(total, 1), done, total, seconds)
+
+    return tell
+
+
 class ContractCheckedStream:
     """A local CSV opened for upload, checked against its contract by the very reads that upload it.
 
@@ -87,12 +140,20 @@ class ContractCheckedStream:
     boto3 abort the upload: nothing lands, and an object already at the key stays as it was.
     """
 
-    def __init__(self, path: Path, dataset: CsvFile, etag: ExpectedETag):
+    def __init__(
+        self,
+        path: Path,
+        dataset: CsvFile,
+        etag: ExpectedETag,
+        progress: Callable[[int, int, float], None] | None = None,
+    ):
         self._file = open_csv(path, dataset)
-        self.modified = os.fstat(self._file.fileno()).st_mtime
+        opened = os.fstat(self._file.fileno())
+        self.modified = opened.st_mtime
         """The file's modification time, taken from the open file: the path may be gone by the end."""
         self._contract = CsvContract(path, dataset)
         self.etag = etag
+        self._progress = ProgressLog(opened.st_size, progress) if progress else None
         self.facts: CsvFacts | None = None
         """Set by the read that reaches the end, once the whole file met the contract."""
 
@@ -104,6 +165,8 @@ class ContractCheckedStream:
         if data:
             self._contract.update(data)
             self.etag.update(data)
+            if self._progress:
+                self._progress.advance(len(data))
         elif self.facts is None:
             self.facts = self._contract.finish()
         return data

@@ -27,6 +27,7 @@ from datalake.landing import (
     ContractCheckedStream,
     ExpectedETag,
     landing_mismatch,
+    logging_progress,
     sending_md5s,
     upload_answer,
 )
@@ -122,7 +123,7 @@ def land_checked_csv(
     )
     try:
         with (
-            ContractCheckedStream(path, dataset, etag) as stream,
+            ContractCheckedStream(path, dataset, etag, logging_progress(log)) as stream,
             upload_answer(client) as answer,
             sending_md5s(client, etag),
         ):

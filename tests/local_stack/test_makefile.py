@@ -26,7 +26,7 @@ with open(os.environ["STUB_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "env": env}}) + "\\n")
 sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 """
-PASSED = ["DATE", "CONF", "CMD", "PYTEST_ARGS", "QUICK", "MOVIES_CSV"]
+PASSED = ["DATE", "CONF", "CMD", "PYTEST_ARGS", "QUICK", "MOVIES_CSV", "VERBOSE"]
 HOSTILE = [
     "2026-13-45; touch INJECTED #",
     "{}' ; touch INJECTED ; echo '",
@@ -106,6 +106,13 @@ def test_other_variables_are_data_too(project, value):
     assert not (project / "INJECTED").exists()
     assert calls[-1]["argv"] == ["-m", "bench", "--quick"]
     assert calls[-1]["env"]["MOVIES_CSV"] == value
+
+
+def test_verbose_reaches_the_run_through_the_environment(project):
+    result, calls = make(project, "run", "VERBOSE=1")
+    assert result.returncode == 0, result.stderr
+    assert calls[-1]["env"]["VERBOSE"] == "1"
+    assert calls[-1]["argv"] == ["-m", "local_stack.run", "--date", "", "--conf", ""]
 
 
 def test_a_failing_command_fails_make(project):

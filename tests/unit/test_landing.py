@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import pytest
 
+from datalake import landing
 from datalake.csv_contract import CsvContractError, CsvFacts
 from datalake.csv_files import MOVIES
-from datalake.landing import ContractCheckedStream, ExpectedETag, landing_mismatch
+from datalake.landing import (
+    PROGRESS_PATTERN,
+    ContractCheckedStream,
+    ExpectedETag,
+    ProgressLog,
+    landing_mismatch,
+    logging_progress,
+)
 
 BODY = b"id|x\n1|2\n"
 MD5 = hashlib.md5(BODY).hexdigest()
@@ -236,3 +245,66 @@ def test_each_put_and_part_carries_its_md5_and_no_crc32():
     assert not [name for name in part | single if name.startswith("x-amz-checksum")]
     after = sent_headers(client, lambda: client.put_object(Bucket="b", Key="k", Body=b"y"))
     assert "content-md5" not in after, "the handlers leave with the landing"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_is_told_once_per_step_and_never_before_the_interval():
+    clock, told = FakeClock(), []
+    progress = ProgressLog(1000, lambda *line: told.append(line), step=0.25, interval=2.0, clock=clock)
+    progress.advance(300)  # a step crossed, but too soon
+    clock.now += 1.0
+    progress.advance(100)
+    assert told == []
+    clock.now += 1.5
+    progress.advance(100)  # 500 bytes, 2.5 s in
+    assert told == [(500, 1000, 2.5)]
+    clock.now += 5.0
+    progress.advance(100)  # time enough, but less than a step since the last line
+    assert len(told) == 1
+    progress.advance(200)
+    assert told[-1] == (800, 1000, 7.5)
+
+
+def test_progress_waits_for_the_interval_after_each_line():
+    clock, told = FakeClock(), []
+    progress = ProgressLog(1000, lambda *line: told.append(line), step=0.1, interval=2.0, clock=clock)
+    clock.now += 3.0
+    progress.advance(200)
+    progress.advance(200)  # another step, no time
+    clock.now += 2.0
+    progress.advance(200)
+    assert [done for done, _, _ in told] == [200, 600]
+
+
+def test_the_stream_tells_its_progress_against_the_files_size(tmp_path, monkeypatch):
+    """The landing's stream counts each read against the size of the file it opened, up to all of it."""
+    path = tmp_path / "movies.csv"
+    path.write_text(HEADER + "\n" + (ROW + "\n") * 2000)
+    clock = FakeClock()
+    monkeypatch.setattr(landing, "ProgressLog", functools.partial(ProgressLog, clock=clock))
+    told = []
+    etag = ExpectedETag(1 << 30, 1 << 20)
+    with ContractCheckedStream(path, MOVIES, etag, lambda *line: told.append(line)) as stream:
+        while stream.read(path.stat().st_size // 4 + 1):
+            clock.now += 3.0
+    size = path.stat().st_size
+    assert told and all(total == size for _, total, _ in told)
+    assert told[-1][0] == size
+
+
+def test_the_progress_line_reads_back_with_its_pattern():
+    class Log:
+        def info(self, message, *args):
+            self.line = message % args
+
+    log = Log()
+    logging_progress(log)(50, 200, 3.25)
+    assert log.line == "Landing progress: 25% (50 of 200 bytes in 3.2 s)"
+    assert PROGRESS_PATTERN.search(log.line).groups() == ("50", "200", "3.2")
