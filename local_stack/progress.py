@@ -80,7 +80,8 @@ def moved_text(moved: Any, seconds: float | None) -> str:
             if str(moved.get("key", "")).endswith(".csv"):
                 text += f", {moved.get('records', 0):,} rows"
                 if seconds:
-                    text += f", {moved['bytes'] / 1e6 / seconds:.0f} MB/s"
+                    rate = moved["bytes"] / 1e6 / seconds
+                    text += f", {rate:.{0 if rate >= 10 else 1}f} MB/s"
             return text
     if isinstance(moved, list) and moved and all(isinstance(entry, Mapping) for entry in moved):
         if all("bytes" in entry for entry in moved):

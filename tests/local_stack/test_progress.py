@@ -140,6 +140,11 @@ def test_a_csv_landing_shows_its_size_rows_and_speed():
     ]
 
 
+def test_a_small_csv_landing_shows_its_speed_to_a_tenth():
+    line = task_line(ti("land_series_csv", duration=0.4), {**CSV_LANDED, "bytes": 49_500, "records": 1_000})
+    assert line.endswith("49.5 kB, 1,000 rows, 0.1 MB/s")
+
+
 def test_a_mapped_fetch_is_labelled_with_its_rendered_index_and_shows_its_size():
     line = task_line(
         ti("fetch_series_details", duration=0.2, map_index=0, rendered_map_index="209867"), DETAILS
