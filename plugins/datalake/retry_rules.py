@@ -55,7 +55,8 @@ RETRY_POLICY = ExceptionRetryPolicy(
 TASK_DEFAULTS = {
     "retries": 2,
     "retry_delay": timedelta(seconds=10),
-    "retry_exponential_backoff": True,
+    "retry_exponential_backoff": 2.0,
     "retry_policy": RETRY_POLICY,
 }
-"""How every task of both DAGs retries: twice, after 10-20 s then 20-40 s, as the rules above allow."""
+"""How every task of both DAGs retries: twice, as the rules above allow, after 10-20 s then 20-40 s (the
+delay doubles with each try; Airflow spreads each wait over [delay, 2 x delay))."""

@@ -75,7 +75,7 @@ def test_every_task_of_both_dags_retries_by_the_rules(dag_id):
     dag = DagBag(dag_folder=str(REPO / "dags")).dags[dag_id]
     for task in dag.tasks:
         assert task.retry_policy.serialize() == retry_rules.RETRY_POLICY.serialize(), task.task_id
-        assert task.retry_exponential_backoff and task.retry_delay == timedelta(seconds=10), task.task_id
+        assert (task.retry_delay, task.retry_exponential_backoff) == (timedelta(seconds=10), 2.0), task.task_id
     if dag_id == settings.RAW_DAG_ID:
         assert dag.get_task("invoke_lambda_parity").retries == 0, "the Lambda never runs twice"
         assert dag.get_task("land_movies_csv").retries == 2
