@@ -28,8 +28,10 @@ def unknown_parameter() -> ValueError:
 
 
 FAILS_AT_ONCE = [
-    (CsvContractError(Path("movies.csv"), 6, "expected 15 fields separated by '|', found 14"),
-     retry_rules.BROKEN_CONTRACT),
+    (
+        CsvContractError(Path("movies.csv"), 6, "expected 15 fields separated by '|', found 14"),
+        retry_rules.BROKEN_CONTRACT,
+    ),
     (TmdbAuthError("the credential was refused", url=URL, status=401), retry_rules.REFUSED_CREDENTIAL),
     (TmdbNotFound("TMDB has no TV series with id 1.", url=URL, status=404), retry_rules.UNKNOWN_SERIES),
     (unknown_parameter(), retry_rules.BAD_SETTING),
@@ -75,7 +77,8 @@ def test_every_task_of_both_dags_retries_by_the_rules(dag_id):
     dag = DagBag(dag_folder=str(REPO / "dags")).dags[dag_id]
     for task in dag.tasks:
         assert task.retry_policy.serialize() == retry_rules.RETRY_POLICY.serialize(), task.task_id
-        assert (task.retry_delay, task.retry_exponential_backoff) == (timedelta(seconds=10), 2.0), task.task_id
+        backoff = (task.retry_delay, task.retry_exponential_backoff)
+        assert backoff == (timedelta(seconds=10), 2.0), task.task_id
     if dag_id == settings.RAW_DAG_ID:
         assert dag.get_task("invoke_lambda_parity").retries == 0, "the Lambda never runs twice"
         assert dag.get_task("land_movies_csv").retries == 2
