@@ -13,12 +13,11 @@ them on the IMDb id, and writes `top10.parquet`, `top10.csv`, `top10.md` and `to
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import AssetAlias, Param, dag, task
 
 from datalake import report_tasks, settings
+from datalake.retry_rules import TASK_DEFAULTS
 
 DAG_ID = settings.REPORT_DAG_ID
 
@@ -30,7 +29,7 @@ DAG_ID = settings.REPORT_DAG_ID
     catchup=False,
     doc_md=__doc__,
     tags=["datalake", "refined", "report"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
+    default_args=TASK_DEFAULTS,
     params={
         report_tasks.PARTITION_PARAM: Param(
             "",

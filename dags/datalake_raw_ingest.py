@@ -21,14 +21,13 @@ Logic lives in `plugins/datalake`; this file only declares the graph.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import AssetAlias, Param, TriggerRule, dag, task
 
 from datalake import airflow_tasks, layout, params, settings
 from datalake.csv_files import CSV_FILES
 from datalake.operators import CsvLandingOperator, LambdaParityOperator
+from datalake.retry_rules import TASK_DEFAULTS
 
 DAG_ID = settings.RAW_DAG_ID
 
@@ -41,7 +40,7 @@ DAG_ID = settings.RAW_DAG_ID
     max_active_runs=1,
     doc_md=__doc__,
     tags=["datalake", "raw", "tmdb"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
+    default_args=TASK_DEFAULTS,
     params={name: Param(params.RUN_DEFAULTS[name], **schema) for name, schema in params.RUN_PARAMS.items()},
 )
 def datalake_raw_ingest():

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,19 +107,6 @@ def lake_store() -> S3ObjectStore:
     return S3ObjectStore(S3Hook(aws_conn_id=settings.AWS_CONN_ID).get_conn(), lake_bucket())
 
 
-@contextmanager
-def failing_fast_on_permanent_errors() -> Iterator[None]:
-    """A refused credential, a missing resource or a bad setting will not heal: fail without retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from datalake.tmdb import TmdbAuthError, TmdbNotFound
-
-    try:
-        yield
-    except (TmdbAuthError, TmdbNotFound, ValueError) as error:
-        raise AirflowFailException(str(error)) from None
-
-
 def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
     """The run's first task: refuse unknown or bad parameters before anything lands, then retract the
     partition's manifest, so that a run failing half-way never leaves the old one beside its new objects.
@@ -129,9 +115,8 @@ def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
     """
     from datalake import manifest
 
-    with failing_fast_on_permanent_errors():
-        check_known(params)
-        query_from(params)
+    check_known(params)
+    query_from(params)
     day = run_day(dag_run)
     store = lake_store()
     if manifest.retract_manifest(store, day, dag_run.dag_id):
@@ -149,9 +134,8 @@ def discover_top_anime(
     """Land the discover pages; return the ranking (to map over) and the pages (for the manifest)."""
     from datalake import tmdb_ingest
 
-    with failing_fast_on_permanent_errors():
-        query = query_from(params)
-        discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
+    query = query_from(params)
+    discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
     objects = [stored.as_dict() for stored in discovery.objects]
     for stored in objects:
         emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
@@ -165,10 +149,9 @@ def land_and_announce_details(
     entry."""
     from datalake import tmdb_ingest
 
-    with failing_fast_on_permanent_errors():
-        stored = tmdb_ingest.land_series_details(
-            tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
-        ).as_dict()
+    stored = tmdb_ingest.land_series_details(
+        tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
+    ).as_dict()
     emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
     return stored
 

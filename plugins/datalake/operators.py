@@ -45,8 +45,9 @@ class CsvLandingOperator(BaseOperator):
 
     The contract is checked in the same pass that uploads the bytes; the SHA-256 and row count it
     learns are returned into XCom for the manifest and the Asset event. A file that breaks its
-    contract fails the task at once (retrying cannot fix it) and nothing is written: the upload is
-    aborted before the object exists. An object that does not match the file is deleted before failing.
+    contract raises ``CsvContractError``, which the DAGs' retry rules (``datalake.retry_rules``) fail at
+    once, and nothing is written: the upload is aborted before the object exists. An object that does not
+    match the file is deleted before failing.
     The key is ``layout.csv_key`` of the CSV file and the run's day, so a re-run of a date replaces it.
     Hook lineage records the local file as input and the object as output, as ``S3Hook.load_file`` does.
 
@@ -132,8 +133,11 @@ def land_checked_csv(
         problem = landing_mismatch(
             answer, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key)
         )
-    except CsvContractError as error:
-        raise AirflowFailException(f"Nothing landed: {error}") from None
+    except CsvContractError:
+        # The retry rules fail the task at once on this error; the log says what it left in the lake.
+        log.error("Nothing landed at s3://%s/%s: the file breaks its contract, the upload was aborted.",
+                  bucket, key)
+        raise
     except (BotoCoreError, ClientError, S3UploadFailedError) as error:
         raise LakeWriteError(describe_s3_failure(error, client, bucket, key)) from None
     if problem:

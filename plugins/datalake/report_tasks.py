@@ -52,10 +52,9 @@ def partitions(
     from airflow.sdk import AssetAlias
 
     events = triggering_asset_events.get(AssetAlias(RAW_MANIFESTS), [])
-    with airflow_tasks.failing_fast_on_permanent_errors():
-        days = partitions_to_report(
-            params[PARTITION_PARAM], [event.extra for event in events], airflow_tasks.run_day(dag_run)
-        )
+    days = partitions_to_report(
+        params[PARTITION_PARAM], [event.extra for event in events], airflow_tasks.run_day(dag_run)
+    )
     return [day.isoformat() for day in days]
 
 
@@ -66,10 +65,9 @@ def write_partition_report(
     from datalake import report
 
     store = airflow_tasks.lake_store()
-    with airflow_tasks.failing_fast_on_permanent_errors():
-        built = report.comparison_report(
-            report.read_partition(store.client, store.bucket, date.fromisoformat(partition))
-        )
+    built = report.comparison_report(
+        report.read_partition(store.client, store.bucket, date.fromisoformat(partition))
+    )
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
     for entry in stored:

@@ -34,6 +34,7 @@ from urllib3.util.retry import Retry
 from datalake.layout import utc_timestamp
 from datalake.ranking import DiscoverQuery
 from datalake.rate_limit import DEFAULT_PER_SECOND, limiter_for
+from datalake.tmdb_errors import TmdbAuthError, TmdbError, TmdbNotFound
 
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -60,24 +61,6 @@ class _RedactApiKey(logging.Filter):
 
 for _logger in ("urllib3.connectionpool", "urllib3.util.retry"):
     logging.getLogger(_logger).addFilter(_RedactApiKey())
-
-
-class TmdbError(RuntimeError):
-    """TMDB answered with an error, or did not answer usefully."""
-
-    def __init__(self, message: str, *, url: str, status: int | None = None, tmdb_code: int | None = None):
-        super().__init__(message)
-        self.url = url
-        self.status = status
-        self.tmdb_code = tmdb_code
-
-
-class TmdbAuthError(TmdbError):
-    """TMDB refused the credential."""
-
-
-class TmdbNotFound(TmdbError):
-    """The requested resource does not exist on TMDB."""
 
 
 @dataclass(frozen=True)

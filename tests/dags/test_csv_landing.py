@@ -16,11 +16,11 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.sdk import AssetAlias, plugins_manager
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.execution_time.context import OutletEventAccessors
 from airflow.sdk.lineage import HookLineageCollector, get_hook_lineage_collector
 
 from datalake import airflow_tasks, layout, settings
+from datalake.csv_contract import CsvContractError
 from datalake.csv_files import MOVIES, SERIES
 from datalake.landing import ContractCheckedStream, ExpectedETag
 from datalake.operators import CsvLandingOperator, land_checked_csv
@@ -62,14 +62,16 @@ def test_a_good_file_lands_unchanged_with_its_facts(s3, tmp_path, megabytes):
 
 
 @pytest.mark.parametrize("megabytes", [0.5, 20], ids=["single-part", "multipart"])
-def test_a_bad_last_line_lands_nothing_and_leaves_no_upload_behind(s3, lake_root, tmp_path, megabytes):
+def test_a_bad_last_line_lands_nothing_and_leaves_no_upload_behind(s3, lake_root, tmp_path, megabytes,
+                                                                    caplog):
     path = csv_of(tmp_path / "movies.csv", megabytes, last="short|row\n")
     key = f"landing/bad-{megabytes}.csv"
     last_line = path.read_bytes().count(b"\n")
-    expected = (f"Nothing landed: {path}: line {last_line}: "
+    expected = (f"{path}: line {last_line}: "
                 f"expected {len(MOVIES.columns)} fields separated by '|', found 2")
-    with pytest.raises(AirflowFailException, match=re.escape(expected)):
+    with pytest.raises(CsvContractError, match=re.escape(expected)):
         land(path, key)
+    assert f"Nothing landed at s3://{TEST_BUCKET}/{key}: the file breaks its contract" in caplog.text
     assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=key)
     assert not s3.list_multipart_uploads(Bucket=TEST_BUCKET).get("Uploads")
     assert not (lake_root / TEST_BUCKET / key).exists()
@@ -84,7 +86,7 @@ def test_a_bad_file_leaves_the_object_of_an_earlier_run_as_it_was(s3, tmp_path):
     land(good, key)
     (tmp_path / "later").mkdir()
     bad = csv_of(tmp_path / "later" / "movies.csv", 12, last="a|b\n")
-    with pytest.raises(AirflowFailException):
+    with pytest.raises(CsvContractError):
         land(bad, key)
     assert s3.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read() == good.read_bytes()
 
@@ -92,8 +94,8 @@ def test_a_bad_file_leaves_the_object_of_an_earlier_run_as_it_was(s3, tmp_path):
 def test_a_directory_fails_at_once_saying_so(s3, tmp_path):
     path = tmp_path / "movies.csv"
     path.mkdir()
-    expected = f"Nothing landed: {path}: is a directory, expected the Movies dataset's movies.csv file"
-    with pytest.raises(AirflowFailException, match=f"^{re.escape(expected)}$"):
+    expected = f"{path}: is a directory, expected the Movies dataset's movies.csv file"
+    with pytest.raises(CsvContractError, match=f"^{re.escape(expected)}$"):
         land(path, "landing/directory.csv")
 
 
@@ -109,15 +111,15 @@ def test_an_unreadable_file_fails_at_once_saying_so(s3, tmp_path, monkeypatch):
         return real_open(name, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", open_or_deny)
-    expected = f"Nothing landed: {path}: cannot be read: permission denied to uid {os.geteuid()}"
-    with pytest.raises(AirflowFailException, match=f"^{re.escape(expected)}$"):
+    expected = f"{path}: cannot be read: permission denied to uid {os.geteuid()}"
+    with pytest.raises(CsvContractError, match=f"^{re.escape(expected)}$"):
         land(path, "landing/unreadable.csv")
     assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix="landing/unreadable.csv")
 
 
 def test_a_named_pipe_fails_at_once_without_waiting_for_a_writer(s3, tmp_path):
     os.mkfifo(tmp_path / "movies.csv")
-    with pytest.raises(AirflowFailException, match=r"movies.csv: is a named pipe \(FIFO\), expected the"):
+    with pytest.raises(CsvContractError, match=r"movies.csv: is a named pipe \(FIFO\), expected the"):
         land(tmp_path / "movies.csv", "landing/fifo.csv")
 
 
@@ -178,8 +180,8 @@ def test_the_operator_lands_its_file_under_its_key_for_the_runs_day(s3, tmp_path
 
 def test_the_operator_applies_its_files_contract(s3, tmp_path):
     path = csv_of(tmp_path / "series.csv", 0.1)
-    expected = f"Nothing landed: {path}: line 1: header column 5 is 'tempoMinutos', expected 'anoTermino'"
-    with pytest.raises(AirflowFailException, match=f"^{re.escape(expected)}$"):
+    expected = f"{path}: line 1: header column 5 is 'tempoMinutos', expected 'anoTermino'"
+    with pytest.raises(CsvContractError, match=f"^{re.escape(expected)}$"):
         execute(landing_operator(csv_file=SERIES, filename=str(path)))
     assert "Contents" not in s3.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.csv_key(SERIES, DAY))
 

@@ -105,10 +105,9 @@ def test_a_manual_run_reports_on_its_param_else_its_own_date():
     assert partitions([]) == ["2026-11-30"]
 
 
-def test_an_event_without_partition_fails_at_once():
-    from airflow.sdk.exceptions import AirflowFailException
-
-    with pytest.raises(AirflowFailException, match="names no partition"):
+def test_an_event_without_partition_is_refused_as_a_bad_input():
+    """A ValueError: the retry rules fail the task at once (``tests/dags/test_retry_rules.py``)."""
+    with pytest.raises(ValueError, match="names no partition"):
         partitions([event({"key": "k"}, [report_tasks.RAW_MANIFESTS])])
 
 

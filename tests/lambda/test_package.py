@@ -75,11 +75,12 @@ def test_only_the_modules_the_package_docstring_names_import_airflow_and_where_i
              if (where := airflow_imports(path))}
     assert found == {
         "operators": "at import",
+        "retry_rules": "at import",
         "airflow_tasks": "in functions",
         "report_tasks": "in functions",
     }
     docstring = " ".join(datalake.__doc__.split())
-    assert "``datalake.operators`` at import time" in docstring
+    assert "``datalake.operators`` and ``datalake.retry_rules`` at import time" in docstring
     assert "``datalake.airflow_tasks`` and ``datalake.report_tasks`` only inside their functions" in docstring
 
 
@@ -98,6 +99,7 @@ def test_it_holds_exactly_the_modules_the_handler_reaches(lambda_zip):
         "rate_limit.py",
         "storage.py",
         "tmdb.py",
+        "tmdb_errors.py",
         "tmdb_ingest.py",
     }
 

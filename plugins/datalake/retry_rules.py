@@ -1,0 +1,62 @@
+"""Which failures are worth another try: the lake's retry rules, declared once for every task of both DAGs.
+
+A broken CSV contract, a refused credential, an unknown series or a bad setting fails the same way on
+every try, so it fails the task at once. A failure that may heal (S3 or TMDB unreachable, a 5xx, a 429,
+a timeout) is retried within the task's ``retries``, after its ``retry_delay`` grown by its exponential
+backoff (no rule sets a delay of its own). What no rule names takes the task's own retries.
+
+Rules are tried in order and the first that matches decides: the specific TMDB errors before
+``TmdbError``, the contract before ``ValueError``. Airflow stores a rule's reason with the task
+instance and logs it. An Airflow module: both DAG files take ``TASK_DEFAULTS`` as their ``default_args``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from datalake.csv_contract import CsvContractError
+from datalake.storage import LakeWriteError
+from datalake.tmdb_errors import TmdbAuthError, TmdbError, TmdbNotFound
+
+BROKEN_CONTRACT = RetryRule(
+    exception=CsvContractError,
+    action=RetryAction.FAIL,
+    reason="The CSV breaks its contract: another try reads the same file.",
+)
+REFUSED_CREDENTIAL = RetryRule(
+    exception=TmdbAuthError,
+    action=RetryAction.FAIL,
+    reason="TMDB refused the credential: another try sends the same one.",
+)
+UNKNOWN_SERIES = RetryRule(
+    exception=TmdbNotFound,
+    action=RetryAction.FAIL,
+    reason="TMDB has no such resource (404): another try asks for the same one.",
+)
+BAD_SETTING = RetryRule(
+    exception=ValueError,
+    action=RetryAction.FAIL,
+    reason="A parameter, connection or input is not as expected: another try reads the same.",
+)
+TRANSIENT_SERVICE_ERROR = RetryRule(
+    exception=[TmdbError, LakeWriteError, BotoCoreError, ClientError, S3UploadFailedError],
+    action=RetryAction.RETRY,
+    reason="TMDB or S3 failed in a way that may heal (unreachable, 5xx, 429, timeout): retry with backoff.",
+)
+
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[BROKEN_CONTRACT, REFUSED_CREDENTIAL, UNKNOWN_SERIES, BAD_SETTING, TRANSIENT_SERVICE_ERROR]
+)
+
+TASK_DEFAULTS = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=10),
+    "retry_exponential_backoff": 2.0,
+    "retry_policy": RETRY_POLICY,
+}
+"""How every task of both DAGs retries: twice, as the rules above allow, after 10-20 s then 20-40 s (the
+delay doubles with each try; Airflow spreads each wait over [delay, 2 x delay))."""

@@ -1,0 +1,142 @@
+"""The retry rules: which failures fail at once and which retry, declared once and attached to every task."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+from airflow.sdk import RetryAction
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from datalake import manifest, params, retry_rules, settings
+from datalake.csv_contract import CsvContractError
+from datalake.storage import LakeWriteError
+from datalake.tmdb import TmdbAuthError, TmdbError, TmdbNotFound
+from tests.conftest import REPO
+
+URL = "http://127.0.0.1:1/3/tv/1"
+
+
+def unknown_parameter() -> ValueError:
+    """What ``open_partition`` raises for ``conf={"topn": 5}``, from the code itself."""
+    with pytest.raises(ValueError) as refused:
+        params.check_known({**params.RUN_DEFAULTS, "topn": 5})
+    return refused.value
+
+
+FAILS_AT_ONCE = [
+    (
+        CsvContractError(Path("movies.csv"), 6, "expected 15 fields separated by '|', found 14"),
+        retry_rules.BROKEN_CONTRACT,
+    ),
+    (TmdbAuthError("the credential was refused", url=URL, status=401), retry_rules.REFUSED_CREDENTIAL),
+    (TmdbNotFound("TMDB has no TV series with id 1.", url=URL, status=404), retry_rules.UNKNOWN_SERIES),
+    (unknown_parameter(), retry_rules.BAD_SETTING),
+    (ValueError("Connection 'tmdb_default' has no password"), retry_rules.BAD_SETTING),
+    (manifest.PartitionIncomplete("the raw partition 2026-11-27 is not complete"), retry_rules.BAD_SETTING),
+]
+RETRIED = [
+    TmdbError("TMDB answered 503", url=URL, status=503),
+    TmdbError("TMDB answered 429", url=URL, status=429),
+    TmdbError(f"TMDB answered too slowly at {URL} (read timeout 30 s)", url=URL),
+    LakeWriteError("Could not write s3://datalake/k at http://127.0.0.1:1: the S3 endpoint is unreachable."),
+    EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+    ClientError({"Error": {"Code": "SlowDown"}}, "PutObject"),
+    S3UploadFailedError("An error occurred (InternalError) when calling the UploadPart operation"),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "rule"), FAILS_AT_ONCE, ids=[type(error).__name__ for error, _ in FAILS_AT_ONCE]
+)
+def test_a_failure_that_cannot_heal_fails_at_once_by_its_own_rule(error, rule):
+    decision = retry_rules.RETRY_POLICY.evaluate(error, try_number=1, max_tries=3)
+    assert decision.action == RetryAction.FAIL
+    assert decision.reason == rule.reason
+
+
+@pytest.mark.parametrize("error", RETRIED, ids=lambda error: f"{type(error).__name__}-{error}"[:40])
+def test_a_failure_that_may_heal_is_retried_with_the_tasks_backoff(error):
+    decision = retry_rules.RETRY_POLICY.evaluate(error, try_number=1, max_tries=3)
+    assert decision.action == RetryAction.RETRY
+    assert decision.reason == retry_rules.TRANSIENT_SERVICE_ERROR.reason
+    assert decision.retry_delay is None, "a delay of its own would replace the exponential backoff"
+
+
+def test_a_failure_no_rule_names_takes_the_tasks_own_retries():
+    decision = retry_rules.RETRY_POLICY.evaluate(KeyError("ranking"), try_number=1, max_tries=3)
+    assert decision.action == RetryAction.DEFAULT
+
+
+@pytest.mark.parametrize("dag_id", [settings.RAW_DAG_ID, settings.REPORT_DAG_ID])
+def test_every_task_of_both_dags_retries_by_the_rules(dag_id):
+    """Operators and mapped tasks included: the CSV landing, the parity check, the details."""
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags[dag_id]
+    for task in dag.tasks:
+        assert task.retry_policy.serialize() == retry_rules.RETRY_POLICY.serialize(), task.task_id
+        backoff = (task.retry_delay, task.retry_exponential_backoff)
+        assert backoff == (timedelta(seconds=10), 2.0), task.task_id
+    if dag_id == settings.RAW_DAG_ID:
+        assert dag.get_task("invoke_lambda_parity").retries == 0, "the Lambda never runs twice"
+        assert dag.get_task("land_movies_csv").retries == 2
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """One in-process run of two tasks under the DAGs' retry settings (no wait between tries): one asks
+    TMDB for an unknown series, one meets a 503 on its first try. Returns each task's tries, by state."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.sdk import DAG, task
+    from airflow.utils import db
+    from airflow.utils.session import create_session
+
+    db.initdb()
+    tried = tmp_path_factory.mktemp("tries")
+    with DAG(
+        "retry_rules_in_process",
+        schedule=None,
+        default_args={**retry_rules.TASK_DEFAULTS, "retry_delay": timedelta(0)},
+    ) as dag:
+
+        @task
+        def unknown_series():
+            raise TmdbNotFound("TMDB has no TV series with id 1.", url=URL, status=404)
+
+        @task
+        def server_error_once():
+            first = tried / "server_error_once"
+            if not first.exists():
+                first.touch()
+                raise TmdbError("TMDB answered 503", url=URL, status=503)
+
+        unknown_series()
+        server_error_once()
+
+    # dag.test() runs only a DAG stored as parsed, in a known bundle.
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(collect_dags=False)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+    dag_run = dag.test(logical_date=datetime(2026, 11, 27, tzinfo=UTC))
+    with create_session() as session:
+        earlier = session.query(TaskInstanceHistory).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id)
+        history = {(ti.task_id, ti.try_number): (ti.state, ti.retry_reason) for ti in earlier}
+    final = {ti.task_id: (ti.try_number, ti.state) for ti in dag_run.get_task_instances()}
+    return final, history
+
+
+def test_a_task_asking_for_an_unknown_series_fails_with_no_retry(finished_run):
+    final, history = finished_run
+    assert final["unknown_series"] == (1, "failed")
+    assert not [key for key in history if key[0] == "unknown_series"]
+
+
+def test_a_task_meeting_a_server_error_is_retried_by_its_rule_then_succeeds(finished_run):
+    """Airflow archives a try that went up for retry as failed, with the reason of the rule that decided."""
+    final, history = finished_run
+    assert history[("server_error_once", 1)] == ("failed", retry_rules.TRANSIENT_SERVICE_ERROR.reason)
+    assert final["server_error_once"] == (2, "success")
