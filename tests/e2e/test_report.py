@@ -6,7 +6,6 @@ The driver runs once for the module, on its own lake and Airflow home.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 
-from datalake import layout, report, report_tasks, settings
+from datalake import layout, report, settings
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
@@ -92,19 +91,16 @@ def test_the_terminal_shows_ten_rows_with_both_ratings_and_where_the_page_is(run
 
 
 def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
-    """What the scheduler would act on: the manifest's event, through the alias, queued the report DAG."""
+    """What the scheduler acts on: the manifest's event, partitioned by its day, queued the report for it."""
     _, local, _ = run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
-        queued = {dag_id for (dag_id,) in db.execute("SELECT target_dag_id FROM asset_dag_run_queue")}
-        extras = [
-            json.loads(extra)
-            for (extra,) in db.execute(
-                "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
-                (f"s3://{BUCKET}/{layout.MANIFEST_ROOT}",),
-            )
-        ]
-    assert settings.REPORT_DAG_ID in queued
-    assert report_tasks.partitions_to_report("", extras, date(2000, 1, 1)) == [DATE]
+        queued = db.execute("SELECT target_dag_id, partition_key FROM asset_partition_dag_run").fetchall()
+        events = db.execute(
+            "SELECT e.partition_key FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ?",
+            ("datalake_raw_manifests",),
+        ).fetchall()
+    assert (settings.REPORT_DAG_ID, DAY) in queued
+    assert events == [(DAY,)]
 
 
 def chromium_or_skip() -> None:
