@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import AssetAlias, Param, dag, task
 
 from datalake import report_tasks, settings
+from datalake.operators import lineage_task
 
 DAG_ID = settings.REPORT_DAG_ID
 
@@ -47,7 +48,9 @@ def anime_top10_report():
         """The partitions the triggering manifests (or the param, or the run's date) name."""
         return report_tasks.partitions(params, dag_run, triggering_asset_events)
 
-    @task(map_index_template="{{ task.op_kwargs['partition'] }}", outlets=[AssetAlias(report_tasks.REPORTS)])
+    @lineage_task(
+        map_index_template="{{ task.op_kwargs['partition'] }}", outlets=[AssetAlias(report_tasks.REPORTS)]
+    )
     def build_report(partition: str, outlet_events=None) -> list[dict]:
         """Join one partition's TMDB details with the IMDb series file; write the four report files."""
         return report_tasks.write_partition_report(partition, outlet_events)

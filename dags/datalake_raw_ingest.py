@@ -28,7 +28,7 @@ from airflow.sdk import AssetAlias, Param, TriggerRule, dag, task
 
 from datalake import airflow_tasks, layout, params, settings
 from datalake.csv_files import CSV_FILES
-from datalake.operators import CsvLandingOperator, LambdaParityOperator
+from datalake.operators import CsvLandingOperator, LambdaParityOperator, lineage_task
 
 DAG_ID = settings.RAW_DAG_ID
 
@@ -63,7 +63,7 @@ def datalake_raw_ingest():
     ]
     raw_tmdb = AssetAlias(airflow_tasks.asset_alias(layout.TMDB_ROOT))
 
-    @task(outlets=[raw_tmdb], multiple_outputs=True)
+    @lineage_task(outlets=[raw_tmdb], multiple_outputs=True)
     def discover_top_anime(params=None, dag_run=None, outlet_events=None) -> dict:
         """Land the discover pages the ranking needs; return the ranking (best first) and the pages."""
         return airflow_tasks.discover_top_anime(params, dag_run, outlet_events)
@@ -73,12 +73,12 @@ def datalake_raw_ingest():
         """The ids to fetch, best first: a task maps only over another's return value, never over a key."""
         return [series["id"] for series in ranking]
 
-    @task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[raw_tmdb])
+    @lineage_task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[raw_tmdb])
     def fetch_series_details(series_id: int, params=None, dag_run=None, outlet_events=None) -> dict:
         """Land `/tv/{id}` with external_ids for one ranked series."""
         return airflow_tasks.land_and_announce_details(series_id, params["language"], dag_run, outlet_events)
 
-    @task(
+    @lineage_task(
         trigger_rule=TriggerRule.NONE_FAILED,
         outlets=[AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))],
     )

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from datalake import airflow_tasks, layout
+from datalake import airflow_tasks, layout, lineage
 
 if TYPE_CHECKING:
     from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
@@ -66,12 +66,19 @@ def write_partition_report(
     from datalake import report
 
     store = airflow_tasks.lake_store()
+    day = date.fromisoformat(partition)
     with airflow_tasks.failing_fast_on_permanent_errors():
-        built = report.comparison_report(
-            report.read_partition(store.client, store.bucket, date.fromisoformat(partition))
-        )
+        raw = report.read_partition(store.client, store.bucket, day)
+        built = report.comparison_report(raw)
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
+    lineage.record(
+        inputs=[
+            lineage.s3_object(store.bucket, key)
+            for key in [layout.manifest_key(day, raw.manifest["dag_id"]), *raw.read_keys]
+        ],
+        outputs=[lineage.s3_object(store.bucket, entry["key"]) for entry in stored],
+    )
     for entry in stored:
         airflow_tasks.emit_asset_event(outlet_events, layout.REPORT_ROOT, {**entry, "partition": partition})
     return stored
