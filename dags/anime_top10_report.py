@@ -15,9 +15,10 @@ them on the IMDb id, and writes `top10.parquet`, `top10.csv`, `top10.md` and `to
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, PartitionedAssetTimetable, dag, task
+from airflow.sdk import Param, PartitionedAssetTimetable, dag
 
 from datalake import assets, report_tasks, settings
+from datalake.operators import lineage_task
 from datalake.retry_rules import TASK_DEFAULTS
 
 DAG_ID = settings.REPORT_DAG_ID
@@ -42,7 +43,7 @@ DAG_ID = settings.REPORT_DAG_ID
     },
 )
 def anime_top10_report():
-    @task(outlets=[assets.REFINED_REPORTS])
+    @lineage_task(outlets=[assets.REFINED_REPORTS])
     def build_report(params=None, dag_run=None, outlet_events=None) -> list[dict]:
         """Join the partition's TMDB details with the IMDb series file; write the four report files."""
         return report_tasks.write_partition_report(params, dag_run, outlet_events)

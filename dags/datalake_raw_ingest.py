@@ -30,7 +30,7 @@ from airflow.sdk import CronPartitionTimetable, Param, TriggerRule, dag, task
 
 from datalake import airflow_tasks, assets, layout, params, settings
 from datalake.csv_files import CSV_FILES
-from datalake.operators import CsvLandingOperator, LambdaParityOperator
+from datalake.operators import CsvLandingOperator, LambdaParityOperator, lineage_task
 from datalake.retry_rules import TASK_DEFAULTS
 
 DAG_ID = settings.RAW_DAG_ID
@@ -65,7 +65,7 @@ def datalake_raw_ingest():
         for csv_file in CSV_FILES
     ]
 
-    @task(outlets=[assets.RAW_TMDB], multiple_outputs=True)
+    @lineage_task(outlets=[assets.RAW_TMDB], multiple_outputs=True)
     def discover_top_anime(params=None, dag_run=None, outlet_events=None) -> dict:
         """Land the discover pages the ranking needs; return the ranking (best first) and the pages."""
         return airflow_tasks.discover_top_anime(params, dag_run, outlet_events)
@@ -75,12 +75,12 @@ def datalake_raw_ingest():
         """The ids to fetch, best first: a task maps only over another's return value, never over a key."""
         return [series["id"] for series in ranking]
 
-    @task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[assets.RAW_TMDB])
+    @lineage_task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[assets.RAW_TMDB])
     def fetch_series_details(series_id: int, params=None, dag_run=None, outlet_events=None) -> dict:
         """Land `/tv/{id}` with external_ids for one ranked series."""
         return airflow_tasks.land_and_announce_details(series_id, params["language"], dag_run, outlet_events)
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[assets.RAW_MANIFESTS])
+    @lineage_task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[assets.RAW_MANIFESTS])
     def write_manifest(
         ranking: list[dict],
         pages: list[dict],

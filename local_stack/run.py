@@ -16,7 +16,7 @@ import shlex
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -57,6 +57,38 @@ def airflow_settings(home: Path) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata_db(home)}",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "plugins"), os.environ.get("PYTHONPATH")])),
     }
+
+
+LINEAGE_NAMESPACE = "datalake"
+"""The OpenLineage namespace of the jobs (the DAGs and their tasks) unless the environment names one."""
+
+USER_LINEAGE_SETTINGS = (
+    "AIRFLOW__OPENLINEAGE__TRANSPORT",
+    "AIRFLOW__OPENLINEAGE__CONFIG_PATH",
+    "AIRFLOW__OPENLINEAGE__CONFIG_CONN_ID",
+    "OPENLINEAGE_URL",
+    "OPENLINEAGE_CONFIG",
+    "OPENLINEAGE__TRANSPORT",
+)
+"""The environment variables (prefixes: ``..._CMD``, ``..._SECRET``, ``OPENLINEAGE__TRANSPORT__TYPE``...) by
+which a user chooses where the OpenLineage provider sends its events. (Disabling it needs no transport.)"""
+
+
+def lineage_events(local: Path) -> Path:
+    """The folder the local runners' OpenLineage events go to, one JSON file per event."""
+    return local / "openlineage"
+
+
+def lineage_settings(local: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The OpenLineage provider's file transport into ``lineage_events(local)``, and the namespace, each
+    unless the environment configures it: a user's transport (or ``OPENLINEAGE_URL``) wins."""
+    chosen: dict[str, str] = {}
+    if not any(environ.get(key) for key in ("AIRFLOW__OPENLINEAGE__NAMESPACE", "OPENLINEAGE_NAMESPACE")):
+        chosen["AIRFLOW__OPENLINEAGE__NAMESPACE"] = LINEAGE_NAMESPACE
+    if not any(key.startswith(USER_LINEAGE_SETTINGS) and value for key, value in environ.items()):
+        path = str(lineage_events(local) / "event")
+        chosen["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps({"type": "file", "log_file_path": path})
+    return chosen
 
 
 def metadata_db(home: Path) -> Path:
@@ -162,6 +194,8 @@ def local_airflow(
         with during("waiting for the metadata DB's lock"):
             stack.enter_context(processes.exclusive_use(metadata_lock(home), holder))
         os.environ.update(airflow_settings(home))
+        os.environ.update(lineage_settings(local, os.environ))
+        lineage_events(local).mkdir(parents=True, exist_ok=True)
         if database:
             os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = database
         os.environ.update(dataset_variables(dict(os.environ)))

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datalake import layout, settings
+from datalake import layout, lineage, settings
 from datalake.csv_files import CsvFile
 from datalake.params import check_known, query_from
 from datalake.storage import S3ObjectStore
@@ -135,6 +135,7 @@ def discover_top_anime(
     query = query_from(params)
     discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
     objects = [stored.as_dict() for stored in discovery.objects]
+    lineage.record_landed(lake_bucket(), objects)
     announce(outlet_events, assets.RAW_TMDB, run_day(dag_run), objects)
     return {"ranking": discovery.ranking, "objects": objects}
 
@@ -149,6 +150,7 @@ def land_and_announce_details(
     stored = tmdb_ingest.land_series_details(
         tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
     ).as_dict()
+    lineage.record_landed(lake_bucket(), [stored])
     announce(outlet_events, assets.RAW_TMDB, run_day(dag_run), [stored])
     return stored
 
@@ -175,6 +177,11 @@ def close_partition(
         ranking=ranking,
         objects=[entry for entry in landed if entry],
     )
-    stored = manifest.store_manifest(lake_store(), document)
+    store = lake_store()
+    stored = manifest.store_manifest(store, document)
+    lineage.record(
+        inputs=[lineage.s3_object(store.bucket, entry["key"]) for entry in document["objects"]],
+        outputs=[lineage.s3_object(store.bucket, stored.key)],
+    )
     announce(outlet_events, assets.RAW_MANIFESTS, day, [stored.as_dict()])
     return document

@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
-from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
 from airflow.sdk import BaseOperator
+from airflow.sdk.bases.decorator import TaskDecorator, task_decorator_factory
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
-from datalake import assets, layout, manifest, params, parity
+from datalake import assets, layout, lineage, manifest, params, parity
 from datalake.airflow_tasks import announce, run_day
 from datalake.csv_contract import CsvContractError
 from datalake.csv_files import CsvFile
@@ -36,10 +37,53 @@ from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
 LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
-class CsvLandingOperator(BaseOperator):
+class ReportsLineage:
+    """An operator whose run records what it read and wrote in ``self.recorded_lineage``
+    (``datalake.lineage``); the OpenLineage provider asks for it when the task ends, failed or not.
+
+    Hook-level lineage cannot carry it: the provider drops an asset it has no converter for (an HTTP
+    endpoint such as TMDB's), and ``airflow dags test`` runs every task in one process, where the hook
+    lineage collector keeps what earlier tasks reported.
+    """
+
+    recorded_lineage: lineage.Lineage | None = None
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        recorded = self.recorded_lineage or lineage.Lineage()
+        return OperatorLineage(
+            inputs=[Dataset(namespace=item.namespace, name=item.name) for item in recorded.inputs],
+            outputs=[Dataset(namespace=item.namespace, name=item.name) for item in recorded.outputs],
+        )
+
+
+class LineageTaskOperator(ReportsLineage, _PythonDecoratedOperator):
+    """``@task``'s operator, reporting what the task body recorded with ``lineage.record``."""
+
+    def execute(self, context: Context) -> Any:
+        with lineage.recording() as self.recorded_lineage:
+            return super().execute(context)
+
+
+def lineage_task(
+    python_callable: Any = None, multiple_outputs: bool | None = None, **kwargs: Any
+) -> TaskDecorator:
+    """``@task`` (same arguments) for a task that reports its inputs and outputs to OpenLineage."""
+    return task_decorator_factory(
+        python_callable=python_callable,
+        multiple_outputs=multiple_outputs,
+        decorated_operator_class=LineageTaskOperator,
+        **kwargs,
+    )
+
+
+class CsvLandingOperator(ReportsLineage, BaseOperator):
     """Land one local CSV file unchanged under its run's key, only if it meets its contract; prove it landed
     whole.
 
@@ -49,7 +93,7 @@ class CsvLandingOperator(BaseOperator):
     (``datalake.retry_rules``) fail at once, and nothing is written: the upload is aborted before the
     object exists. An object that does not match the file is deleted before failing.
     The key is ``layout.csv_key`` of the CSV file and the run's day, so a re-run of a date replaces it.
-    Hook lineage records the local file as input and the object as output, as ``S3Hook.load_file`` does.
+    Its lineage: the local file as input, the object as output.
 
     :param csv_file: which of the CSV files this is: its contract, and its folder and name in the lake.
     :param filename: path of the local file to land. (templated)
@@ -84,8 +128,9 @@ class CsvLandingOperator(BaseOperator):
             aws_conn_id=self.aws_conn_id,
             log=self.log,
         )
-        get_hook_lineage_collector().add_input_asset(
-            context=self, scheme="file", asset_kwargs={"path": self.filename}
+        self.recorded_lineage = lineage.Lineage()
+        self.recorded_lineage.add(
+            inputs=[lineage.local_file(self.filename)], outputs=[lineage.s3_object(self.dest_bucket, key)]
         )
         announce(
             context["outlet_events"], assets.raw_csv(self.csv_file), run_day(context["dag_run"]), [stored]

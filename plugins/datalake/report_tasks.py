@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from datalake import airflow_tasks
+from datalake import airflow_tasks, layout, lineage
 
 if TYPE_CHECKING:
     from airflow.sdk.types import DagRunProtocol, OutletEventAccessorsProtocol
@@ -35,8 +35,16 @@ def write_partition_report(
 
     day = report_day(params, dag_run)
     store = airflow_tasks.lake_store()
-    built = report.comparison_report(report.read_partition(store.client, store.bucket, day))
+    raw = report.read_partition(store.client, store.bucket, day)
+    built = report.comparison_report(raw)
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
+    lineage.record(
+        inputs=[
+            lineage.s3_object(store.bucket, key)
+            for key in [layout.manifest_key(day, raw.manifest["dag_id"]), *raw.read_keys]
+        ],
+        outputs=[lineage.s3_object(store.bucket, entry["key"]) for entry in stored],
+    )
     airflow_tasks.announce(outlet_events, assets.REFINED_REPORTS, day, stored)
     return stored

@@ -9,15 +9,12 @@ import errno
 import hashlib
 import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk import plugins_manager
 from airflow.sdk.execution_time.context import OutletEventAccessors
-from airflow.sdk.lineage import HookLineageCollector, get_hook_lineage_collector
 
 from datalake import assets, layout, settings
 from datalake.csv_contract import CsvContractError
@@ -161,15 +158,6 @@ def execute(operator: CsvLandingOperator) -> tuple[dict, OutletEventAccessors]:
     return operator.execute({"dag_run": dag_run, "outlet_events": outlet_events}), outlet_events
 
 
-@pytest.fixture
-def lineage(monkeypatch) -> Iterator[HookLineageCollector]:
-    """A collector that records, as with a lineage reader plugin installed."""
-    monkeypatch.setattr(plugins_manager, "get_hook_lineage_readers_plugins", lambda: [object()])
-    get_hook_lineage_collector.cache_clear()
-    yield get_hook_lineage_collector()
-    get_hook_lineage_collector.cache_clear()
-
-
 def test_the_operator_lands_its_file_under_its_key_for_the_runs_day(s3, tmp_path):
     path = csv_of(tmp_path / "movies.csv", 0.1)
     stored, _ = execute(landing_operator(filename=str(path)))
@@ -218,13 +206,14 @@ def test_arguments_of_a_local_to_s3_transfer_are_refused_by_name(argument):
         landing_operator(filename="movies.csv", **argument)
 
 
-def test_the_operator_reports_the_file_as_input_and_the_object_as_output_lineage(s3, tmp_path, lineage):
+def test_the_operator_reports_the_file_as_input_and_the_object_as_output_to_openlineage(s3, tmp_path):
     path = csv_of(tmp_path / "movies.csv", 0.1)
-    execute(landing_operator(filename=str(path)))
-    collected = lineage.collected_assets
-    assert [info.asset.uri for info in collected.inputs] == [f"file://{path}"]
-    assert [info.asset.uri for info in collected.outputs] == [
-        f"s3://{TEST_BUCKET}/{layout.csv_key(MOVIES, DAY)}"
+    operator = landing_operator(filename=str(path))
+    execute(operator)
+    reported = operator.get_openlineage_facets_on_complete(task_instance=None)
+    assert [(item.namespace, item.name) for item in reported.inputs] == [("file", str(path))]
+    assert [(item.namespace, item.name) for item in reported.outputs] == [
+        (f"s3://{TEST_BUCKET}", layout.csv_key(MOVIES, DAY))
     ]
 
 
