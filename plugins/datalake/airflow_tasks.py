@@ -180,24 +180,44 @@ def close_partition(
     dag_run: DagRunProtocol,
     outlet_events: OutletEventAccessorsProtocol,
 ) -> dict[str, Any]:
-    """Write and announce the run's manifest of every object ``landed``, marking the partition complete;
-    return the manifest for the parity check. ``None`` entries (a task that landed nothing) are left out.
-    """
-    from datalake import manifest
+    """Check the run against the previous complete partition, then write and announce its manifest of
+    every object ``landed`` (with the checks), marking the partition complete; return the manifest for the
+    parity check. ``None`` entries (a task that landed nothing) are left out.
 
+    With ``strict_checks``, a check that warns or fails fails the task before the manifest is stored: the
+    partition stays incomplete.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from datalake import checks, manifest
+
+    store = lake_store()
+    day = run_day(dag_run)
     document = manifest.build_manifest(
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
         logical_date=dag_run.logical_date.isoformat() if dag_run.logical_date else None,
-        day=run_day(dag_run),
+        day=day,
         params=params,
         ranking=ranking,
         objects=[entry for entry in landed if entry],
     )
-    stored = manifest.store_manifest(lake_store(), document)
+    previous = manifest.previous_manifest(store.client, store.bucket, day, dag_run.dag_id)
+    found = checks.day_over_day(document, previous, float(params["max_change_percent"]))
+    for check in found:
+        (log.info if check.level == checks.PASS else log.warning)("Check %s", check)
+    if params["strict_checks"] and (failure := checks.strict_failure(found)):
+        raise AirflowFailException(failure)
+    document["checks"] = [check.as_dict() for check in found]
+    stored = manifest.store_manifest(store, document)
     emit_asset_event(
         outlet_events,
         layout.MANIFEST_ROOT,
-        {**stored.as_dict(), "partition": document["partition"], "run_id": document["run_id"]},
+        {
+            **stored.as_dict(),
+            "partition": document["partition"],
+            "run_id": document["run_id"],
+            "checks": document["checks"],
+        },
     )
     return document

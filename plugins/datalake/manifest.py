@@ -105,6 +105,19 @@ def read_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str,
     return json.loads(body)
 
 
+def complete_partitions(client: Any, bucket: str, dag_id: str) -> list[date]:
+    """Every partition with a manifest (complete), oldest first, listed under the manifest root."""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{layout.MANIFEST_ROOT}/")
+    keys = (entry["Key"] for page in pages for entry in page.get("Contents", []))
+    return sorted(day for key in keys if (day := layout.manifest_day(key, dag_id)) is not None)
+
+
+def previous_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str, Any] | None:
+    """The manifest of the last complete partition before ``day``; None if there is none."""
+    earlier = [complete for complete in complete_partitions(client, bucket, dag_id) if complete < day]
+    return read_manifest(client, bucket, earlier[-1], dag_id) if earlier else None
+
+
 def read_listed(client: Any, bucket: str, manifest: Mapping[str, Any], key: str) -> bytes:
     """One object of the partition, only if the manifest lists it and its bytes are the ones it records."""
     entry = next((entry for entry in manifest["objects"] if entry["key"] == key), None)
