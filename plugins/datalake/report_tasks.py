@@ -62,8 +62,9 @@ def partitions(
 def write_partition_report(
     partition: str, outlet_events: OutletEventAccessorsProtocol
 ) -> list[dict[str, Any]]:
-    """Read the raw partition, write the four report files, announce them; returns what was written."""
-    from datalake import report
+    """Read the raw partition, write the four report files, then rebuild the history across partitions;
+    announce them; returns what was written."""
+    from datalake import history, report
 
     store = airflow_tasks.lake_store()
     with airflow_tasks.failing_fast_on_permanent_errors():
@@ -72,6 +73,10 @@ def write_partition_report(
         )
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
+    stored += [
+        entry.as_dict()
+        for entry in history.write_history(store, history.read_history(store.client, store.bucket))
+    ]
     for entry in stored:
         airflow_tasks.emit_asset_event(outlet_events, layout.REPORT_ROOT, {**entry, "partition": partition})
     return stored

@@ -7,7 +7,6 @@ The driver runs once for the module, on its own lake and Airflow home.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 from datalake import layout, report, report_tasks, settings
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip, clean_environment
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -105,14 +104,6 @@ def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
         ]
     assert settings.REPORT_DAG_ID in queued
     assert report_tasks.partitions_to_report("", extras, date(2000, 1, 1)) == [DATE]
-
-
-def chromium_or_skip() -> None:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
