@@ -185,7 +185,7 @@ def to_html_table(checks: Sequence[Mapping[str, Any]], table_id: str) -> str:
 CHECKS_STYLE = """
 table.checks { border-collapse: collapse; font-size: 0.8rem; margin: 0.5rem 0 1rem; }
 table.checks th, table.checks td { border: 1px solid #ddd; padding: 0.2rem 0.4rem; text-align: left; }
-tr.check-warn td { background: #fff4d6; }
-tr.check-fail td { background: #fde0e0; }
+table.checks tr.check-warn td { background: #fff4d6; }
+table.checks tr.check-fail td { background: #fde0e0; }
 """
 """The checks tables' look, shared by the partition's page and the history page."""

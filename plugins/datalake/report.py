@@ -3,7 +3,8 @@
 Pure (no Airflow), so it runs in a task, a test or a notebook alike: it reads one partition's raw
 objects (the manifest's ranking, the ``tv_{id}.json`` bodies, ``series.csv``) through any boto3 S3
 client, joins them with polars, and renders the table as Parquet, CSV, Markdown and one
-self-contained HTML page with two matplotlib charts. Every format is built in memory before the
+self-contained HTML page with two matplotlib charts, the partition's day-over-day checks and a link to
+the history (``datalake.history``). Every format is built in memory before the
 first PUT, so a failure while rendering writes nothing, and a re-run replaces all four.
 """
 

@@ -16,7 +16,7 @@ import pytest
 from datalake import checks, history, layout, manifest, report
 from datalake.csv_files import SERIES
 from datalake.storage import S3ObjectStore
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
 
 HISTORY_BUCKET = "datalake-history-test"
 DAYS = [date(2026, 4, 1), date(2026, 4, 2), date(2026, 4, 3)]
@@ -154,5 +154,7 @@ def test_the_history_page_renders_both_charts_and_the_checks_in_chromium(browser
     assert all(width > 0 and height > 0 for _, width, height in sizes)
     assert page.locator("table.checks tbody tr").count() == 2
     assert page.locator("tr.check-warn").inner_text().startswith("TMDB top N left")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "anime_top10_history.png"), full_page=True)
     page.close()
     assert [url for url in requested if not url.startswith(("file:", "data:"))] == [], "self-contained"
