@@ -1,20 +1,30 @@
 """Day-over-day checks in whole runs of the raw DAG (``dag.test()``): against an earlier partition whose data
 differ, recorded in the manifest and its asset event; with ``strict_checks`` the partition stays incomplete.
 
-The earlier partition is a real run whose manifest is then changed as a day with other data would have
-left it: twice the rows of ``series.csv``, and another series in place of the tenth.
+In the first two, the earlier partition is a real run whose manifest is then changed as a day with other
+data would have left it: twice the rows of ``series.csv``, and another series in place of the tenth. The
+last runs three days on their own lake, each against a sandbox serving another catalog, then the report
+of each day, which rebuilds the history of all three.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import polars as pl
 import pytest
+from airflow.dag_processing.dagbag import DagBag
 
-from datalake import layout, manifest
+from datalake import layout, manifest, settings
 from datalake.csv_files import SERIES
-from tests.conftest import TEST_BUCKET
+from datalake.ranking import DiscoverQuery
+from local_stack.services import CATALOG, tmdb_sandbox
+from tests.catalog import expected_top
+from tests.conftest import REPO, TEST_BUCKET
 from tests.dags import test_dag_runs
 from tests.dags.test_dag_runs import DAG_ID, run
 
@@ -93,3 +103,79 @@ def test_strict_checks_fail_the_run_naming_each_check_and_leave_the_partition_in
     assert run(dag, day, {"strict_checks": False})[0] == "success", (
         "the same data without strict_checks completes the partition"
     )
+
+
+HISTORY_BUCKET = "datalake-day-over-day"
+"""A lake of its own: the history takes every complete partition of its bucket."""
+
+
+def varied_catalog(path: Path, change) -> Path:
+    """The sandbox's catalog with ``change`` applied to its list of series, written to ``path``."""
+    catalog = json.loads(CATALOG.read_text())
+    catalog["series"] = change(catalog["series"])
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def test_three_days_of_different_data_give_their_checks_and_one_history(dag, local_s3, tmp_path, monkeypatch):
+    """Day 2: the best series is gone from TMDB and series.csv is cut to half; day 3: the file is whole
+    again and the second best has a vote fewer. The report of each day rebuilds the history of all three."""
+    client = local_s3.client()
+    client.create_bucket(Bucket=HISTORY_BUCKET)
+    monkeypatch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", HISTORY_BUCKET)
+    days = [date(2026, 8, 1), date(2026, 8, 2), date(2026, 8, 3)]
+    top = expected_top(DiscoverQuery())
+    best, second = top[0], top[1]
+    catalogs = [
+        CATALOG,
+        varied_catalog(tmp_path / "day2.json", lambda all_series: [s for s in all_series if s["id"] != best]),
+        varied_catalog(
+            tmp_path / "day3.json",
+            lambda all_series: [{**s, "vote_count": s["vote_count"] - 1} if s["id"] == second else s
+                                for s in all_series],
+        ),
+    ]
+    lines = (REPO / "include" / "data" / SERIES.filename).read_bytes().splitlines(keepends=True)
+    half_series = tmp_path / SERIES.filename
+    half_series.write_bytes(b"".join(lines[: 1 + (len(lines) - 1) // 2]))
+    report_dag = DagBag(dag_folder=str(REPO / "dags")).dags[settings.REPORT_DAG_ID]
+
+    recorded = {}
+    for number, (day, catalog) in enumerate(zip(days, catalogs, strict=True), start=1):
+        with tmdb_sandbox(tmp_path / f"tmdb-{number}.log", catalog=catalog) as server:
+            monkeypatch.setenv("AIRFLOW_CONN_TMDB_DEFAULT", server.airflow_connection())
+            if number == 2:
+                monkeypatch.setenv(f"AIRFLOW_VAR_{SERIES.variable.upper()}", str(half_series))
+            else:
+                monkeypatch.delenv(f"AIRFLOW_VAR_{SERIES.variable.upper()}", raising=False)
+            assert run(dag, day, {"strict_checks": False})[0] == "success"
+        recorded[day] = manifest.read_manifest(client, HISTORY_BUCKET, day, DAG_ID)["checks"]
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        report_run = report_dag.test(logical_date=midnight, run_conf={"partition": day.isoformat()})
+        assert report_run.state == "success"
+
+    def levels(day: date) -> dict[str, str]:
+        return {check["name"]: check["level"] for check in recorded[day] if check["level"] != "pass"}
+
+    assert [check["observed"] for check in recorded[days[0]]] == ["first partition"]
+    moved = {"TMDB top N entered": "warn", "TMDB top N left": "warn", "TMDB rank moves": "warn"}
+    assert levels(days[1]) == {"series.csv rows": "warn", "series.csv bytes": "warn", **moved}
+    left = next(check for check in recorded[days[1]] if check["name"] == "TMDB top N left")
+    assert left["observed"].startswith(f"1: {best} ") and left["compared_with"] == "2026-08-01"
+    assert levels(days[2]) == {
+        "series.csv rows": "warn", "series.csv bytes": "warn", **moved, "TMDB vote_count down": "fail"
+    }, "the best series is back, the file whole again, and the second has a vote fewer"
+    fewer = next(check for check in recorded[days[2]] if check["name"] == "TMDB vote_count down")
+    assert fewer["observed"].startswith(f"1: {second} ") and fewer["compared_with"] == "2026-08-02"
+
+    rows = pl.read_parquet(io.BytesIO(
+        client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("parquet"))["Body"].read()
+    ))
+    assert rows.group_by("date").len().sort("date").rows() == [(day, 10) for day in days]
+    assert best in rows.filter(pl.col("date") == days[0])["tmdb_id"].to_list()
+    assert best not in rows.filter(pl.col("date") == days[1])["tmdb_id"].to_list()
+    page = client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("html"))["Body"].read().decode()
+    assert re.findall(r'<img id="([\w-]+)"', page) == ["chart-bump", "chart-vote-average"]
+    assert all(f'id="checks-{day.isoformat()}"' in page for day in days)
+    partition_page = client.get_object(Bucket=HISTORY_BUCKET, Key=layout.report_key(days[2], "html"))
+    assert "TMDB vote_count down" in partition_page["Body"].read().decode()
