@@ -318,6 +318,13 @@ def summary(client: Any, bucket: str, day: date) -> str:
         )
     if not manifest["ranking"]:
         lines.append("  (TMDB found no series for these parameters)")
+    recorded = manifest.get("checks", [])
+    compared = {check["compared_with"] for check in recorded} - {None}
+    lines += ["", f"Day-over-day checks against {', '.join(sorted(compared)) or 'no earlier partition'}:"]
+    lines += [
+        f"  {check['level']:<4}  {check['name']}: {check['observed']} (expected {check['expected']})"
+        for check in recorded
+    ] or ["  (none recorded)"]
     return "\n".join(lines)
 
 

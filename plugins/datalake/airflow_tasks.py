@@ -49,16 +49,21 @@ def run_day(dag_run: DagRunProtocol) -> date:
 
 
 def announce(
-    outlet_events: OutletEventAccessorsProtocol, asset: Asset, day: date, objects: list[dict[str, Any]]
+    outlet_events: OutletEventAccessorsProtocol,
+    asset: Asset,
+    day: date,
+    objects: list[dict[str, Any]],
+    **facts: Any,
 ) -> None:
     """The task's one event of ``asset`` (one of ``datalake.assets``): the bucket and what landed in its
-    extra (each object's key, bytes, sha256, source, rows or records), the lake day as its partition key.
+    extra (each object's key, bytes, sha256, source, rows or records) with any other ``facts`` (the
+    manifest's checks), the lake day as its partition key.
 
     The day is set even when the run has no partition key of its own (``airflow dags test``, a trigger that
     named none), so that every manifest event schedules the report for its partition.
     """
     event = outlet_events[asset]
-    event.extra = {"bucket": lake_bucket(), "objects": objects}
+    event.extra = {"bucket": lake_bucket(), "objects": objects, **facts}
     event.add_partitions(layout.partition_key(day))
 
 
@@ -162,11 +167,18 @@ def close_partition(
     dag_run: DagRunProtocol,
     outlet_events: OutletEventAccessorsProtocol,
 ) -> dict[str, Any]:
-    """Write and announce the run's manifest of every object ``landed``, marking the partition complete;
-    return the manifest for the parity check. ``None`` entries (a task that landed nothing) are left out.
-    """
-    from datalake import assets, manifest
+    """Check the run against the previous complete partition, then write and announce its manifest of
+    every object ``landed`` (with the checks), marking the partition complete; return the manifest for the
+    parity check. ``None`` entries (a task that landed nothing) are left out.
 
+    With ``strict_checks``, a check that warns or fails fails the task before the manifest is stored: the
+    partition stays incomplete.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from datalake import assets, checks, manifest
+
+    store = lake_store()
     day = run_day(dag_run)
     document = manifest.build_manifest(
         dag_id=dag_run.dag_id,
@@ -177,11 +189,17 @@ def close_partition(
         ranking=ranking,
         objects=[entry for entry in landed if entry],
     )
-    store = lake_store()
+    previous = manifest.previous_manifest(store.client, store.bucket, day, dag_run.dag_id)
+    found = checks.day_over_day(document, previous, float(params["max_change_percent"]))
+    for check in found:
+        (log.info if check.level == checks.PASS else log.warning)("Check %s", check)
+    if params["strict_checks"] and (failure := checks.strict_failure(found)):
+        raise AirflowFailException(failure)
+    document["checks"] = [check.as_dict() for check in found]
     stored = manifest.store_manifest(store, document)
     lineage.record(
         inputs=[lineage.s3_object(store.bucket, entry["key"]) for entry in document["objects"]],
         outputs=[lineage.s3_object(store.bucket, stored.key)],
     )
-    announce(outlet_events, assets.RAW_MANIFESTS, day, [stored.as_dict()])
+    announce(outlet_events, assets.RAW_MANIFESTS, day, [stored.as_dict()], checks=document["checks"])
     return document

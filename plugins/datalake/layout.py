@@ -85,6 +85,17 @@ def manifest_key(day: date, dag_id: str, prefix: str = "") -> str:
     return f"{prefix}{MANIFEST_ROOT}/{partition_path(day)}/{dag_id}.json"
 
 
+def manifest_day(key: str, dag_id: str) -> date | None:
+    """The partition whose manifest ``key`` is (the inverse of ``manifest_key``); None for any other key."""
+    head, _, name = key.rpartition("/")
+    if name != f"{dag_id}.json" or not head.startswith(f"{MANIFEST_ROOT}/"):
+        return None
+    try:
+        return datetime.strptime(head.removeprefix(f"{MANIFEST_ROOT}/"), "%Y/%m/%d").date()
+    except ValueError:
+        return None
+
+
 def report_prefix(day: date) -> str:
     """The refined zone's anime top-10 report for one partition: every format sits under it."""
     return f"{REPORT_ROOT}/{partition_path(day)}/"
@@ -93,3 +104,8 @@ def report_prefix(day: date) -> str:
 def report_key(day: date, extension: str) -> str:
     """One format of the report: ``top10.parquet``, ``top10.csv``, ``top10.md``, ``top10.html``."""
     return f"{report_prefix(day)}top10.{extension}"
+
+
+def history_key(extension: str) -> str:
+    """The ranking across every reported partition: ``history.parquet``, ``history.html``."""
+    return f"{REPORT_ROOT}/history.{extension}"

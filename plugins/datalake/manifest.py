@@ -5,6 +5,9 @@ retracts its manifest (``retract_manifest``), so a run that fails half-way leave
 incomplete rather than a manifest that no longer describes its objects. Entries are sorted by key,
 so re-running a date yields the same entries for objects whose bytes did not change.
 
+``airflow_tasks.close_partition`` adds the run's day-over-day ``checks`` (``datalake.checks``) against the
+previous complete partition, which ``previous_manifest`` finds by listing the manifests.
+
 Readers take a partition only through ``read_manifest`` and ``read_listed``: no manifest, or an
 object whose size or SHA-256 differs from its entry, is refused naming the key.
 """
@@ -103,6 +106,19 @@ def read_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str,
             f"run {dag_id} for it first."
         )
     return json.loads(body)
+
+
+def complete_partitions(client: Any, bucket: str, dag_id: str) -> list[date]:
+    """Every partition with a manifest (complete), oldest first, listed under the manifest root."""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{layout.MANIFEST_ROOT}/")
+    keys = (entry["Key"] for page in pages for entry in page.get("Contents", []))
+    return sorted(day for key in keys if (day := layout.manifest_day(key, dag_id)) is not None)
+
+
+def previous_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str, Any] | None:
+    """The manifest of the last complete partition before ``day``; None if there is none."""
+    earlier = [complete for complete in complete_partitions(client, bucket, dag_id) if complete < day]
+    return read_manifest(client, bucket, earlier[-1], dag_id) if earlier else None
 
 
 def read_listed(client: Any, bucket: str, manifest: Mapping[str, Any], key: str) -> bytes:

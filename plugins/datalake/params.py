@@ -46,11 +46,23 @@ RUN_PARAMS: dict[str, dict[str, Any]] = {
         "description": "The Lambda to run for the parity check; empty: the Variable lambda_function_name; "
         "neither set: the check is skipped.",
     },
+    "max_change_percent": {
+        "type": "number", "minimum": 0, "title": "Largest day-over-day change (%)",
+        "description": "A CSV whose row count or size moved by more than this percentage since the previous "
+        "complete partition is a warning of the run's checks.",
+    },
+    "strict_checks": {
+        "type": "boolean", "title": "Strict checks",
+        "description": "A check that warns or fails fails the run: the partition is not marked complete.",
+    },
 }
 """Every parameter the raw DAG accepts, with its schema: the query's, then the DAG's own."""
 
 RUN_DEFAULTS: dict[str, Any] = {
-    **{name: getattr(DEFAULTS, name) for name in SCHEMAS}, "lambda_function_name": None,
+    **{name: getattr(DEFAULTS, name) for name in SCHEMAS},
+    "lambda_function_name": None,
+    "max_change_percent": 10,
+    "strict_checks": False,
 }
 
 

@@ -3,7 +3,8 @@
 Pure (no Airflow), so it runs in a task, a test or a notebook alike: it reads one partition's raw
 objects (the manifest's ranking, the ``tv_{id}.json`` bodies, ``series.csv``) through any boto3 S3
 client, joins them with polars, and renders the table as Parquet, CSV, Markdown and one
-self-contained HTML page with two matplotlib charts. Every format is built in memory before the
+self-contained HTML page with two matplotlib charts, the partition's day-over-day checks and a link to
+the history (``datalake.history``). Every format is built in memory before the
 first PUT, so a failure while rendering writes nothing, and a re-run replaces all four.
 """
 
@@ -13,6 +14,7 @@ import base64
 import html
 import io
 import json
+import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -20,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from datalake import layout, settings
+from datalake import checks, layout, settings
 from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
 
 # PartitionChanged and PartitionIncomplete: what read_partition raises, named here for the report's callers.
@@ -106,6 +108,8 @@ class Report:
     params: Mapping[str, Any]
     fetched_at: tuple[str, str] | None
     """Earliest and latest ``fetched_at`` of the raw objects read, from the manifest."""
+    checks: tuple[Mapping[str, Any], ...] = ()
+    """The partition's day-over-day checks, as its manifest records them."""
 
     @property
     def unmatched(self) -> list[str]:
@@ -250,6 +254,7 @@ def comparison_report(raw: RawPartition) -> Report:
         run_id=raw.manifest["run_id"],
         params=raw.manifest["params"],
         fetched_at=(moments[0], moments[-1]) if moments else None,
+        checks=tuple(raw.manifest.get("checks", ())),
     )
 
 
@@ -317,7 +322,7 @@ def to_markdown(report: Report) -> bytes:
     return "\n".join(text).encode()
 
 
-def _figure(height: float) -> Any:
+def agg_figure(height: float) -> Any:
     """A matplotlib figure on the Agg canvas, without pyplot's global state; imported here to keep DAG
     parsing fast."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -328,7 +333,7 @@ def _figure(height: float) -> Any:
     return figure
 
 
-def _png(figure: Any) -> bytes:
+def png_bytes(figure: Any) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     return buffer.getvalue()
@@ -354,7 +359,7 @@ def _present(positions: list[int], values: pl.Series) -> tuple[list[int], list[A
 
 def episodes_chart(table: pl.DataFrame) -> bytes:
     """Episodes and seasons per series, side by side, best-ranked on top."""
-    figure = _figure(1.2 + 0.45 * max(table.height, 1))
+    figure = agg_figure(1.2 + 0.45 * max(table.height, 1))
     episodes, seasons = figure.subplots(1, 2, sharey=True, width_ratios=(3, 1))
     positions = _series_axis(episodes, table)
     for axes, column, title, colour in (
@@ -366,13 +371,13 @@ def episodes_chart(table: pl.DataFrame) -> bytes:
         axes.set_title(title)
         axes.margins(x=0.15)
     figure.suptitle("Episodes and seasons per series (TMDB)")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def ratings_chart(table: pl.DataFrame) -> bytes:
     """TMDB's vote average against IMDb's rating per series, on one 0-10 scale; no dot for a missing
     rating."""
-    figure = _figure(1.2 + 0.45 * max(table.height, 1))
+    figure = agg_figure(1.2 + 0.45 * max(table.height, 1))
     axes = figure.subplots()
     positions = _series_axis(axes, table)
     for position, tmdb, imdb in zip(positions, table["tmdb_vote_average"], table["imdb_rating"], strict=True):
@@ -386,7 +391,7 @@ def ratings_chart(table: pl.DataFrame) -> bytes:
     figure.legend(loc="outside lower center", ncols=2)
     axes.grid(axis="x", alpha=0.3)
     figure.suptitle("TMDB against IMDb rating")
-    return _png(figure)
+    return png_bytes(figure)
 
 
 _STYLE = """
@@ -489,12 +494,16 @@ def to_html(report: Report) -> bytes:
         for chart_id, caption, png in charts
     )
     title = html.escape(report.title)
+    history_link = posixpath.relpath(layout.history_key("html"), layout.report_prefix(report.day))
+    recorded = (
+        checks.to_html_table(report.checks, "checks") if report.checks else "<p>No checks recorded.</p>"
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
-<style>{_STYLE}</style>
+<style>{_STYLE}{checks.CHECKS_STYLE}</style>
 </head>
 <body>
 <h1>{title}</h1>
@@ -509,6 +518,9 @@ def to_html(report: Report) -> bytes:
 </table>
 </div>
 {figures}
+<h2>Day-over-day checks</h2>
+{recorded}
+<p><a id="history-link" href="{history_link}">The ranking across every partition</a></p>
 </body>
 </html>
 """

@@ -30,8 +30,9 @@ def report_day(params: Mapping[str, Any], dag_run: DagRunProtocol) -> date:
 def write_partition_report(
     params: Mapping[str, Any], dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
 ) -> list[dict[str, Any]]:
-    """Read the run's raw partition, write the four report files, announce them; returns what was written."""
-    from datalake import assets, report
+    """Read the run's raw partition, write the four report files, then rebuild the history across
+    partitions; announce them; returns what was written."""
+    from datalake import assets, history, report
 
     day = report_day(params, dag_run)
     store = airflow_tasks.lake_store()
@@ -39,6 +40,10 @@ def write_partition_report(
     built = report.comparison_report(raw)
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
+    stored += [
+        entry.as_dict()
+        for entry in history.write_history(store, history.read_history(store.client, store.bucket))
+    ]
     lineage.record(
         inputs=[
             lineage.s3_object(store.bucket, key)

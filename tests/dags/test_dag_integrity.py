@@ -153,7 +153,7 @@ def test_params_have_defaults_descriptions_and_bounds(dag):
     params = dag.params
     assert {name: params[name] for name in params} == {
         "top_n": 10, "min_vote_count": 200, "language": "pt-BR", "genre_id": 16, "origin_country": "JP",
-        "lambda_function_name": None,
+        "lambda_function_name": None, "max_change_percent": 10, "strict_checks": False,
     }
     for name in params:
         assert params.get_param(name).description
@@ -162,6 +162,9 @@ def test_params_have_defaults_descriptions_and_bounds(dag):
         with pytest.raises(ParamValidationError):
             top_n.resolve(bad)
     assert top_n.resolve(100) == 100
+    for name, bad in (("max_change_percent", -1), ("strict_checks", "yes")):
+        with pytest.raises(ParamValidationError):
+            params.get_param(name).resolve(bad)
 
 
 def test_parsing_does_not_load_the_tmdb_client():

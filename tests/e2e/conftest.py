@@ -37,6 +37,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+def chromium_or_skip() -> None:
+    """Skip (fail on CI) a browser test where Debian's Chromium is not installed."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def clean_environment() -> dict[str, str]:
     """This process's environment without any connection or credential the user may have set."""
     return {

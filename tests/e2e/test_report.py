@@ -6,7 +6,6 @@ The driver runs once for the module, on its own lake and Airflow home.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 from datalake import layout, report, settings
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip, clean_environment
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -101,14 +100,6 @@ def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
         ).fetchall()
     assert (settings.REPORT_DAG_ID, DAY) in queued
     assert events == [(DAY,)]
-
-
-def chromium_or_skip() -> None:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,12 @@ def partition(local_s3):
         "params": {"top_n": 3, "language": "pt-BR"},
         "ranking": [dict(entry, rank=rank) for rank, entry in enumerate(page[:3], start=1)],
         "objects": [{"key": key, "bytes": len(json.dumps(body))} for key, body in put.items()],
+        "checks": [
+            {"name": "TMDB top N left", "level": "warn", "observed": "1: 99 Gone",
+             "expected": "the same series", "compared_with": "2026-11-19"},
+            {"name": "TMDB rank moves", "level": "pass", "observed": "none", "expected": "the same ranks",
+             "compared_with": "2026-11-19"},
+        ],
     }
     client.put_object(Bucket=TEST_BUCKET, Key=layout.manifest_key(DAY, run.DAG_ID), Body=json.dumps(manifest))
     return client
@@ -56,3 +62,12 @@ def test_the_summary_lists_the_manifest_and_every_object_it_records(partition):
     assert layout.manifest_key(DAY, run.DAG_ID) in text
     assert layout.discover_key(DAY, 1) in text and layout.details_key(DAY, 102) in text
     assert layout.details_key(DAY, 103) not in text
+
+
+def test_the_summary_lists_the_runs_checks_and_the_partition_they_compared_with(partition):
+    lines = run.summary(partition, TEST_BUCKET, DAY).splitlines()
+    start = lines.index("Day-over-day checks against 2026-11-19:")
+    assert lines[start + 1 :] == [
+        "  warn  TMDB top N left: 1: 99 Gone (expected the same series)",
+        "  pass  TMDB rank moves: none (expected the same ranks)",
+    ]

@@ -35,8 +35,9 @@ def test_bad_values_are_refused_naming_the_parameter(values, message):
         params.query_from(values)
 
 
-def test_every_run_parameter_is_a_query_field_or_the_lambda_function():
-    assert list(params.RUN_PARAMS) == [*params.SCHEMAS, "lambda_function_name"]
+def test_every_run_parameter_is_a_query_field_or_one_of_the_dags_own():
+    own = ["lambda_function_name", "max_change_percent", "strict_checks"]
+    assert list(params.RUN_PARAMS) == [*params.SCHEMAS, *own]
     assert set(params.RUN_DEFAULTS) == set(params.RUN_PARAMS)
     assert all(schema["description"] for schema in params.RUN_PARAMS.values())
 
@@ -51,7 +52,8 @@ def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones(
         params.check_known({"topn": 5, "bogus": "x", "top_n": 3})
     assert str(refused.value) == (
         "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'; the known ones are: "
-        "top_n, min_vote_count, language, genre_id, origin_country, lambda_function_name."
+        "top_n, min_vote_count, language, genre_id, origin_country, lambda_function_name, "
+        "max_change_percent, strict_checks."
     )
 
 

@@ -212,7 +212,9 @@ def test_the_html_page_is_self_contained_with_the_table_and_two_png_charts(built
     assert [chart_id for chart_id, _ in images] == ["chart-episodes", "chart-ratings"]
     for _, encoded in images:
         assert base64.b64decode(encoded).startswith(b"\x89PNG\r\n\x1a\n")
-    assert not re.search(r'(src|href)="(?!data:)', page), "nothing outside the page is referenced"
+    assert re.findall(r'(?:src|href)="(?!data:)([^"]+)', page) == ["../../../history.html"], (
+        "nothing outside the page is referenced but a link to the history"
+    )
     assert "Partition 2026-11-27" in page and RUN_ID in page and "2026-11-27T09:00:03.000+00:00" in page
     assert "IMDb match: 2 of 4 series." in page
 
