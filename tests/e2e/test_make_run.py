@@ -1,4 +1,5 @@
-"""`make run`'s job end to end: real Airflow (`dags test`), real S3 server, the TMDB sandbox.
+"""`make run`'s job end to end: real Airflow (`airflow standalone`, driven through its REST API), real S3
+server, the TMDB sandbox.
 
 The runs share one Airflow home, so its metadata DB is migrated once.
 """
@@ -157,7 +158,8 @@ def test_a_second_run_skips_the_migrate_and_still_runs_both_dags(first_run, seco
     _, first, _ = first_run
     assert MIGRATING in first.stdout + first.stderr
     assert MIGRATING not in second_run.stdout + second_run.stderr
-    assert "[DAG TEST] end task task_id=build_report" in second_run.stdout + second_run.stderr
+    assert f"{REPORT_DAG_ID} started from its asset schedule for partition {DAY}" in second_run.stdout
+    assert f"TMDB against IMDb for {DAY}" in second_run.stdout
 
 
 def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_run, second_run):
@@ -198,10 +200,11 @@ def test_a_failed_run_exits_non_zero_skips_the_report_and_stops_its_services(loc
     refused = json.dumps({"conn_type": "http", "host": tmdb.base_url, "password": "0" * 32})
     result = make_run("2026-11-29", tmp_path / "lake", local, AIRFLOW_CONN_TMDB_DEFAULT=refused)
     assert result.returncode != 0
-    assert f"The run of {DAG_ID} for 2026-11-29 failed" in result.stderr
+    logs = re.escape(str(local.resolve() / "logs"))
+    assert re.search(rf"The run \S+ of {DAG_ID} for 2026-11-29 ended failed; logs: {logs}", result.stderr)
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         reports = db.execute(
-            "SELECT count(*) FROM dag_run WHERE dag_id = ? AND logical_date LIKE '2026-11-29%'",
+            "SELECT count(*) FROM dag_run WHERE dag_id = ? AND partition_key = '2026-11-29'",
             (REPORT_DAG_ID,),
         ).fetchone()[0]
     assert reports == 0
@@ -345,8 +348,8 @@ def test_one_map_index_runs_alone_against_an_existing_run(first_run, local):
     lake, _, _ = first_run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         (run_id,) = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? ORDER BY id DESC",
-            (DAG_ID, f"{DAY}%"),
+            "SELECT run_id FROM dag_run WHERE dag_id = ? AND partition_key = ? ORDER BY id DESC",
+            (DAG_ID, DAY),
         ).fetchone()
     result = airflow_cli(
         lake, local, "tasks", "test", DAG_ID, "fetch_series_details", run_id, "--map-index", "0"
