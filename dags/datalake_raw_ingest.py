@@ -14,8 +14,12 @@ date partition of the lake bucket:
 
 Each CSV is checked against its contract (`datalake.csv_files`) before upload and verified after.
 
-The date is the run's logical date, or its run-after date for a manual run without one,
-so re-running a date overwrites the same keys. Connections: `aws_default`, `tmdb_default`.
+Every run is of one daily partition: its partition key, `YYYY-MM-DD`, is the day it writes under
+(a scheduled run at midnight UTC is of the day it starts; a backfill or a trigger names the day), so
+re-running a day overwrites the same keys. A run without a partition key (`airflow dags test`) writes
+under its logical date, or its run-after date. Each landing task announces what it landed as an event
+of its asset (`datalake.assets`), partitioned by that day; the manifest's event schedules the report.
+Connections: `aws_default`, `tmdb_default`.
 Logic lives in `plugins/datalake`; this file only declares the graph.
 """
 
@@ -24,9 +28,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import AssetAlias, Param, TriggerRule, dag, task
+from airflow.sdk import CronPartitionTimetable, Param, TriggerRule, dag, task
 
-from datalake import airflow_tasks, layout, params, settings
+from datalake import airflow_tasks, assets, layout, params, settings
 from datalake.csv_files import CSV_FILES
 from datalake.operators import CsvLandingOperator, LambdaParityOperator
 
@@ -35,7 +39,7 @@ DAG_ID = settings.RAW_DAG_ID
 
 @dag(
     dag_id=DAG_ID,
-    schedule="@daily",
+    schedule=CronPartitionTimetable("0 0 * * *", timezone="UTC", key_format=layout.PARTITION_KEY_FORMAT),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -57,13 +61,12 @@ def datalake_raw_ingest():
             filename=airflow_tasks.csv_source_template(csv_file),
             dest_bucket=airflow_tasks.BUCKET_TEMPLATE,
             aws_conn_id=settings.AWS_CONN_ID,
-            outlets=[AssetAlias(airflow_tasks.asset_alias(layout.csv_root(csv_file)))],
+            outlets=[assets.raw_csv(csv_file)],
         )
         for csv_file in CSV_FILES
     ]
-    raw_tmdb = AssetAlias(airflow_tasks.asset_alias(layout.TMDB_ROOT))
 
-    @task(outlets=[raw_tmdb], multiple_outputs=True)
+    @task(outlets=[assets.RAW_TMDB], multiple_outputs=True)
     def discover_top_anime(params=None, dag_run=None, outlet_events=None) -> dict:
         """Land the discover pages the ranking needs; return the ranking (best first) and the pages."""
         return airflow_tasks.discover_top_anime(params, dag_run, outlet_events)
@@ -73,15 +76,12 @@ def datalake_raw_ingest():
         """The ids to fetch, best first: a task maps only over another's return value, never over a key."""
         return [series["id"] for series in ranking]
 
-    @task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[raw_tmdb])
+    @task(map_index_template="{{ task.op_kwargs['series_id'] }}", outlets=[assets.RAW_TMDB])
     def fetch_series_details(series_id: int, params=None, dag_run=None, outlet_events=None) -> dict:
         """Land `/tv/{id}` with external_ids for one ranked series."""
         return airflow_tasks.land_and_announce_details(series_id, params["language"], dag_run, outlet_events)
 
-    @task(
-        trigger_rule=TriggerRule.NONE_FAILED,
-        outlets=[AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))],
-    )
+    @task(trigger_rule=TriggerRule.NONE_FAILED, outlets=[assets.RAW_MANIFESTS])
     def write_manifest(
         ranking: list[dict],
         pages: list[dict],

@@ -21,6 +21,7 @@ from datalake.params import check_known, query_from
 from datalake.storage import S3ObjectStore
 
 if TYPE_CHECKING:
+    from airflow.sdk import Asset
     from airflow.sdk.types import DagRunProtocol, OutletEventAccessorsProtocol
 
     from datalake.tmdb import TmdbClient
@@ -44,25 +45,22 @@ def lake_bucket() -> str:
 
 
 def run_day(dag_run: DagRunProtocol) -> date:
-    """The day a DAG run writes under (its date partition)."""
-    return layout.day_of_run(dag_run.logical_date, dag_run.run_after)
+    """The day a DAG run writes under: its partition key's; without one, its logical date or run-after."""
+    return layout.day_of_run(dag_run.logical_date, dag_run.run_after, dag_run.partition_key)
 
 
-def asset_alias(root: str) -> str:
-    """The AssetAlias a landing task declares for the objects under ``root`` (a layout root).
+def announce(
+    outlet_events: OutletEventAccessorsProtocol, asset: Asset, day: date, objects: list[dict[str, Any]]
+) -> None:
+    """The task's one event of ``asset`` (one of ``datalake.assets``): the bucket and what landed in its
+    extra (each object's key, bytes, sha256, source, rows or records), the lake day as its partition key.
 
-    The bucket is known only at run time (a Variable), so tasks declare an alias and emit the
-    concrete ``s3://<bucket>/<root>`` Asset through it; consumers schedule on the alias.
+    The day is set even when the run has no partition key of its own (``airflow dags test``, a trigger that
+    named none), so that every manifest event schedules the report for its partition.
     """
-    return f"datalake:{root}"
-
-
-def emit_asset_event(outlet_events: OutletEventAccessorsProtocol, root: str, extra: dict[str, Any]) -> None:
-    """One event for ``s3://<bucket>/<root>``, carrying what landed (key, bytes, sha256, rows or records)."""
-    from airflow.sdk import Asset, AssetAlias
-
-    uri = f"s3://{lake_bucket()}/{root}"
-    outlet_events[AssetAlias(asset_alias(root))].add(Asset(uri=uri, name=uri), extra=extra)
+    event = outlet_events[asset]
+    event.extra = {"bucket": lake_bucket(), "objects": objects}
+    event.add_partitions(layout.partition_key(day))
 
 
 def csv_source_template(csv_file: CsvFile) -> str:
@@ -147,14 +145,13 @@ def discover_top_anime(
     params: Mapping[str, Any], dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
 ) -> dict[str, Any]:
     """Land the discover pages; return the ranking (to map over) and the pages (for the manifest)."""
-    from datalake import tmdb_ingest
+    from datalake import assets, tmdb_ingest
 
     with failing_fast_on_permanent_errors():
         query = query_from(params)
         discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
     objects = [stored.as_dict() for stored in discovery.objects]
-    for stored in objects:
-        emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
+    announce(outlet_events, assets.RAW_TMDB, run_day(dag_run), objects)
     return {"ranking": discovery.ranking, "objects": objects}
 
 
@@ -163,13 +160,13 @@ def land_and_announce_details(
 ) -> dict[str, Any]:
     """Land ``/tv/{series_id}`` in ``language`` under the run's partition and announce it; return its
     entry."""
-    from datalake import tmdb_ingest
+    from datalake import assets, tmdb_ingest
 
     with failing_fast_on_permanent_errors():
         stored = tmdb_ingest.land_series_details(
             tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
         ).as_dict()
-    emit_asset_event(outlet_events, layout.TMDB_ROOT, stored)
+    announce(outlet_events, assets.RAW_TMDB, run_day(dag_run), [stored])
     return stored
 
 
@@ -183,21 +180,18 @@ def close_partition(
     """Write and announce the run's manifest of every object ``landed``, marking the partition complete;
     return the manifest for the parity check. ``None`` entries (a task that landed nothing) are left out.
     """
-    from datalake import manifest
+    from datalake import assets, manifest
 
+    day = run_day(dag_run)
     document = manifest.build_manifest(
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
         logical_date=dag_run.logical_date.isoformat() if dag_run.logical_date else None,
-        day=run_day(dag_run),
+        day=day,
         params=params,
         ranking=ranking,
         objects=[entry for entry in landed if entry],
     )
     stored = manifest.store_manifest(lake_store(), document)
-    emit_asset_event(
-        outlet_events,
-        layout.MANIFEST_ROOT,
-        {**stored.as_dict(), "partition": document["partition"], "run_id": document["run_id"]},
-    )
+    announce(outlet_events, assets.RAW_MANIFESTS, day, [stored.as_dict()])
     return document

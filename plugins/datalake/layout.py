@@ -1,7 +1,7 @@
 """Every key of the lake is computed here, and nowhere else.
 
-Keys are partitioned by the run's date, not the load time, so re-running a date
-overwrites the same keys instead of adding new ones.
+Keys are partitioned by the run's date (its Airflow partition key), not the load time, so re-running a
+date overwrites the same keys instead of adding new ones.
 """
 
 from __future__ import annotations
@@ -16,8 +16,33 @@ MANIFEST_ROOT = "Raw/_manifests"
 REPORT_ROOT = "Refined/Reports/AnimeTop10"
 
 
-def day_of_run(logical_date: datetime | None, run_after: datetime) -> date:
-    """The UTC date a run writes under: its logical date, or run_after for a manual run without one."""
+PARTITION_KEY_FORMAT = "%Y-%m-%d"
+"""How Airflow names a date partition (a run's and an asset event's partition key): the lake's day."""
+
+
+def partition_key(day: date) -> str:
+    """The partition key of ``day``: ``YYYY-MM-DD``, the day ``partition_path`` writes as ``YYYY/MM/DD``."""
+    return day.strftime(PARTITION_KEY_FORMAT)
+
+
+def day_of_partition_key(key: str) -> date:
+    """The day a partition key names; anything but a ``YYYY-MM-DD`` date is refused, naming the key."""
+    try:
+        day = datetime.strptime(key, PARTITION_KEY_FORMAT).date()
+    except ValueError:
+        day = None
+    if day is None or partition_key(day) != key:
+        raise ValueError(
+            f"Partition key {key!r} is not a day of the lake: expected YYYY-MM-DD, e.g. 2026-11-27."
+        )
+    return day
+
+
+def day_of_run(logical_date: datetime | None, run_after: datetime, partition_key: str | None = None) -> date:
+    """The UTC date a run writes under: the day of its partition key; a run without one (``airflow dags
+    test``, a trigger that named none) falls back to its logical date, or run_after for a manual run."""
+    if partition_key is not None:
+        return day_of_partition_key(partition_key)
     moment = logical_date if logical_date is not None else run_after
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)

@@ -18,8 +18,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
-from datalake import layout, manifest, params, parity
-from datalake.airflow_tasks import emit_asset_event, run_day
+from datalake import assets, layout, manifest, params, parity
+from datalake.airflow_tasks import announce, run_day
 from datalake.csv_contract import CsvContractError
 from datalake.csv_files import CsvFile
 from datalake.landing import (
@@ -43,9 +43,10 @@ class CsvLandingOperator(BaseOperator):
     whole.
 
     The contract is checked in the same pass that uploads the bytes; the SHA-256 and row count it
-    learns are returned into XCom for the manifest and the Asset event. A file that breaks its
-    contract fails the task at once (retrying cannot fix it) and nothing is written: the upload is
-    aborted before the object exists. An object that does not match the file is deleted before failing.
+    learns are returned into XCom for the manifest and the event of ``assets.raw_csv(csv_file)``. A file
+    that breaks its contract fails the task at once (retrying cannot fix it) and nothing is written: the
+    upload is aborted before the object exists. An object that does not match the file is deleted before
+    failing.
     The key is ``layout.csv_key`` of the CSV file and the run's day, so a re-run of a date replaces it.
     Hook lineage records the local file as input and the object as output, as ``S3Hook.load_file`` does.
 
@@ -85,7 +86,9 @@ class CsvLandingOperator(BaseOperator):
         get_hook_lineage_collector().add_input_asset(
             context=self, scheme="file", asset_kwargs={"path": self.filename}
         )
-        emit_asset_event(context["outlet_events"], layout.csv_root(self.csv_file), stored)
+        announce(
+            context["outlet_events"], assets.raw_csv(self.csv_file), run_day(context["dag_run"]), [stored]
+        )
         return stored
 
 

@@ -1,12 +1,15 @@
-"""The Airflow glue reads its settings from connections the way a task does."""
+"""The Airflow glue reads its settings from connections the way a task does, the run's day from its
+partition, and announces what landed as partitioned asset events."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pytest
 
-from datalake import airflow_tasks
+from datalake import airflow_tasks, assets, settings
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
 
@@ -60,3 +63,39 @@ def test_csv_sources_default_to_the_samples_and_follow_their_variables():
     assert "var.value.get('movies_csv'" in template
     assert str(airflow_tasks.INCLUDE_DATA / "movies.csv") in template
     assert (airflow_tasks.INCLUDE_DATA / "movies.csv").is_file()
+
+
+def dag_run(partition_key: str | None, logical_date: datetime | None = None) -> SimpleNamespace:
+    return SimpleNamespace(
+        partition_key=partition_key,
+        logical_date=logical_date,
+        run_after=datetime(2026, 11, 30, 8, tzinfo=UTC),
+    )
+
+
+def test_a_partitioned_run_writes_under_its_partition_keys_day():
+    assert airflow_tasks.run_day(dag_run("2026-11-27", datetime(2026, 11, 1, tzinfo=UTC))) == date(
+        2026, 11, 27
+    )
+
+
+def test_a_run_without_partition_key_writes_under_its_logical_date_else_its_run_after():
+    assert airflow_tasks.run_day(dag_run(None, datetime(2026, 11, 1, tzinfo=UTC))) == date(2026, 11, 1)
+    assert airflow_tasks.run_day(dag_run(None)) == date(2026, 11, 30)
+
+
+def test_a_partition_key_that_is_no_day_is_refused_naming_it():
+    with pytest.raises(ValueError, match="Partition key '2026-11-27T00:00:00' is not a day of the lake"):
+        airflow_tasks.run_day(dag_run("2026-11-27T00:00:00"))
+
+
+def test_an_event_carries_the_bucket_what_landed_and_the_day_as_its_partition(monkeypatch):
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    monkeypatch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", "lake-elsewhere")
+    landed = [{"key": "Raw/_manifests/2026/11/27/datalake_raw_ingest.json", "bytes": 2, "sha256": "ab"}]
+    outlet_events = OutletEventAccessors()
+    airflow_tasks.announce(outlet_events, assets.RAW_MANIFESTS, date(2026, 11, 27), landed)
+    event = outlet_events[assets.RAW_MANIFESTS]
+    assert event.extra == {"bucket": "lake-elsewhere", "objects": landed}
+    assert event.partition_keys == {"2026-11-27"}

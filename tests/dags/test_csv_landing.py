@@ -15,12 +15,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk import AssetAlias, plugins_manager
+from airflow.sdk import plugins_manager
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.execution_time.context import OutletEventAccessors
 from airflow.sdk.lineage import HookLineageCollector, get_hook_lineage_collector
 
-from datalake import airflow_tasks, layout, settings
+from datalake import assets, layout, settings
 from datalake.csv_files import MOVIES, SERIES
 from datalake.landing import ContractCheckedStream, ExpectedETag
 from datalake.operators import CsvLandingOperator, land_checked_csv
@@ -155,7 +155,7 @@ def execute(operator: CsvLandingOperator) -> tuple[dict, OutletEventAccessors]:
     """Run the operator for a manual run on DAY; returns what it returned and the events it emitted."""
     midnight = datetime(DAY.year, DAY.month, DAY.day, 9, tzinfo=UTC)
     outlet_events = OutletEventAccessors()
-    dag_run = SimpleNamespace(logical_date=None, run_after=midnight)
+    dag_run = SimpleNamespace(partition_key=None, logical_date=None, run_after=midnight)
     return operator.execute({"dag_run": dag_run, "outlet_events": outlet_events}), outlet_events
 
 
@@ -226,14 +226,14 @@ def test_the_operator_reports_the_file_as_input_and_the_object_as_output_lineage
     ]
 
 
-def test_the_operator_announces_what_landed_through_the_files_alias(s3, tmp_path, monkeypatch):
+def test_the_operator_announces_what_landed_as_an_event_of_its_files_asset(s3, tmp_path, monkeypatch):
     monkeypatch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", TEST_BUCKET)
     path = csv_of(tmp_path / "movies.csv", 0.1)
     stored, outlet_events = execute(landing_operator(filename=str(path)))
-    alias = AssetAlias(airflow_tasks.asset_alias(layout.csv_root(MOVIES)))
-    [event] = outlet_events[alias].asset_alias_events
-    assert event.dest_asset_key.uri == f"s3://{TEST_BUCKET}/{layout.csv_root(MOVIES)}"
-    assert event.extra == stored
+    event = outlet_events[assets.raw_csv(MOVIES)]
+    assert event.extra == {"bucket": TEST_BUCKET, "objects": [stored]}
+    assert stored["key"] == layout.csv_key(MOVIES, DAY) and stored["bytes"] == path.stat().st_size
+    assert event.partition_keys == {layout.partition_key(DAY)}
 
 
 @pytest.mark.parametrize("megabytes", [0.5, 20], ids=["single-part", "multipart"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import ParamValidationError
 
-from datalake import settings
+from datalake import assets, layout, settings
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = settings.RAW_DAG_ID
@@ -27,14 +28,63 @@ def dag(dagbag):
     return dagbag.dags[DAG_ID]
 
 
+def core_timetable(dag):
+    """The timetable as the scheduler runs it (the DAG file declares the Task SDK's)."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    return coerce_to_core_timetable(dag.timetable)
+
+
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert DAG_ID in dagbag.dag_ids
 
 
-def test_daily_without_catchup(dag):
-    assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
+def test_a_daily_partition_at_midnight_utc_without_catchup(dag):
+    from airflow.sdk import CronPartitionTimetable
+
+    assert isinstance(dag.timetable, CronPartitionTimetable)
+    assert core_timetable(dag).summary == "0 0 * * *"
     assert dag.catchup is False
+
+
+def test_the_partition_keys_of_a_range_are_the_lake_days_of_its_keys(dag):
+    """What a backfill from 2026-11-01 to 2026-11-03 creates: one run per day, keyed as the lake is."""
+    infos = list(
+        core_timetable(dag).iter_partition_dagrun_infos(
+            earliest=datetime(2026, 11, 1, tzinfo=UTC), latest=datetime(2026, 11, 3, tzinfo=UTC)
+        )
+    )
+    keys = [info.partition_key for info in infos]
+    assert keys == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert [layout.day_of_partition_key(key) for key in keys] == [date(2026, 11, day) for day in (1, 2, 3)]
+
+
+def test_each_landing_task_announces_its_zone_asset(dag):
+    from airflow.sdk import Asset
+
+    from datalake.csv_files import MOVIES, SERIES
+
+    outlets = {task.task_id: task.outlets for task in dag.tasks if task.outlets}
+    assert outlets == {
+        "land_movies_csv": [Asset(name="datalake_raw_csv_movies", uri="x-datalake://Raw/Local/CSV/Movies")],
+        "land_series_csv": [Asset(name="datalake_raw_csv_series", uri="x-datalake://Raw/Local/CSV/Series")],
+        "discover_top_anime": [assets.RAW_TMDB],
+        "fetch_series_details": [assets.RAW_TMDB],
+        "write_manifest": [Asset(name="datalake_raw_manifests", uri="x-datalake://Raw/_manifests")],
+    }
+    assert [assets.raw_csv(MOVIES).uri, assets.raw_csv(SERIES).uri, assets.RAW_TMDB.uri] == [
+        f"x-datalake://{layout.csv_root(MOVIES)}", f"x-datalake://{layout.csv_root(SERIES)}",
+        f"x-datalake://{layout.TMDB_ROOT}",
+    ]
+
+
+def test_both_dags_serialize_as_the_scheduler_stores_them(dagbag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag_id in (DAG_ID, settings.REPORT_DAG_ID):
+        restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dagbag.dags[dag_id]))
+        assert restored.timetable.partitioned is True, dag_id
 
 
 def test_tasks_and_dependencies(dag):

@@ -46,6 +46,30 @@ def run(dag, day: date, conf: dict | None = None) -> tuple[str, dict[str, str]]:
     return dag_run.state, {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
 
+def partitioned_run(dag, day: date, logical_date: datetime, monkeypatch) -> Any:
+    """``dag.test()`` of a run whose partition key is ``day``, as the scheduler, a backfill or a trigger
+    creates it: ``dag.test`` takes no partition key, so the run it creates is given one before it starts.
+    The report DAG is unpaused then (``dag.test`` has just stored it), so that the manifest's event queues it.
+    """
+    from airflow.models import dagrun
+    from airflow.models.dag import DagModel
+    from sqlalchemy import update
+
+    create = dagrun.get_or_create_dagrun
+
+    def with_partition_key(**arguments):
+        created = create(**arguments)
+        created.partition_key = layout.partition_key(day)
+        session = arguments["session"]
+        report = update(DagModel).where(DagModel.dag_id == settings.REPORT_DAG_ID)
+        session.execute(report.values(is_paused=False))
+        session.commit()
+        return created
+
+    monkeypatch.setattr(dagrun, "get_or_create_dagrun", with_partition_key)
+    return dag.test(logical_date=logical_date)
+
+
 def partition_objects(client, day: date) -> dict[str, bytes]:
     """Every object of the day's partition, in any root."""
     keys = [obj["Key"] for obj in client.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])]
@@ -58,7 +82,7 @@ def parity_check(day: date) -> str:
     operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name="tmdb_ingest",
                                     bucket=TEST_BUCKET)
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    dag_run = SimpleNamespace(dag_id=DAG_ID, logical_date=midnight, run_after=midnight)
+    dag_run = SimpleNamespace(dag_id=DAG_ID, partition_key=None, logical_date=midnight, run_after=midnight)
     return operator.execute({"params": params.RUN_DEFAULTS, "dag_run": dag_run})
 
 
@@ -122,3 +146,41 @@ def test_each_mapped_details_task_is_labelled_with_its_series_id(dag, local_s3):
         ti.rendered_map_index for ti in dag_run.get_task_instances() if ti.task_id == "fetch_series_details"
     )
     assert ranking and labels == sorted(str(series["id"]) for series in ranking)
+
+
+def test_a_partitioned_run_lands_under_its_key_and_its_events_carry_it_and_queue_the_report(
+    dag, local_s3, monkeypatch
+):
+    from airflow.models.asset import AssetEvent, AssetModel, AssetPartitionDagRun
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    day, logical = date(2026, 11, 24), datetime(2026, 10, 1, tzinfo=UTC)
+    dag_run = partitioned_run(dag, day, logical, monkeypatch)
+    assert (dag_run.state, dag_run.partition_key) == ("success", "2026-11-24")
+    client = local_s3.client()
+    assert layout.manifest_key(day, DAG_ID) in partition_objects(client, day)
+    assert partition_objects(client, logical.date()) == {}, "the key, not the logical date, is the day"
+
+    with Session() as session:
+        events = session.execute(
+            select(AssetModel.name, AssetEvent.partition_key, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetEvent.source_run_id == dag_run.run_id)
+        ).all()
+        queued = session.scalars(
+            select(AssetPartitionDagRun.partition_key).where(
+                AssetPartitionDagRun.target_dag_id == settings.REPORT_DAG_ID
+            )
+        ).all()
+    assert {name for name, _, _ in events} == {
+        "datalake_raw_csv_movies", "datalake_raw_csv_series", "datalake_raw_tmdb", "datalake_raw_manifests",
+    }
+    assert {partition_key for _, partition_key, _ in events} == {"2026-11-24"}
+    assert {extra["bucket"] for _, _, extra in events} == {TEST_BUCKET}
+    landed = {entry["key"]: entry for _, _, extra in events for entry in extra["objects"]}
+    assert set(landed) == set(partition_objects(client, day))
+    manifest = partition_objects(client, day)[layout.manifest_key(day, DAG_ID)]
+    entry = landed[layout.manifest_key(day, DAG_ID)]
+    assert (entry["bytes"], entry["sha256"]) == (len(manifest), hashlib.sha256(manifest).hexdigest())
+    assert "2026-11-24" in queued, "the report is queued for the partition the manifest's event names"

@@ -1,5 +1,5 @@
-"""The report DAG parses cleanly and fast, is scheduled on the raw zone's manifests, and maps over
-partitions."""
+"""The report DAG parses cleanly and fast, runs once per partition of the raw zone's manifests, and
+reports on that partition."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
-from airflow.sdk import AssetAlias
+from airflow.sdk import Asset
 from airflow.sdk.exceptions import ParamValidationError
 
-from datalake import airflow_tasks, layout, report_tasks, settings
+from datalake import assets, report_tasks, settings
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = settings.REPORT_DAG_ID
@@ -29,18 +29,26 @@ def dag():
     return dagbag.dags[DAG_ID]
 
 
-def test_scheduled_on_the_raw_manifests_alias_without_catchup(dag):
-    assert dag.schedule == [AssetAlias(airflow_tasks.asset_alias(layout.MANIFEST_ROOT))]
-    assert dag.schedule[0].name == "datalake:Raw/_manifests"
+def test_scheduled_once_per_partition_of_the_raw_manifests_without_catchup(dag):
+    from airflow.sdk import IdentityMapper, PartitionedAssetTimetable
+
+    assert isinstance(dag.timetable, PartitionedAssetTimetable)
+    assert dag.timetable.asset_condition == Asset(
+        name="datalake_raw_manifests", uri="x-datalake://Raw/_manifests"
+    )
+    assert dag.timetable.asset_condition == assets.RAW_MANIFESTS
+    assert isinstance(dag.timetable.default_partition_mapper, IdentityMapper)
+    assert dag.timetable.partition_mapper_config == {}
     assert dag.catchup is False
 
 
-def test_the_report_is_mapped_over_the_partitions_and_announces_the_refined_zone(dag):
-    assert set(dag.task_ids) == {"partitions", "build_report"}
+def test_one_task_writes_the_report_and_announces_the_refined_zone(dag):
+    assert dag.task_ids == ["build_report"]
     build = dag.get_task("build_report")
-    assert build.is_mapped and build.upstream_task_ids == {"partitions"}
-    assert build.map_index_template == "{{ task.op_kwargs['partition'] }}"
-    assert build.outlets == [AssetAlias("datalake:Refined/Reports/AnimeTop10")]
+    assert not build.is_mapped
+    assert build.outlets == [
+        Asset(name="datalake_refined_anime_top10", uri="x-datalake://Refined/Reports/AnimeTop10")
+    ]
 
 
 def test_the_partition_param_is_empty_or_a_date(dag):
@@ -67,53 +75,24 @@ def test_parsing_loads_neither_the_report_nor_its_libraries():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def event(extra: dict, aliases: list[str]):
-    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
-
-    return AssetEventDagRunReferenceResult(
-        asset={"name": "s3://datalake/Raw/_manifests", "uri": "s3://datalake/Raw/_manifests", "extra": {}},
-        extra=extra,
-        source_task_id="write_manifest",
-        source_dag_id=settings.RAW_DAG_ID,
-        source_run_id="scheduled__x",
-        source_map_index=-1,
-        source_aliases=[{"name": name} for name in aliases],
-        timestamp=datetime(2026, 11, 27, 1, tzinfo=UTC),
+def report_day(partition_key: str | None, partition: str = "") -> date:
+    """The day a report run works on: one scheduled by a raw partition has its key; a manual one may not."""
+    dag_run = SimpleNamespace(
+        partition_key=partition_key, logical_date=None, run_after=datetime(2026, 11, 30, 8, tzinfo=UTC)
     )
+    return report_tasks.report_day({report_tasks.PARTITION_PARAM: partition}, dag_run)
 
 
-def partitions(events: list, partition: str = "") -> list[str]:
-    """The partitions task's answer for a run triggered by ``events`` (none: a manual run)."""
-    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
-
-    dag_run = SimpleNamespace(logical_date=None, run_after=datetime(2026, 11, 30, 8, tzinfo=UTC))
-    return report_tasks.partitions(
-        {report_tasks.PARTITION_PARAM: partition}, dag_run, TriggeringAssetEventsAccessor.build(events)
-    )
+def test_a_run_scheduled_by_a_raw_partition_reports_on_its_partition_key():
+    assert report_day("2026-11-27") == DAY
+    assert report_day("2026-11-27", "2026-11-01") == DAY, "the key is the partition the run belongs to"
 
 
-def test_an_asset_triggered_run_reports_on_every_partition_its_manifest_events_name():
-    events = [
-        event({"key": "k", "partition": day}, [report_tasks.RAW_MANIFESTS])
-        for day in ("2026-11-28", "2026-11-27", "2026-11-28")
-    ]
-    assert partitions(events) == ["2026-11-27", "2026-11-28"]
+def test_a_manual_run_without_partition_key_reports_on_its_param_else_its_own_date():
+    assert report_day(None, "2026-11-01") == date(2026, 11, 1)
+    assert report_day(None) == date(2026, 11, 30)
 
 
-def test_a_manual_run_reports_on_its_param_else_its_own_date():
-    assert partitions([], "2026-11-01") == ["2026-11-01"]
-    assert partitions([]) == ["2026-11-30"]
-
-
-def test_an_event_without_partition_fails_at_once():
-    from airflow.sdk.exceptions import AirflowFailException
-
-    with pytest.raises(AirflowFailException, match="names no partition"):
-        partitions([event({"key": "k"}, [report_tasks.RAW_MANIFESTS])])
-
-
-def test_partitions_to_report_prefers_the_param_then_the_events_then_the_run_date():
-    events = [{"partition": "2026-11-27"}]
-    assert report_tasks.partitions_to_report("2026-11-01", events, DAY) == [date(2026, 11, 1)]
-    assert report_tasks.partitions_to_report("", events, date(2026, 12, 1)) == [DAY]
-    assert report_tasks.partitions_to_report("", [], DAY) == [DAY]
+def test_a_partition_key_that_is_no_day_is_refused_naming_it():
+    with pytest.raises(ValueError, match="Partition key 'latest' is not a day of the lake"):
+        report_day("latest")

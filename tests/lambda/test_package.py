@@ -32,7 +32,7 @@ def test_it_holds_the_handler_the_shared_package_and_its_dependencies(lambda_zip
 
 def test_it_leaves_out_airflow_tests_secrets_bytecode_and_the_runtimes_sdk(lambda_zip):
     names = [entry.filename for entry in entries(lambda_zip)]
-    for glue in ("airflow_tasks.py", "operators.py", "report_tasks.py", "report.py"):
+    for glue in ("airflow_tasks.py", "assets.py", "operators.py", "report_tasks.py", "report.py"):
         assert f"datalake/{glue}" not in names
     for name in names:
         parts = name.split("/")
@@ -75,11 +75,12 @@ def test_only_the_modules_the_package_docstring_names_import_airflow_and_where_i
              if (where := airflow_imports(path))}
     assert found == {
         "operators": "at import",
+        "assets": "at import",
         "airflow_tasks": "in functions",
         "report_tasks": "in functions",
     }
     docstring = " ".join(datalake.__doc__.split())
-    assert "``datalake.operators`` at import time" in docstring
+    assert "``datalake.operators`` and ``datalake.assets`` at import time" in docstring
     assert "``datalake.airflow_tasks`` and ``datalake.report_tasks`` only inside their functions" in docstring
 
 

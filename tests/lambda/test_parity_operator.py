@@ -47,10 +47,15 @@ def run(monkeypatch, local_s3, lambda_endpoint, day: date = DAY, function_name: 
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", local_s3.airflow_connection(lambda_endpoint))
     operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name=function_name,
                                     bucket=TEST_BUCKET)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    dag_run = SimpleNamespace(
+        dag_id=settings.RAW_DAG_ID,
+        partition_key=layout.partition_key(day),
+        logical_date=None,
+        run_after=datetime.now(UTC),
+    )
     context = {
         "params": {name: getattr(params.DEFAULTS, name) for name in params.SCHEMAS},
-        "dag_run": SimpleNamespace(dag_id=settings.RAW_DAG_ID, logical_date=midnight, run_after=midnight),
+        "dag_run": dag_run,
     }
     return operator.execute(context)
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
 
 from datalake import layout
 from datalake.csv_files import MOVIES, SERIES
@@ -44,3 +47,25 @@ def test_partition_date_falls_back_to_run_after_for_manual_runs():
 def test_partition_date_is_taken_in_utc():
     late_evening_in_sao_paulo = datetime(2026, 11, 27, 22, tzinfo=timezone(timedelta(hours=-3)))
     assert layout.day_of_run(late_evening_in_sao_paulo, late_evening_in_sao_paulo) == date(2026, 11, 28)
+
+
+def test_a_partition_key_is_the_day_of_the_partition_path():
+    assert layout.partition_key(DAY) == "2026-11-27"
+    assert layout.day_of_partition_key("2026-11-27") == DAY
+    assert layout.partition_path(layout.day_of_partition_key(layout.partition_key(DAY))) == "2026/11/27"
+
+
+def test_a_run_writes_under_its_partition_key_whatever_its_dates():
+    logical = datetime(2026, 11, 1, tzinfo=UTC)
+    assert layout.day_of_run(logical, datetime(2026, 11, 30, 8, tzinfo=UTC), "2026-11-27") == DAY
+    assert layout.day_of_run(None, datetime(2026, 11, 30, 8, tzinfo=UTC), "2026-11-27") == DAY
+
+
+@pytest.mark.parametrize(
+    "key", ["2026-11-27T00:00:00", "2026/11/27", "2026-11-7", "20261127", "2026-02-30", ""]
+)
+def test_a_partition_key_that_is_no_day_is_refused_naming_it(key):
+    with pytest.raises(
+        ValueError, match=re.escape(f"Partition key {key!r} is not a day of the lake: expected YYYY-MM-DD")
+    ):
+        layout.day_of_run(None, datetime(2026, 11, 30, 8, tzinfo=UTC), key)
