@@ -208,7 +208,10 @@ class AirflowApi:
             drop_unasked_runs()
             yield drop_unasked_runs
         finally:
-            self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+            try:  # on the way out, perhaps interrupted: a stack that is gone is paused enough
+                self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})
+            except requests.RequestException:
+                pass
 
 
 def run_after_for(day: date, now: datetime | None = None) -> datetime:
