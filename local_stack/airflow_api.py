@@ -105,7 +105,9 @@ class AirflowApi:
         return self.checked("POST", f"/dags/{dag_id}/dagRuns", f"Triggering {dag_id} for {partition_key}",
                             json=body)
 
-    def backfill_body(self, dag_id: str, first: date, last: date, conf: dict, reprocess: str) -> dict:
+    def backfill_body(
+        self, dag_id: str, first: date, last: date, conf: dict, reprocess: str, max_active_runs: int
+    ) -> dict:
         """For a partitioned DAG the range is the partition dates': midnight of the first and last day."""
         return {
             "dag_id": dag_id,
@@ -113,6 +115,7 @@ class AirflowApi:
             "to_date": midnight(last).isoformat(),
             "dag_run_conf": conf,
             "reprocess_behavior": reprocess,
+            "max_active_runs": max_active_runs,
         }
 
     def backfill_partitions(self, body: dict) -> list[str]:
@@ -198,7 +201,9 @@ class AirflowApi:
             for run in self.dag_runs(dag_id, run_type="scheduled", state=["queued", "running"]):
                 if run["dag_run_id"] in deleted:
                     continue
-                self.api("DELETE", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
+                answer = self.api("DELETE", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
+                if not answer.ok and answer.status_code != 404:
+                    continue  # e.g. SQLite busy with the scheduler's writes: again at the next poll
                 deleted.add(run["dag_run_id"])
                 print(f"Deleted {run['dag_run_id']} ({run['state']}), created by the unpause: "
                       "not asked for.", file=sys.stderr, flush=True)

@@ -35,6 +35,9 @@ from local_stack.standalone import Stack
 MAX_DAYS = 31
 REPROCESS = "completed"
 """Airflow's reprocess behaviour for a partition that already has a run: run it again (see the docstring)."""
+MAX_ACTIVE_RUNS = 1
+"""One partition at a time, as the DAG's own ``max_active_runs``: the partitions share one TMDB budget, and
+on the local stack one SQLite metadata DB (Airflow's default for a backfill is 10 at once)."""
 CREATED_SECONDS = 30.0
 
 
@@ -95,7 +98,7 @@ def run_backfill(
     """Create the backfill of the raw DAG over ``days`` and follow it: every raw run, then the report run
     each successful partition's asset event started. The raw runs and the report runs, by partition key."""
     keys = [day.isoformat() for day in days]
-    body = client.backfill_body(DAG_ID, days[0], days[-1], conf, REPROCESS)
+    body = client.backfill_body(DAG_ID, days[0], days[-1], conf, REPROCESS, MAX_ACTIVE_RUNS)
     planned = client.backfill_partitions(body)
     if sorted(planned) != keys:
         raise SystemExit(f"Airflow would backfill the partitions {planned}, not {keys}.")

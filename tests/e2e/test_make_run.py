@@ -101,7 +101,7 @@ def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
 def test_the_manifest_records_every_object_and_the_ranking(first_run):
     _, _, files = first_run
     manifest = json.loads(files[layout.manifest_key(DATE, DAG_ID)])
-    assert manifest["partition"] == DAY and manifest["logical_date"].startswith(DAY)
+    assert manifest["partition"] == DAY and manifest["logical_date"] is None  # a partition, no logical date
     assert manifest["run_id"] and manifest["params"]["top_n"] == 10
     assert [series["id"] for series in manifest["ranking"]] == expected_top(DiscoverQuery())
     assert all({"vote_average", "vote_count"} <= set(series) for series in manifest["ranking"])
@@ -123,17 +123,20 @@ def test_the_lambda_ran_as_the_last_task_and_wrote_the_same_tmdb_objects(first_r
     assert parity == {key: body for key, body in files.items() if key.startswith("Raw/TMDB/")}
 
 
-def test_asset_events_carry_what_landed(first_run, local):
+def test_asset_events_carry_what_landed_and_the_partition(first_run, local):
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         events = db.execute(
-            "SELECT asset.uri, asset_event.extra FROM asset_event "
+            "SELECT asset.uri, asset_event.partition_key, asset_event.extra FROM asset_event "
             "JOIN asset ON asset.id = asset_event.asset_id"
         ).fetchall()
-    by_key = {json.loads(extra)["key"]: uri for uri, extra in events}
-    assert by_key[layout.csv_key(CSV_FILES[0], DATE)] == "s3://datalake/Raw/Local/CSV/Movies"
-    assert by_key[layout.details_key(DATE, 209867)] == "s3://datalake/Raw/TMDB/JSON"
-    assert by_key[layout.manifest_key(DATE, DAG_ID)] == "s3://datalake/Raw/_manifests"
-    movies = next(json.loads(extra) for _, extra in events if json.loads(extra)["key"].endswith("movies.csv"))
+    assert {partition for _, partition, _ in events} == {DAY}
+    by_key = {
+        entry["key"]: (uri, entry) for uri, _, extra in events for entry in json.loads(extra)["objects"]
+    }
+    assert by_key[layout.csv_key(CSV_FILES[0], DATE)][0] == "x-datalake://Raw/Local/CSV/Movies"
+    assert by_key[layout.details_key(DATE, 209867)][0] == "x-datalake://Raw/TMDB/JSON"
+    assert by_key[layout.manifest_key(DATE, DAG_ID)][0] == "x-datalake://Raw/_manifests"
+    movies = by_key[layout.csv_key(CSV_FILES[0], DATE)][1]
     assert movies["records"] > 0 and len(movies["sha256"]) == 64 and movies["bytes"] > 0
 
 

@@ -6,7 +6,6 @@ The driver runs once for the module, on its own lake and Airflow home.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 
-from datalake import layout, report, report_tasks, settings
+from datalake import assets, layout, report, settings
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
@@ -45,10 +44,9 @@ ROW = re.compile(
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """One `make run` (`python -m local_stack.run`), DAGs created unpaused so the manifest's event queues the
-    report."""
+    """One `make run` (`python -m local_stack.run`): the manifest's event starts the report."""
     lake, local = tmp_path_factory.mktemp("lake"), tmp_path_factory.mktemp("local")
-    env = {**clean_environment(), "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
+    env = clean_environment()
     command = [
         sys.executable,
         "-m",
@@ -92,19 +90,19 @@ def test_the_terminal_shows_ten_rows_with_both_ratings_and_where_the_page_is(run
 
 
 def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
-    """What the scheduler would act on: the manifest's event, through the alias, queued the report DAG."""
+    """The manifest's event carries the partition, and the report run the scheduler made of it has it as its
+    own partition key."""
     _, local, _ = run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
-        queued = {dag_id for (dag_id,) in db.execute("SELECT target_dag_id FROM asset_dag_run_queue")}
-        extras = [
-            json.loads(extra)
-            for (extra,) in db.execute(
-                "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
-                (f"s3://{BUCKET}/{layout.MANIFEST_ROOT}",),
-            )
-        ]
-    assert settings.REPORT_DAG_ID in queued
-    assert report_tasks.partitions_to_report("", extras, date(2000, 1, 1)) == [DATE]
+        events = db.execute(
+            "SELECT e.partition_key FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ?",
+            (assets.RAW_MANIFESTS.name,),
+        ).fetchall()
+        reports = db.execute(
+            "SELECT run_type, partition_key FROM dag_run WHERE dag_id = ?", (settings.REPORT_DAG_ID,)
+        ).fetchall()
+    assert events == [(DAY,)]
+    assert reports == [("asset_triggered", DAY)]
 
 
 def chromium_or_skip() -> None:

@@ -85,6 +85,19 @@ def test_unpaused_deletes_the_scheduled_runs_the_unpause_created_once_and_pauses
     assert "created by the unpause" in capsys.readouterr().err
 
 
+def test_a_run_whose_delete_failed_is_deleted_at_the_next_poll():
+    scheduled = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "running"}]}
+    path = "/dags/d/dagRuns/scheduled__2026-12-02"
+    client = Scripted({
+        ("GET", "/dags/d/dagRuns"): [response(200, scheduled)],
+        ("DELETE", path): [response(500, {"detail": "Database error"}), response(204)],
+    })
+    with client.unpaused("d") as drop_unasked_runs:  # the first try, on unpausing, fails
+        drop_unasked_runs()
+        drop_unasked_runs()
+    assert [p for method, p, _ in client.calls if method == "DELETE"] == [path, path]
+
+
 def test_unpaused_pauses_again_when_the_body_fails():
     client = Scripted({("GET", "/dags/d/dagRuns"): [response(200, {"dag_runs": []})]})
     with pytest.raises(RuntimeError), client.unpaused("d"):
