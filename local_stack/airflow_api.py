@@ -21,6 +21,7 @@ import requests
 
 ADMIN = "admin"
 POLL_SECONDS = 2.0
+SERVER_ERROR_TRIES = 3
 RUN_SECONDS = 900.0
 FINISHED_RUN = frozenset({"success", "failed"})
 FINISHED_TASK = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
@@ -60,14 +61,21 @@ class AirflowApi:
         return {"Authorization": f"Bearer {self._token}"}
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """``method /api/v2{path}``; a refused (expired) token is renewed once."""
-        for attempt in range(2):
+        """``method /api/v2{path}``; a refused (expired) token is renewed once, and an idempotent request
+        that met a server error (SQLite busy with the scheduler's writes) is tried again, up to 3 times."""
+        renewed = False
+        for attempt in range(SERVER_ERROR_TRIES):
             answer = requests.request(
                 method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
             )
-            if answer.status_code != 401 or attempt:
+            if answer.status_code == 401 and not renewed:
+                self._token, renewed = None, True
+                answer = requests.request(
+                    method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
+                )
+            if answer.status_code < 500 or method == "POST" or attempt == SERVER_ERROR_TRIES - 1:
                 return answer
-            self._token = None
+            time.sleep(1)
         return answer
 
     def checked(self, method: str, path: str, what: str, **kwargs: Any) -> dict:
