@@ -22,6 +22,7 @@ import requests
 ADMIN = "admin"
 POLL_SECONDS = 2.0
 SERVER_ERROR_TRIES = 3
+REQUEST_SECONDS = 60.0
 RUN_SECONDS = 900.0
 FINISHED_RUN = frozenset({"success", "failed"})
 FINISHED_TASK = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
@@ -62,21 +63,29 @@ class AirflowApi:
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """``method /api/v2{path}``; a refused (expired) token is renewed once, and an idempotent request
-        that met a server error (SQLite busy with the scheduler's writes) is tried again, up to 3 times."""
+        that met a server error or a timeout (SQLite busy with the scheduler's writes, a loaded machine) is
+        tried again, up to 3 times in all."""
         renewed = False
+        last = SERVER_ERROR_TRIES - 1
         for attempt in range(SERVER_ERROR_TRIES):
-            answer = requests.request(
-                method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
-            )
-            if answer.status_code == 401 and not renewed:
-                self._token, renewed = None, True
-                answer = requests.request(
-                    method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
-                )
-            if answer.status_code < 500 or method == "POST" or attempt == SERVER_ERROR_TRIES - 1:
+            try:
+                answer = self._send(method, path, **kwargs)
+                if answer.status_code == 401 and not renewed:
+                    self._token, renewed = None, True
+                    answer = self._send(method, path, **kwargs)
+            except requests.Timeout:
+                if method == "POST" or attempt == last:
+                    raise
+                continue
+            if answer.status_code < 500 or method == "POST" or attempt == last:
                 return answer
             time.sleep(1)
         return answer
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(
+            method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=REQUEST_SECONDS, **kwargs
+        )
 
     def checked(self, method: str, path: str, what: str, **kwargs: Any) -> dict:
         """The answer's JSON; a refusal ends the runner with Airflow's own reason, naming ``what``."""

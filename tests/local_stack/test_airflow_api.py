@@ -159,6 +159,24 @@ def test_a_server_error_is_tried_again_except_for_a_post(monkeypatch):
     assert client.api("POST", "/dags/d/dagRuns").status_code == 500 and statuses == ["POST"]
 
 
+def test_a_timeout_is_tried_again_except_for_a_post(monkeypatch):
+    sent: list[str] = []
+    monkeypatch.setattr(AirflowApi, "_login", lambda self: "token")
+
+    def request(method, url, headers, timeout, **kwargs):
+        sent.append(method)
+        if len(sent) == 1:
+            raise requests.ReadTimeout("busy")
+        return response(200)
+
+    monkeypatch.setattr(airflow_api.requests, "request", request)
+    client = AirflowApi("http://airflow", "secret")
+    assert client.api("GET", "/dags").status_code == 200 and sent == ["GET", "GET"]
+    sent.clear()
+    with pytest.raises(requests.ReadTimeout):
+        client.api("POST", "/dags/d/dagRuns")
+
+
 def test_a_triggered_run_is_due_before_todays_scheduled_one():
     now = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
     assert run_after_for(date(2026, 11, 27), now) == datetime(2026, 11, 26, 23, 59, 59, tzinfo=UTC)
