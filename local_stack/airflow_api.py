@@ -204,26 +204,43 @@ class AirflowApi:
     @contextmanager
     def unpaused(self, dag_id: str) -> Iterator[Callable[[], None]]:
         """``dag_id`` unpaused until exit, then paused again; yields a function, for ``follow`` to call at
-        every poll, that deletes the scheduled runs the unpause created: the runners ask for every run.
+        every poll, that removes the scheduled runs the unpause created: the runners ask for every run.
 
         The unpause race: unpausing a DAG whose latest cron tick has no run yet makes the scheduler create a
-        scheduled run for it (today's partition), which the runner did not ask for. A manual run triggered
-        while paused with a ``run_after`` before today's midnight goes first (``max_active_runs=1``), so the
-        scheduled one waits queued and is deleted before it starts; a backfill's runs are scheduled apart
-        from it, so there it is deleted as soon as it is seen, before its first task has landed anything.
+        scheduled run for it (today's partition), once a day. A manual run triggered while paused with a
+        ``run_after`` before today's midnight goes first (``max_active_runs=1``), so the scheduled one waits
+        queued and is deleted before it starts (``make run``). A backfill's runs are scheduled apart from it
+        and Airflow starts it at once: it is marked failed as soon as it is seen, which stops its tasks,
+        then deleted (Airflow deletes no running run).
         """
-        deleted: set[str] = set()
+        removed: set[str] = set()
+        unfinished: set[str] = set()
+
+        def delete(run_id: str) -> bool:
+            answer = self.api("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
+            return answer.ok or answer.status_code == 404  # else e.g. SQLite busy: again at the next poll
 
         def drop_unasked_runs() -> None:
+            for run_id in list(unfinished):
+                if delete(run_id):
+                    unfinished.discard(run_id)
             for run in self.dag_runs(dag_id, run_type="scheduled", state=["queued", "running"]):
-                if run["dag_run_id"] in deleted:
+                run_id = run["dag_run_id"]
+                if run_id in removed:
                     continue
-                answer = self.api("DELETE", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}")
-                if not answer.ok and answer.status_code != 404:
-                    continue  # e.g. SQLite busy with the scheduler's writes: again at the next poll
-                deleted.add(run["dag_run_id"])
-                print(f"Deleted {run['dag_run_id']} ({run['state']}), created by the unpause: "
-                      "not asked for.", file=sys.stderr, flush=True)
+                if run["state"] == "running":
+                    stopped = self.api("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
+                    if not stopped.ok:
+                        continue
+                    unfinished.add(run_id)
+                elif not delete(run_id):
+                    continue
+                removed.add(run_id)
+                print(f"Removed {run_id} ({run['state']}), created by the unpause: not asked for.",
+                      file=sys.stderr, flush=True)
+            for run_id in list(unfinished):
+                if delete(run_id):
+                    unfinished.discard(run_id)
 
         self.set_paused(dag_id, False)
         try:

@@ -82,11 +82,11 @@ def test_unpaused_deletes_the_scheduled_runs_the_unpause_created_once_and_pauses
     assert deletes == ["/dags/d/dagRuns/scheduled__2026-12-02"]
     listing = next(kwargs for method, _, kwargs in client.calls if method == "GET")
     assert listing["params"]["run_type"] == "scheduled"
-    assert "created by the unpause" in capsys.readouterr().err
+    assert "Removed scheduled__2026-12-02 (queued), created by the unpause" in capsys.readouterr().err
 
 
 def test_a_run_whose_delete_failed_is_deleted_at_the_next_poll():
-    scheduled = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "running"}]}
+    scheduled = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "queued"}]}
     path = "/dags/d/dagRuns/scheduled__2026-12-02"
     client = Scripted({
         ("GET", "/dags/d/dagRuns"): [response(200, scheduled)],
@@ -96,6 +96,21 @@ def test_a_run_whose_delete_failed_is_deleted_at_the_next_poll():
         drop_unasked_runs()
         drop_unasked_runs()
     assert [p for method, p, _ in client.calls if method == "DELETE"] == [path, path]
+
+
+def test_a_running_unasked_run_is_failed_then_deleted(capsys):
+    running = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "running"}]}
+    path = "/dags/d/dagRuns/scheduled__2026-12-02"
+    client = Scripted({
+        ("GET", "/dags/d/dagRuns"): [response(200, running), response(200, {"dag_runs": []})],
+        ("DELETE", path): [response(409, {"detail": "cannot be deleted in running state"}), response(204)],
+    })
+    with client.unpaused("d") as drop_unasked_runs:
+        drop_unasked_runs()
+        drop_unasked_runs()
+    calls = [(method, p, kwargs.get("json")) for method, p, kwargs in client.calls if p == path]
+    assert calls == [("PATCH", path, {"state": "failed"}), ("DELETE", path, None), ("DELETE", path, None)]
+    assert "Removed scheduled__2026-12-02 (running)" in capsys.readouterr().err
 
 
 def test_unpaused_pauses_again_when_the_body_fails():
