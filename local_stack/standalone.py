@@ -33,6 +33,7 @@ from local_stack.services import LocalS3, free_port
 HOST = "127.0.0.1"
 READY_SECONDS = 300.0
 STOP_SECONDS = 30.0
+EXECUTION_API_SECONDS = "30"
 
 
 def admin_password(home: Path) -> str:
@@ -104,6 +105,11 @@ def standalone_stack(lake: Path, local: Path, port: int, holder: str) -> Iterato
                 "AIRFLOW__API__PORT": str(port),
                 "AIRFLOW__API__BASE_URL": url,
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+                # A task's calls to the Execution API wait for SQLite's writer on a busy 2-core machine: more
+                # than the default 5 s before they count as failed.
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": os.environ.get(
+                    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", EXECUTION_API_SECONDS
+                ),
                 # Each stack serves its task and triggerer logs on ports of its own: several may run at once.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
