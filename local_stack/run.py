@@ -411,10 +411,11 @@ def run_and_report(
     client.set_paused(DAG_ID, True)  # until the run is queued: see AirflowApi.unpaused
     client.set_paused(REPORT_DAG_ID, False)
     reports_before = client.run_ids(REPORT_DAG_ID)
-    run_id = client.trigger(DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]
-    print(f"Triggered {DAG_ID} for partition {key}: run {run_id}", flush=True)
-    with during(f"the run of {DAG_ID} for {key}"), client.unpaused(DAG_ID) as drop_unasked_runs:
-        raw = client.follow([(DAG_ID, run_id)], on_task, while_waiting=drop_unasked_runs)[DAG_ID, run_id]
+    with during(f"the run of {DAG_ID} for {key}"):
+        run_id = client.trigger(DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]
+        print(f"Triggered {DAG_ID} for partition {key}: run {run_id}", flush=True)
+        with client.unpaused(DAG_ID) as drop_unasked_runs:
+            raw = client.follow([(DAG_ID, run_id)], on_task, while_waiting=drop_unasked_runs)[DAG_ID, run_id]
     if raw["state"] != "success":
         return raw, None
     with during(f"the run of {REPORT_DAG_ID} for {key}"):
