@@ -27,6 +27,11 @@ RUN_SECONDS = 900.0
 FINISHED_RUN = frozenset({"success", "failed"})
 FINISHED_TASK = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
+UNASKED_NOTE = (
+    "Created by the scheduler when a runner of this project unpaused the DAG, and stopped by it: not asked "
+    "for (see AirflowApi.unpaused)."
+)
+
 TaskCallback = Callable[[dict], None]
 """Called with a task instance's REST JSON (``GET .../taskInstances``) once it reaches a final state."""
 
@@ -163,6 +168,8 @@ class AirflowApi:
                 while_waiting()
             for dag_id, run_id in list(pending):
                 run = self.dag_run(dag_id, run_id)
+                if run["state"] == "queued":
+                    continue  # no task has started: spare the metadata DB the question
                 for task in self.task_instances(dag_id, run_id):
                     key = (dag_id, run_id, task["task_id"], task.get("map_index", -1))
                     if task["state"] in FINISHED_TASK and key not in reported:
@@ -204,48 +211,35 @@ class AirflowApi:
     @contextmanager
     def unpaused(self, dag_id: str) -> Iterator[Callable[[], None]]:
         """``dag_id`` unpaused until exit, then paused again; yields a function, for ``follow`` to call at
-        every poll, that removes the scheduled runs the unpause created: the runners ask for every run.
+        every poll, that stops the scheduled runs the unpause created: the runners ask for every run.
 
         The unpause race: unpausing a DAG whose latest cron tick has no run yet makes the scheduler create a
-        scheduled run for it (today's partition), once a day. A manual run triggered while paused with a
-        ``run_after`` before today's midnight goes first (``max_active_runs=1``), so the scheduled one waits
-        queued and is deleted before it starts (``make run``). A backfill's runs are scheduled apart from it
-        and Airflow starts it at once: it is marked failed as soon as it is seen, which stops its tasks,
-        then deleted (Airflow deletes no running run).
+        scheduled run for it (today's partition). A manual run triggered while paused with a ``run_after``
+        before today's midnight goes first (``max_active_runs=1``), so the scheduled one waits queued
+        (``make run``); a backfill's runs are scheduled apart from it, and Airflow starts it at once. Either
+        way it is marked failed as soon as it is seen, with a note saying why, which stops its tasks. It is
+        kept, not deleted: as the DAG's latest run it is what tells the scheduler that today's tick has its
+        run, while a deleted one is created again at the DAG's next parse.
         """
-        removed: set[str] = set()
-        unfinished: set[str] = set()
+        stopped: set[str] = set()
 
-        def delete(run_id: str) -> bool:
-            answer = self.api("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
-            return answer.ok or answer.status_code == 404  # else e.g. SQLite busy: again at the next poll
-
-        def drop_unasked_runs() -> None:
-            for run_id in list(unfinished):
-                if delete(run_id):
-                    unfinished.discard(run_id)
+        def stop_unasked_runs() -> None:
             for run in self.dag_runs(dag_id, run_type="scheduled", state=["queued", "running"]):
                 run_id = run["dag_run_id"]
-                if run_id in removed:
+                if run_id in stopped:
                     continue
-                if run["state"] == "running":
-                    stopped = self.api("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": "failed"})
-                    if not stopped.ok:
-                        continue
-                    unfinished.add(run_id)
-                elif not delete(run_id):
-                    continue
-                removed.add(run_id)
-                print(f"Removed {run_id} ({run['state']}), created by the unpause: not asked for.",
+                stop = {"state": "failed", "note": UNASKED_NOTE}
+                answer = self.api("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json=stop)
+                if not answer.ok:
+                    continue  # e.g. SQLite busy with the scheduler's writes: again at the next poll
+                stopped.add(run_id)
+                print(f"Stopped {run_id} ({run['state']}), created by the unpause: not asked for.",
                       file=sys.stderr, flush=True)
-            for run_id in list(unfinished):
-                if delete(run_id):
-                    unfinished.discard(run_id)
 
         self.set_paused(dag_id, False)
         try:
-            drop_unasked_runs()
-            yield drop_unasked_runs
+            stop_unasked_runs()
+            yield stop_unasked_runs
         finally:
             try:  # on the way out, perhaps interrupted: a stack that is gone is paused enough
                 self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": True})

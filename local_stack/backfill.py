@@ -105,7 +105,7 @@ def run_backfill(
     client.set_paused(REPORT_DAG_ID, False)
     raw_before, reports_before = client.run_ids(DAG_ID), client.run_ids(REPORT_DAG_ID)
     span = f"{days[0]} to {days[-1]}"
-    with during(f"the backfill of {DAG_ID} from {span}"), client.unpaused(DAG_ID) as drop_unasked_runs:
+    with during(f"the backfill of {DAG_ID} from {span}"), client.unpaused(DAG_ID) as stop_unasked_runs:
         backfill = client.create_backfill(body)
         print(f"Backfill {backfill['id']} of {DAG_ID}: {len(keys)} partitions, {span} "
               f"(reprocess_behavior={REPROCESS})", flush=True)
@@ -113,7 +113,7 @@ def run_backfill(
         if missing := [key for key in keys if key not in raws]:
             raise SystemExit(f"The backfill created no run for {', '.join(missing)} (one still running?).")
         finished = client.follow(
-            [(DAG_ID, run["dag_run_id"]) for run in raws.values()], on_task, while_waiting=drop_unasked_runs
+            [(DAG_ID, run["dag_run_id"]) for run in raws.values()], on_task, while_waiting=stop_unasked_runs
         )
     raws = {key: finished[DAG_ID, run["dag_run_id"]] for key, run in raws.items()}
     landed = [key for key in keys if raws[key]["state"] == "success"]

@@ -414,8 +414,8 @@ def run_and_report(
     with during(f"the run of {DAG_ID} for {key}"):
         run_id = client.trigger(DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]
         print(f"Triggered {DAG_ID} for partition {key}: run {run_id}", flush=True)
-        with client.unpaused(DAG_ID) as drop_unasked_runs:
-            raw = client.follow([(DAG_ID, run_id)], on_task, while_waiting=drop_unasked_runs)[DAG_ID, run_id]
+        with client.unpaused(DAG_ID) as stop_unasked_runs:
+            raw = client.follow([(DAG_ID, run_id)], on_task, while_waiting=stop_unasked_runs)[DAG_ID, run_id]
     if raw["state"] != "success":
         return raw, None
     with during(f"the run of {REPORT_DAG_ID} for {key}"):

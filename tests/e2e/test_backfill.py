@@ -154,7 +154,7 @@ def test_the_ui_trigger_forms_backfill_choice_over_two_days(standalone):
     client.set_paused(REPORT_DAG_ID, False)
     raw_before, reports_before = client.run_ids(DAG_ID), client.run_ids(REPORT_DAG_ID)
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright, client.unpaused(DAG_ID) as drop_unasked_runs:
+    with sync_api.sync_playwright() as playwright, client.unpaused(DAG_ID) as stop_unasked_runs:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(standalone.url)
@@ -179,7 +179,7 @@ def test_the_ui_trigger_forms_backfill_choice_over_two_days(standalone):
         raws = client.new_runs(DAG_ID, raw_before, keys, seconds=60, run_type="backfill")
         assert sorted(raws) == keys
         finished = client.follow([(DAG_ID, run["dag_run_id"]) for run in raws.values()], print_task,
-                                 while_waiting=drop_unasked_runs)
+                                 while_waiting=stop_unasked_runs)
         assert {run["state"] for run in finished.values()} == {"success"}
         reports = client.new_runs(REPORT_DAG_ID, reports_before, keys, seconds=120)
         finished = client.follow([(REPORT_DAG_ID, run["dag_run_id"]) for run in reports.values()], print_task)

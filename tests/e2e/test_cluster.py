@@ -171,7 +171,7 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tmdb):
     client.set_paused(DAG_ID, True)
     run_id = client.trigger(DAG_ID, day.isoformat(), {}, run_after=run_after_for(day))["dag_run_id"]
     try:
-        with client.unpaused(DAG_ID) as drop_unasked_runs:
+        with client.unpaused(DAG_ID) as stop_unasked_runs:
             deadline = time.monotonic() + 240
             victim = None
             while victim is None:
@@ -185,7 +185,7 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tmdb):
                 time.sleep(0.5)
             os.killpg(cluster.pids[victim], signal.SIGKILL)
             killed = time.monotonic()
-            runs = client.follow([(DAG_ID, run_id)], lambda task: None, while_waiting=drop_unasked_runs)
+            runs = client.follow([(DAG_ID, run_id)], lambda task: None, while_waiting=stop_unasked_runs)
             recovered = time.monotonic() - killed
     finally:
         requests.delete(f"{admin}/_sandbox/faults", timeout=5)

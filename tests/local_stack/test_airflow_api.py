@@ -49,7 +49,8 @@ def ti(task_id: str, state: str | None, map_index: int = -1) -> dict:
 def test_follow_hands_each_task_instance_over_once_as_it_reaches_a_final_state():
     run_path = "/dags/d/dagRuns/r"
     client = Scripted({
-        ("GET", run_path): [response(200, {"state": "running"})] * 2 + [response(200, {"state": "failed"})],
+        ("GET", run_path): [response(200, {"state": state}) for state in ("queued", "running", "running")]
+        + [response(200, {"state": "failed"})],
         ("GET", f"{run_path}/taskInstances"): [
             response(200, {"task_instances": [ti("a", "running"), ti("b", None, 0)]}),
             response(200, {"task_instances": [ti("a", "success"), ti("b", "up_for_retry", 0)]}),
@@ -71,46 +72,34 @@ def test_the_default_callback_prints_state_task_and_duration(capsys):
     assert lines[1].split() == ["failed", "land_movies_csv", "1.2", "s"]
 
 
-def test_unpaused_deletes_the_scheduled_runs_the_unpause_created_once_and_pauses_again(capsys):
+def test_unpaused_stops_the_scheduled_runs_the_unpause_created_once_and_pauses_again(capsys):
     scheduled = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "queued"}]}
     client = Scripted({("GET", "/dags/d/dagRuns"): [response(200, scheduled)]})
-    with client.unpaused("d") as drop_unasked_runs:
-        drop_unasked_runs()
-    patches = [kwargs["json"] for method, _, kwargs in client.calls if method == "PATCH"]
-    assert patches == [{"is_paused": False}, {"is_paused": True}]
-    deletes = [path for method, path, _ in client.calls if method == "DELETE"]
-    assert deletes == ["/dags/d/dagRuns/scheduled__2026-12-02"]
+    with client.unpaused("d") as stop_unasked_runs:
+        stop_unasked_runs()
+    patches = [(path, kwargs["json"]) for method, path, kwargs in client.calls if method == "PATCH"]
+    assert patches == [
+        ("/dags/d", {"is_paused": False}),
+        ("/dags/d/dagRuns/scheduled__2026-12-02", {"state": "failed", "note": airflow_api.UNASKED_NOTE}),
+        ("/dags/d", {"is_paused": True}),
+    ]
+    assert not [path for method, path, _ in client.calls if method == "DELETE"], "kept as the latest run"
     listing = next(kwargs for method, _, kwargs in client.calls if method == "GET")
     assert listing["params"]["run_type"] == "scheduled"
-    assert "Removed scheduled__2026-12-02 (queued), created by the unpause" in capsys.readouterr().err
+    assert "Stopped scheduled__2026-12-02 (queued), created by the unpause" in capsys.readouterr().err
 
 
-def test_a_run_whose_delete_failed_is_deleted_at_the_next_poll():
-    scheduled = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "queued"}]}
-    path = "/dags/d/dagRuns/scheduled__2026-12-02"
-    client = Scripted({
-        ("GET", "/dags/d/dagRuns"): [response(200, scheduled)],
-        ("DELETE", path): [response(500, {"detail": "Database error"}), response(204)],
-    })
-    with client.unpaused("d") as drop_unasked_runs:  # the first try, on unpausing, fails
-        drop_unasked_runs()
-        drop_unasked_runs()
-    assert [p for method, p, _ in client.calls if method == "DELETE"] == [path, path]
-
-
-def test_a_running_unasked_run_is_failed_then_deleted(capsys):
+def test_a_run_that_could_not_be_stopped_is_stopped_at_the_next_poll():
     running = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "running"}]}
     path = "/dags/d/dagRuns/scheduled__2026-12-02"
     client = Scripted({
-        ("GET", "/dags/d/dagRuns"): [response(200, running), response(200, {"dag_runs": []})],
-        ("DELETE", path): [response(409, {"detail": "cannot be deleted in running state"}), response(204)],
+        ("GET", "/dags/d/dagRuns"): [response(200, running)],
+        ("PATCH", path): [response(500, {"detail": "Database error"}), response(200, {})],
     })
-    with client.unpaused("d") as drop_unasked_runs:
-        drop_unasked_runs()
-        drop_unasked_runs()
-    calls = [(method, p, kwargs.get("json")) for method, p, kwargs in client.calls if p == path]
-    assert calls == [("PATCH", path, {"state": "failed"}), ("DELETE", path, None), ("DELETE", path, None)]
-    assert "Removed scheduled__2026-12-02 (running)" in capsys.readouterr().err
+    with client.unpaused("d") as stop_unasked_runs:  # the first try, on unpausing, fails
+        stop_unasked_runs()
+        stop_unasked_runs()
+    assert [p for method, p, _ in client.calls if p == path] == [path, path]
 
 
 def test_unpaused_pauses_again_when_the_body_fails():
