@@ -146,6 +146,27 @@ class AirflowApi:
                               json=body)
         return [run["partition_key"] for run in answer["backfills"]]
 
+    def wait_for_backfills(self, dag_id: str, seconds: float) -> None:
+        """Until no backfill of ``dag_id`` is active: the scheduler marks one completed every 30 s once its
+        runs have finished. One still active after ``seconds`` (an interrupted one, say, whose runs go on
+        whenever a scheduler runs) ends the runner, naming it."""
+        deadline = time.monotonic() + seconds
+        while True:
+            listing = self.checked("GET", "/backfills", f"Listing the backfills of {dag_id}",
+                                   params={"dag_id": dag_id, "limit": 100, "order_by": "-id"})
+            active = [backfill for backfill in listing["backfills"] if backfill["completed_at"] is None]
+            if not active:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(
+                    f"{b['id']} ({b['from_date'][:10]} to {b['to_date'][:10]})" for b in active
+                )
+                raise SystemExit(
+                    f"A backfill of {dag_id} is still active: {names}. Its runs go on whenever a scheduler "
+                    f"runs; cancel it with PUT /api/v2/backfills/<id>/cancel (e.g. on make airflow)."
+                )
+            time.sleep(POLL_SECONDS)
+
     def create_backfill(self, body: dict) -> dict:
         return self.checked("POST", "/backfills", f"Creating the backfill of {body['dag_id']}", json=body)
 

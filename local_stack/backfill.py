@@ -39,6 +39,8 @@ MAX_ACTIVE_RUNS = 1
 """One partition at a time, as the DAG's own ``max_active_runs``: the partitions share one TMDB budget, and
 on the local stack one SQLite metadata DB (Airflow's default for a backfill is 10 at once)."""
 CREATED_SECONDS = 30.0
+BACKFILL_DONE_SECONDS = 90.0
+"""The scheduler marks a backfill whose runs have finished completed every 30 s."""
 
 
 def backfill_day(name: str, text: str) -> date:
@@ -103,6 +105,8 @@ def run_backfill(
     if sorted(planned) != keys:
         raise SystemExit(f"Airflow would backfill the partitions {planned}, not {keys}.")
     client.set_paused(REPORT_DAG_ID, False)
+    with during(f"waiting for an earlier backfill of {DAG_ID} to be marked completed"):
+        client.wait_for_backfills(DAG_ID, BACKFILL_DONE_SECONDS)  # Airflow runs one backfill per DAG at once
     raw_before, reports_before = client.run_ids(DAG_ID), client.run_ids(REPORT_DAG_ID)
     span = f"{days[0]} to {days[-1]}"
     with during(f"the backfill of {DAG_ID} from {span}"), client.unpaused(DAG_ID) as stop_unasked_runs:
@@ -116,6 +120,8 @@ def run_backfill(
             [(DAG_ID, run["dag_run_id"]) for run in raws.values()], on_task, while_waiting=stop_unasked_runs
         )
     raws = {key: finished[DAG_ID, run["dag_run_id"]] for key, run in raws.items()}
+    with during(f"waiting for the backfill of {DAG_ID} to be marked completed"):
+        client.wait_for_backfills(DAG_ID, BACKFILL_DONE_SECONDS)  # so the next one may start at once
     landed = [key for key in keys if raws[key]["state"] == "success"]
     with during(f"the reports of {span}"):
         reports = client.new_runs(REPORT_DAG_ID, reports_before, landed, REPORT_START_SECONDS)

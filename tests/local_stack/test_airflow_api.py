@@ -181,6 +181,19 @@ def test_a_timeout_is_tried_again_except_for_a_post(monkeypatch):
         client.api("POST", "/dags/d/dagRuns")
 
 
+def test_an_active_backfill_is_waited_for_then_named(monkeypatch):
+    active = {"backfills": [{"id": 7, "completed_at": None, "from_date": "2026-11-01T00:00:00Z",
+                             "to_date": "2026-11-03T00:00:00Z"}]}
+    done = {"backfills": [{**active["backfills"][0], "completed_at": "2026-12-02T10:00:00Z"}]}
+    client = Scripted({("GET", "/backfills"): [response(200, active), response(200, done)]})
+    client.wait_for_backfills("d", seconds=60)
+    assert len(client.calls) == 2
+    client = Scripted({("GET", "/backfills"): [response(200, active)]})
+    monkeypatch.setattr(airflow_api.time, "monotonic", iter([0.0, 0.0, 100.0]).__next__)
+    with pytest.raises(SystemExit, match=r"still active: 7 \(2026-11-01 to 2026-11-03\).*cancel"):
+        client.wait_for_backfills("d", seconds=60)
+
+
 def test_a_triggered_run_is_due_before_todays_scheduled_one():
     now = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
     assert run_after_for(date(2026, 11, 27), now) == datetime(2026, 11, 26, 23, 59, 59, tzinfo=UTC)
