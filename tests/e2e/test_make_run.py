@@ -138,17 +138,21 @@ def test_the_lambda_ran_as_the_last_task_and_wrote_the_same_tmdb_objects(first_r
 def test_asset_events_carry_what_landed_and_the_partition(first_run, local):
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         events = db.execute(
-            "SELECT asset.uri, asset_event.partition_key, asset_event.extra FROM asset_event "
+            "SELECT asset.name, asset_event.partition_key, asset_event.extra FROM asset_event "
             "JOIN asset ON asset.id = asset_event.asset_id"
         ).fetchall()
-    assert {partition for _, partition, _ in events} == {DAY}
-    by_key = {
-        entry["key"]: (uri, entry) for uri, _, extra in events for entry in json.loads(extra)["objects"]
-    }
-    assert by_key[layout.csv_key(CSV_FILES[0], DATE)][0] == "x-datalake://Raw/Local/CSV/Movies"
-    assert by_key[layout.details_key(DATE, 209867)][0] == "x-datalake://Raw/TMDB/JSON"
-    assert by_key[layout.manifest_key(DATE, DAG_ID)][0] == "x-datalake://Raw/_manifests"
-    movies = by_key[layout.csv_key(CSV_FILES[0], DATE)][1]
+    assert {partition_key for _, partition_key, _ in events} == {DAY}
+    assert {json.loads(extra)["bucket"] for _, _, extra in events} == {"datalake"}
+    by_key = {entry["key"]: name for name, _, extra in events for entry in json.loads(extra)["objects"]}
+    assert by_key[layout.csv_key(CSV_FILES[0], DATE)] == "datalake_raw_csv_movies"
+    assert by_key[layout.details_key(DATE, 209867)] == "datalake_raw_tmdb"
+    assert by_key[layout.manifest_key(DATE, DAG_ID)] == "datalake_raw_manifests"
+    movies = next(
+        entry
+        for _, _, extra in events
+        for entry in json.loads(extra)["objects"]
+        if entry["key"].endswith("movies.csv")
+    )
     assert movies["records"] > 0 and len(movies["sha256"]) == 64 and movies["bytes"] > 0
 
 

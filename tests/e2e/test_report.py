@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 
-from datalake import assets, layout, report, settings
+from datalake import layout, report, settings
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
@@ -90,17 +90,19 @@ def test_the_terminal_shows_ten_rows_with_both_ratings_and_where_the_page_is(run
 
 
 def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
-    """The manifest's event carries the partition, and the report run the scheduler made of it has it as its
-    own partition key."""
+    """What the scheduler acts on: the manifest's event, partitioned by its day, queued the report for it,
+    and the report run it made has that day as its own partition key."""
     _, local, _ = run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
+        queued = db.execute("SELECT target_dag_id, partition_key FROM asset_partition_dag_run").fetchall()
         events = db.execute(
             "SELECT e.partition_key FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ?",
-            (assets.RAW_MANIFESTS.name,),
+            ("datalake_raw_manifests",),
         ).fetchall()
         reports = db.execute(
             "SELECT run_type, partition_key FROM dag_run WHERE dag_id = ?", (settings.REPORT_DAG_ID,)
         ).fetchall()
+    assert (settings.REPORT_DAG_ID, DAY) in queued
     assert events == [(DAY,)]
     assert reports == [("asset_triggered", DAY)]
 

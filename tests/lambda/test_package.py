@@ -77,11 +77,10 @@ def test_only_the_modules_the_package_docstring_names_import_airflow_and_where_i
         "operators": "at import",
         "assets": "at import",
         "airflow_tasks": "in functions",
-        "report_tasks": "in functions",
     }
     docstring = " ".join(datalake.__doc__.split())
     assert "``datalake.operators`` and ``datalake.assets`` at import time" in docstring
-    assert "``datalake.airflow_tasks`` and ``datalake.report_tasks`` only inside their functions" in docstring
+    assert "``datalake.airflow_tasks`` only inside its functions" in docstring
 
 
 def test_it_holds_exactly_the_modules_the_handler_reaches(lambda_zip):

@@ -54,6 +54,16 @@ def test_no_match_returns_no_ids(client, store):
     assert tmdb_ingest.discover_top_series(client, store, query, date(2026, 2, 3)).ids == []
 
 
+def test_a_past_partition_records_when_tmdb_answered_not_the_partitions_day(client, store):
+    """A backfill lands today's TMDB under a past day: the entry's fetched_at (in the manifest) says when."""
+    day = date(2020, 1, 1)
+    before = layout.utc_timestamp()
+    stored = tmdb_ingest.land_series_details(client, store, 209867, "pt-BR", day)
+    after = layout.utc_timestamp()
+    assert stored.key == layout.details_key(day, 209867)
+    assert before <= stored.fetched_at <= after
+
+
 def test_details_land_under_the_series_id(client, store, lake_root):
     day = date(2026, 2, 4)
     stored = tmdb_ingest.land_series_details(client, store, 209867, "pt-BR", day)
