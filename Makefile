@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# Every variable given on the command line (DATE, CONF, CMD, PYTEST_ARGS, MOVIES_CSV, ...) is data: it is
+# Every variable given on the command line (DATE, FROM, TO, CONF, CMD, PYTEST_ARGS, MOVIES_CSV, ...) is data:
 # frozen to its literal text (a `$(shell ...)` in it is never expanded) and reaches the recipes only through
 # the environment, where they quote it ("$$DATE") or the Python side splits it (local_stack.words). No
 # recipe pastes a value into a command line, so no value can run as shell code.
@@ -21,13 +21,16 @@ INSTALLED := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: help run airflow cluster airflow-cli test lint bench lock clean lambda-package
+.PHONY: help run backfill airflow cluster airflow-cli test lint bench lock clean lambda-package
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
 
-run: $(COMPILED) $(LAMBDA_ZIP) ## the raw DAG and its report for DATE=YYYY-MM-DD (default today) with CONF='{...}'
+run: $(COMPILED) $(LAMBDA_ZIP) ## the raw DAG and its report for the partition DATE=YYYY-MM-DD (default today), CONF='{...}'
 	$(BIN)/python -m local_stack.run --date "$$DATE" --conf "$$CONF"
+
+backfill: $(COMPILED) $(LAMBDA_ZIP) ## an Airflow backfill of the partitions FROM=YYYY-MM-DD to TO=YYYY-MM-DD, a report each
+	$(BIN)/python -m local_stack.backfill --from "$$FROM" --to "$$TO" --conf "$$CONF"
 
 airflow: $(COMPILED) $(LAMBDA_ZIP) ## the UI on http://127.0.0.1:8080, scheduler and all, on the embedded services
 	$(BIN)/python -m local_stack.standalone

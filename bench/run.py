@@ -45,9 +45,9 @@ from bench.data import synthetic_csv
 from datalake import settings
 from datalake.csv_files import MOVIES, SERIES, CsvFile
 from datalake.rate_limit import DEFAULT_PER_SECOND
-from local_stack.cluster import WORKER_CONCURRENCY, WORKERS, celery_cluster, trigger_and_wait
+from local_stack.cluster import WORKER_CONCURRENCY, WORKERS, celery_cluster
 from local_stack.databases import INSTALL, missing_binaries
-from local_stack.run import DAG_ID, airflow_settings, local_airflow
+from local_stack.run import DAG_ID, airflow_settings, local_airflow, run_and_report
 from local_stack.services import LocalS3, LocalTmdb, free_port, rclone_s3, tmdb_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -440,14 +440,12 @@ def cluster_rows(top_ns: tuple[int, ...], earlier: list[Row]) -> list[Row]:
     try:
         with celery_cluster(root / "lake", root / "local", free_port()) as cluster:
             for offset, (top_n, stage) in enumerate(zip(top_ns, stages, strict=True)):
-                raw, _ = trigger_and_wait(cluster, date(2026, 2, 1 + offset), {"top_n": top_n})
+                day = date(2026, 2, 1 + offset)
+                raw, _ = run_and_report(cluster.client, day, {"top_n": top_n}, on_task=lambda task: None)
                 if raw["state"] != "success":
                     raise RuntimeError(f"{DAG_ID} on the cluster ended {raw['state']}; see {root}/local/logs")
-                answer = cluster.api(
-                    "GET", f"/dags/{DAG_ID}/dagRuns/{raw['dag_run_id']}/taskInstances", params={"limit": 1000}
-                )
-                answer.raise_for_status()
-                mapped = [ti for ti in answer.json()["task_instances"] if ti["task_id"] == DETAIL_TASK]
+                instances = cluster.client.task_instances(DAG_ID, raw["dag_run_id"])
+                mapped = [ti for ti in instances if ti["task_id"] == DETAIL_TASK]
                 span = task_span(mapped)
                 dags_test = figures[f"TMDB DAG mapped tasks, top_n {top_n}"]
                 note = cluster_note(mapped, dags_test, figures[f"TMDB Lambda wall, top_n {top_n}"])

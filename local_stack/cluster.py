@@ -3,7 +3,8 @@
 PostgreSQL (metadata DB) and Redis (Celery broker, and the one TMDB budget of every worker), the same embedded
 S3, TMDB sandbox and Lambda as ``make run`` (``run.local_airflow``: a user's own ``AIRFLOW_CONN_*`` wins), and
 Airflow with the CeleryExecutor: api-server, scheduler, dag-processor, triggerer and two Celery workers.
-``make run EXECUTOR=celery`` runs both DAGs for one date on it (``run_on_cluster``).
+``make run EXECUTOR=celery`` and ``make backfill EXECUTOR=celery`` start one for their job
+(``celery_cluster``) and drive it through the REST API as they drive the standalone stack.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
@@ -27,27 +26,17 @@ import requests
 from cryptography.fernet import Fernet
 
 from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV
+from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.hostname import WORKER_HOSTNAME_ENV
-from local_stack.run import (
-    DAG_ID,
-    REPO,
-    REPORT_DAG_ID,
-    add_location_arguments,
-    guarded,
-    local_airflow,
-    report_summary,
-    summary,
-    user_s3_client,
-)
+from local_stack.run import DAG_ID, REPO, add_location_arguments, guarded, local_airflow
 from local_stack.services import free_port
-from local_stack.standalone import ADMIN, admin_password
+from local_stack.standalone import Stack, admin_password
 
 HOST = "127.0.0.1"
 WORKERS = ("worker-1", "worker-2")
 WORKER_CONCURRENCY = 4
 READY_SECONDS = 300.0
-RUN_SECONDS = 900.0
 
 LOST_WORKER_SETTINGS = {
     # A task whose worker died stops heartbeating: failed (and retried elsewhere) after 30 s, not 300 s.
@@ -65,24 +54,13 @@ LOST_WORKER_SETTINGS = {
 
 
 @dataclass
-class Cluster:
-    url: str
-    password: str
-    local: Path
-    s3: Any
-    bucket: str
+class Cluster(Stack):
+    """The Celery cluster: a ``standalone.Stack`` whose processes' pids are known by name."""
+
     pids: dict[str, int] = field(default_factory=dict)
 
-    def headers(self) -> dict[str, str]:
-        token = requests.post(f"{self.url}/auth/token", json={"username": ADMIN, "password": self.password},
-                              timeout=10)
-        token.raise_for_status()
-        return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return requests.request(
-            method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
-        )
+        return self.client.api(method, path, **kwargs)
 
 
 def credentials(folder: Path) -> dict[str, str]:
@@ -145,9 +123,8 @@ def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iter
         os.environ.update(cluster_settings(database, broker, secret, api_port))
         airflow_db = f"postgresql+psycopg2://{database}"
         s3, bucket = stack.enter_context(local_airflow(lake, local, "make cluster", database=airflow_db))
-        cluster = Cluster(
-            f"http://{HOST}:{api_port}", admin_password(Path(os.environ["AIRFLOW_HOME"])), local, s3, bucket
-        )
+        client = AirflowApi(f"http://{HOST}:{api_port}", admin_password(Path(os.environ["AIRFLOW_HOME"])))
+        cluster = Cluster(client, local, lake.resolve(), s3, bucket)
         commands = {
             "api-server": [airflow, "api-server", "--host", HOST, "--port", str(api_port)],
             "scheduler": [airflow, "scheduler"],
@@ -191,7 +168,7 @@ def wait_until_healthy(cluster: Cluster, processes: dict[str, Any], logs: Path) 
                 raise SystemExit(
                     f"{name} exited with code {process.returncode}; see {logs / (name + '.log')}"
                 )
-        if _components_healthy(cluster.url) and all(_worker_ready(logs, worker) for worker in WORKERS):
+        if _components_healthy(cluster.client.url) and all(_worker_ready(logs, worker) for worker in WORKERS):
             return
         time.sleep(1)
     raise SystemExit(
@@ -225,124 +202,17 @@ def serve(lake: Path, local: Path, port: int | None) -> int:
     """The cluster in the foreground until a signal (``guarded`` turns it into an orderly stop)."""
     with celery_cluster(lake, local, port) as cluster:
         print(
-            f"\nAirflow (CeleryExecutor, workers {', '.join(WORKERS)}) is up: {cluster.url}  "
-            f"(login: {ADMIN} / {cluster.password})"
+            f"\nAirflow (CeleryExecutor, workers {', '.join(WORKERS)}) is up: {cluster.client.url}  "
+            f"(login: {ADMIN} / {cluster.client.password})"
         )
         print(f"Logs: {cluster.local / 'logs' / 'cluster'}. Ctrl-C stops everything.\n", flush=True)
         while True:
             time.sleep(3600)
 
 
-def run_on_cluster(day: date, conf: str, lake: Path, local: Path) -> int:
-    """``make run EXECUTOR=celery``: both DAGs for ``day`` on a cluster started for the purpose, then
-    stopped."""
-    params = json.loads(conf)  # checked already: run.run_conf refuses anything but a known-params object
-    with celery_cluster(lake, local) as cluster:
-        print(f"Airflow (CeleryExecutor): {cluster.url}  (login: {ADMIN} / {cluster.password})", flush=True)
-        raw, report = trigger_and_wait(cluster, day, params)
-        client = cluster.s3.client() if cluster.s3 else user_s3_client()
-        if raw["state"] != "success":
-            print(
-                f"The run of {DAG_ID} for {day} ended {raw['state']}; see {cluster.local / 'logs'}.",
-                file=sys.stderr,
-            )
-            return 1
-        print(summary(client, cluster.bucket, day))
-        print(f"Task instances per worker: {per_worker(cluster, raw['dag_run_id'])}")
-        if report is None or report["state"] != "success":
-            state = report["state"] if report else "never started"
-            print(
-                f"The run of {REPORT_DAG_ID} for {day}: {state}; see {cluster.local / 'logs'}.",
-                file=sys.stderr,
-            )
-            return 1
-        print(
-            f"{REPORT_DAG_ID} started from its asset schedule: "
-            f"run {report['dag_run_id']} ({report['run_type']})"
-        )
-        print(report_summary(client, cluster.bucket, day, lake.resolve() if cluster.s3 else None))
-    return 0
-
-
-def trigger_and_wait(cluster: Cluster, day: date, params: dict) -> tuple[dict, dict | None]:
-    """Trigger the raw DAG for ``day``, let the report follow from its asset, and wait for both.
-
-    The unpause race: unpausing an ``@daily`` DAG without catch-up makes the scheduler create a run for today,
-    and with ``max_active_runs=1`` whichever queued run has the earliest ``run_after`` goes first. So the run
-    is triggered while the DAG is paused, with a ``run_after`` before today's midnight; once it runs, any
-    scheduled run still queued behind it is deleted, and the DAG is paused again at the end.
-    """
-    logical = datetime.combine(day, day_time(), tzinfo=UTC)
-    today = datetime.combine(datetime.now(UTC).date(), day_time(), tzinfo=UTC)
-    run_after = min(logical, today) - timedelta(seconds=1)
-    cluster.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True}).raise_for_status()
-    cluster.api("PATCH", f"/dags/{REPORT_DAG_ID}", json={"is_paused": False}).raise_for_status()
-    reports_before = {run["dag_run_id"] for run in dag_runs(cluster, REPORT_DAG_ID)}
-    for earlier in dag_runs(
-        cluster, DAG_ID, logical_date_gte=logical.isoformat(), logical_date_lte=logical.isoformat()
-    ):
-        # The metadata DB outlives a cluster: an earlier run for the same date is replaced by this one.
-        cluster.api("DELETE", f"/dags/{DAG_ID}/dagRuns/{earlier['dag_run_id']}").raise_for_status()
-    body = {"logical_date": logical.isoformat(), "run_after": run_after.isoformat(), "conf": params}
-    answer = cluster.api("POST", f"/dags/{DAG_ID}/dagRuns", json=body)
-    if answer.status_code >= 400:
-        raise SystemExit(f"Triggering {DAG_ID} for {day} failed: {answer.status_code} {answer.text}")
-    run_id = answer.json()["dag_run_id"]
-    print(f"Triggered {DAG_ID} for {day}: run {run_id}", flush=True)
-    cluster.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
-    try:
-        raw = wait_for(cluster, DAG_ID, run_id, on_running=lambda: drop_queued_scheduled_runs(cluster))
-        report = None
-        if raw["state"] == "success":
-            report = wait_for_new_run(cluster, REPORT_DAG_ID, reports_before)
-    finally:
-        cluster.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
-    return raw, report
-
-
-def dag_runs(cluster: Cluster, dag_id: str, **filters: str) -> list[dict]:
-    answer = cluster.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100, **filters})
-    answer.raise_for_status()
-    return answer.json()["dag_runs"]
-
-
-def drop_queued_scheduled_runs(cluster: Cluster) -> None:
-    """Delete the scheduled runs the unpause created: they wait behind ours (max_active_runs=1), never
-    started."""
-    for run in dag_runs(cluster, DAG_ID, state="queued", run_type="scheduled"):
-        cluster.api("DELETE", f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}")
-        print(f"Deleted {run['dag_run_id']}, created by the unpause and queued behind this run.", flush=True)
-
-
-def wait_for(cluster: Cluster, dag_id: str, run_id: str, on_running: Any = None) -> dict:
-    deadline = time.monotonic() + RUN_SECONDS
-    while time.monotonic() < deadline:
-        run = cluster.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()
-        if run["state"] in ("success", "failed"):
-            return run
-        if run["state"] == "running" and on_running:
-            on_running()
-        time.sleep(2)
-    raise SystemExit(f"{dag_id} run {run_id} did not finish within {RUN_SECONDS:.0f} s")
-
-
-def wait_for_new_run(cluster: Cluster, dag_id: str, before: set[str], seconds: float = 120.0) -> dict | None:
-    """The first run of ``dag_id`` not in ``before``, once finished; None if none starts within
-    ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        new = [run for run in dag_runs(cluster, dag_id) if run["dag_run_id"] not in before]
-        if new:
-            return wait_for(cluster, dag_id, new[0]["dag_run_id"])
-        time.sleep(2)
-    return None
-
-
-def per_worker(cluster: Cluster, run_id: str) -> str:
-    """``<host> <n>, <host> <m>``: how many of the run's task instances each worker ran."""
-    answer = cluster.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
-    answer.raise_for_status()
-    counts = Counter(ti["hostname"] for ti in answer.json()["task_instances"] if ti["hostname"])
+def per_worker(client: AirflowApi, run_id: str) -> str:
+    """``<host> <n>, <host> <m>``: how many of the raw run's task instances each worker ran."""
+    counts = Counter(ti["hostname"] for ti in client.task_instances(DAG_ID, run_id) if ti["hostname"])
     return ", ".join(f"{host} {count}" for host, count in sorted(counts.items()))
 
 

@@ -1,4 +1,6 @@
-"""``make run``: start what is missing, run the raw DAG and then the report for one date, show what landed.
+"""``make run``: start what is missing and a scheduler-driven Airflow (``airflow standalone``, or the Celery
+cluster with ``EXECUTOR=celery``), trigger the raw DAG for one partition through the REST API, follow it and
+the report run its asset event starts, show what landed, stop everything.
 
 Whatever the environment already configures wins: ``AIRFLOW_CONN_AWS_DEFAULT`` replaces the
 embedded S3 server, ``AIRFLOW_CONN_TMDB_DEFAULT`` or ``TMDB_API_TOKEN`` the TMDB sandbox.
@@ -12,7 +14,6 @@ import io
 import json
 import os
 import re
-import shlex
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, closing, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -29,6 +30,7 @@ from datalake.csv_files import CSV_FILES
 from datalake.tmdb import DEFAULT_BASE_URL
 from lambda_function import build
 from local_stack import processes
+from local_stack.airflow_api import AirflowApi, TaskCallback, print_task, run_after_for
 from local_stack.processes import Interrupted, during
 from local_stack.services import (
     LocalS3,
@@ -40,11 +42,16 @@ from local_stack.services import (
     tmdb_sandbox,
 )
 
+if TYPE_CHECKING:
+    from local_stack.standalone import Stack
+
 REPO = Path(__file__).resolve().parents[1]
 DAG_ID = settings.RAW_DAG_ID
 REPORT_DAG_ID = settings.REPORT_DAG_ID
 LAMBDA_NAME = "tmdb_ingest"
 LAMBDA_ZIP = build.OUTPUT
+REPORT_START_SECONDS = 120.0
+"""How long the report run may take to appear once the raw run succeeded (the scheduler starts it)."""
 
 
 def airflow_settings(home: Path) -> dict[str, str]:
@@ -239,33 +246,6 @@ def airflow(*args: str) -> int:
     return processes.run_child(command, stdin=subprocess.DEVNULL)
 
 
-def airflow_batch(*commands: list[str]) -> int:
-    """``airflow`` commands run one after the other in one Airflow process (see
-    ``local_stack.airflow_batch``);
-    0, or the position (from 1) of the command that failed, after which none ran. An interruption names the
-    command it stopped."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    progress_read, progress_write = os.pipe()
-    os.set_blocking(progress_read, False)
-    command = [sys.executable, "-m", "local_stack.airflow_batch", json.dumps(commands), str(progress_write)]
-    try:
-        return processes.run_child(command, env=env, stdin=subprocess.DEVNULL, pass_fds=(progress_write,))
-    except Interrupted as interruption:
-        try:
-            started = os.read(progress_read, 4096).split()
-        except BlockingIOError:
-            started = []
-        interrupted = commands[int(started[-1]) - 1] if started else commands[0]
-        interruption.during = interruption.during or f"airflow {shlex.join(interrupted)}"
-        raise
-    finally:
-        os.close(progress_read)
-        os.close(progress_write)
-
-
 def guarded(runner: str, body: Callable[[], int]) -> int:
     """Run a runner's ``body`` so that SIGINT, SIGTERM and SIGHUP stop everything it started and exit with
     128 + the signal, saying what was interrupted; a service that fails to start is told in one line."""
@@ -288,12 +268,35 @@ def _tell(message: str) -> None:
         pass
 
 
+def read_json(client: Any, bucket: str, key: str) -> dict:
+    return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def report_location(bucket: str, day: date, lake: Path | None) -> str:
+    """Where the report's HTML page of ``day`` opens: a file in the embedded lake, else its S3 URL."""
+    html_key = layout.report_key(day, "html")
+    return str(lake / bucket / html_key) if lake else f"s3://{bucket}/{html_key}"
+
+
+def partition_line(client: Any, bucket: str, day: date, lake: Path | None) -> str:
+    """One line for a backfilled partition, from its manifest: objects, bytes, the top series, the report."""
+    manifest = read_json(client, bucket, layout.manifest_key(day, DAG_ID))
+    objects = manifest["objects"]
+    top = "(no series)"
+    if manifest["ranking"]:
+        first = manifest["ranking"][0]
+        top = f"#1 {read_json(client, bucket, layout.details_key(day, first['id']))['name']} ({first['id']})"
+    size = sum(entry["bytes"] for entry in objects)
+    report = report_location(bucket, day, lake)
+    return f"{day}  {len(objects):>3} objects  {size:>13,} bytes  {top}  report: {report}"
+
+
 def summary(client: Any, bucket: str, day: date) -> str:
     """What the day's run landed and ranked, as its manifest records it: the run that happened, with its
     own parameters, not a ranking worked out again here."""
 
     def read(key: str) -> dict:
-        return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return read_json(client, bucket, key)
 
     manifest_key = layout.manifest_key(day, DAG_ID)
     manifest = read(manifest_key)
@@ -335,7 +338,6 @@ def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> st
     """
     parquet = client.get_object(Bucket=bucket, Key=layout.report_key(day, "parquet"))["Body"].read()
     table = pl.read_parquet(io.BytesIO(parquet))
-    html_key = layout.report_key(day, "html")
     lines = [
         "",
         f"TMDB against IMDb for {day} ({table.height} series, "
@@ -354,7 +356,7 @@ def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> st
         f"{shown(row['seasons'], 'd'):>7} {shown(row['episodes'], 'd'):>8}"
         for row in table.iter_rows(named=True)
     ]
-    lines.append(f"Report: {lake / bucket / html_key if lake else f's3://{bucket}/{html_key}'}")
+    lines.append(f"Report: {report_location(bucket, day, lake)}")
     return "\n".join(lines)
 
 
@@ -392,48 +394,102 @@ def run_conf(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--date", type=run_date, default="", help="logical date, YYYY-MM-DD (default: today, UTC)"
+        "--date", type=run_date, default="", help="the partition, YYYY-MM-DD (default: today, UTC)"
     )
     add_location_arguments(parser)
     parser.add_argument(
         "--conf", type=run_conf, default="", help="the run's params as JSON, e.g. '{\"top_n\": 20}'"
     )
+    add_executor_argument(parser)
+    args = parser.parse_args(argv)
+    runner = "make run" + (" EXECUTOR=celery" if args.executor == "celery" else "")
+
+    def body() -> int:
+        with airflow_stack(args.executor, args.lake, args.local, f"{runner} for {args.date}") as stack:
+            return run_partition(stack, args.date, json.loads(args.conf), celery=args.executor == "celery")
+
+    return guarded(runner, body)
+
+
+def add_executor_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--executor",
         choices=["local", "celery"],
         default=os.environ.get("EXECUTOR") or "local",
-        help="local: `dags test` in this process; celery: on a started Celery cluster "
-        "(default: $EXECUTOR, else local)",
+        help="local: airflow standalone; celery: the Celery cluster of `make cluster`, started for the "
+        "purpose (default: $EXECUTOR, else local)",
     )
-    args = parser.parse_args(argv)
-    if args.executor == "celery":
-        from local_stack.cluster import run_on_cluster
-
-        return guarded(
-            "make run EXECUTOR=celery", lambda: run_on_cluster(args.date, args.conf, args.lake, args.local)
-        )
-    return guarded("make run", lambda: run_day(args.date, args.lake, args.local, args.conf))
 
 
-def run_day(day: date, lake: Path, local: Path, conf: str) -> int:
-    """Both DAGs for ``day`` in one Airflow process, then what they wrote."""
-    with local_airflow(lake, local, holder=f"make run for {day}") as (s3, bucket):
-        failed = airflow_batch(
-            ["dags", "test", DAG_ID, day.isoformat(), "--conf", conf],
-            ["dags", "test", REPORT_DAG_ID, day.isoformat()],
-        )
-        report_failed = failed == 2  # the second command
-        if failed and not report_failed:
-            print(f"The run of {DAG_ID} for {day} failed; see the task logs above.", file=sys.stderr)
+@contextmanager
+def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterator[Stack]:
+    """A scheduler-driven Airflow started for one job and stopped after it: ``airflow standalone`` on free
+    loopback ports, or the Celery cluster; yields its ``standalone.Stack``, once its DAGs import."""
+    from local_stack.standalone import ADMIN, import_errors, standalone_stack
+
+    if executor == "celery":
+        from local_stack.cluster import celery_cluster
+
+        stack_context = celery_cluster(lake, local)
+    else:
+        from local_stack.services import free_port
+
+        stack_context = standalone_stack(lake, local, free_port(), holder)
+    with stack_context as stack:
+        kind = "CeleryExecutor" if executor == "celery" else "standalone"
+        print(f"Airflow ({kind}): {stack.client.url}  (login: {ADMIN} / {stack.client.password})", flush=True)
+        if import_errors(stack.client):
+            raise SystemExit(f"The DAGs do not import; see above. Logs: {stack.local / 'logs'}")
+        yield stack
+
+
+def run_and_report(
+    client: AirflowApi, day: date, conf: dict, on_task: TaskCallback = print_task
+) -> tuple[dict, dict | None]:
+    """Trigger the raw DAG for the partition ``day``, follow it, then the report run that its asset event
+    starts for the same partition (None if none started); both runs' final JSON."""
+    key = day.isoformat()
+    client.set_paused(DAG_ID, True)  # until the run is queued: see AirflowApi.unpaused
+    client.set_paused(REPORT_DAG_ID, False)
+    reports_before = client.run_ids(REPORT_DAG_ID)
+    with during(f"the run of {DAG_ID} for {key}"):
+        run_id = client.trigger(DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]
+        print(f"Triggered {DAG_ID} for partition {key}: run {run_id}", flush=True)
+        with client.unpaused(DAG_ID) as stop_unasked_runs:
+            raw = client.follow([(DAG_ID, run_id)], on_task, while_waiting=stop_unasked_runs)[DAG_ID, run_id]
+    if raw["state"] != "success":
+        return raw, None
+    with during(f"the run of {REPORT_DAG_ID} for {key}"):
+        report = client.new_runs(REPORT_DAG_ID, reports_before, [key], REPORT_START_SECONDS).get(key)
+        if report is None:
+            return raw, None
+        report_id = report["dag_run_id"]
+        print(f"{REPORT_DAG_ID} started from its asset schedule for partition {key}: run {report_id} "
+              f"({report['run_type']})", flush=True)
+        return raw, client.follow([(REPORT_DAG_ID, report_id)], on_task)[REPORT_DAG_ID, report_id]
+
+
+def run_partition(stack: Stack, day: date, conf: dict, celery: bool = False) -> int:
+    """``make run`` on a started stack: both runs for ``day``, then what they wrote; 1 if either failed,
+    naming the run and the logs' folder."""
+    raw, report = run_and_report(stack.client, day, conf)
+    logs = stack.local / "logs"
+    if raw["state"] != "success":
+        print(f"The run {raw['dag_run_id']} of {DAG_ID} for {day} ended {raw['state']}; logs: {logs}",
+              file=sys.stderr)
+        return 1
+    with during(f"the summary of what landed for {day}"):
+        s3 = stack.s3.client() if stack.s3 else user_s3_client()
+        print(summary(s3, stack.bucket, day))
+        if celery:
+            from local_stack.cluster import per_worker
+
+            print(f"Task instances per worker: {per_worker(stack.client, raw['dag_run_id'])}")
+        if report is None or report["state"] != "success":
+            state = f"run {report['dag_run_id']} ended {report['state']}" if report else "never started"
+            print(f"The run of {REPORT_DAG_ID} for {day}: {state}; logs: {logs}", file=sys.stderr)
             return 1
-        with during(f"the summary of what landed for {day}"):
-            client = s3.client() if s3 else user_s3_client()
-            print(summary(client, bucket, day))
-            if report_failed:
-                failure = f"The run of {REPORT_DAG_ID} for {day} failed; see the task logs above."
-                print(failure, file=sys.stderr)
-                return 1
-            print(report_summary(client, bucket, day, lake.resolve() if s3 else None))
+        print(report_summary(s3, stack.bucket, day, stack.lake if stack.s3 else None))
     return 0
 
 

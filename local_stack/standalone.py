@@ -17,18 +17,23 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from local_stack import processes
+from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.processes import during
 from local_stack.run import DAG_ID, add_location_arguments, guarded, local_airflow
+from local_stack.services import LocalS3, free_port
 
 HOST = "127.0.0.1"
-ADMIN = "admin"
 READY_SECONDS = 300.0
 STOP_SECONDS = 30.0
+EXECUTION_API_SECONDS = "30"
 
 
 def admin_password(home: Path) -> str:
@@ -58,13 +63,12 @@ def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
     raise SystemExit(f"Airflow did not become healthy at {url} within {READY_SECONDS:.0f} s.")
 
 
-def import_errors(url: str, password: str) -> list[dict]:
-    token = requests.post(f"{url}/auth/token", json={"username": ADMIN, "password": password}, timeout=10)
-    token.raise_for_status()
-    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    answer = requests.get(f"{url}/api/v2/importErrors", headers=headers, timeout=10)
-    answer.raise_for_status()
-    return answer.json()["import_errors"]
+def import_errors(client: AirflowApi) -> list[dict]:
+    """The DAG files that do not import, as Airflow reports them; each is printed to stderr."""
+    errors = client.checked("GET", "/importErrors", "Reading the import errors")["import_errors"]
+    for error in errors:
+        print(f"Import error in {error['filename']}:\n{error['stack_trace']}", file=sys.stderr)
+    return errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,11 +79,25 @@ def main(argv: list[str] | None = None) -> int:
     return guarded("make airflow", lambda: serve(args.lake, args.local, args.port))
 
 
-def serve(lake: Path, local: Path, port: int) -> int:
-    """``airflow standalone`` until it ends or this process is stopped (Ctrl-C, SIGTERM, SIGHUP), which stops
-    it with SIGINT, as its own Ctrl-C handling expects, and then the services."""
+@dataclass
+class Stack:
+    """A running Airflow (``airflow standalone`` here, the Celery cluster in ``local_stack.cluster``), its
+    REST client and the lake it fills (``lake`` is the embedded S3's folder); ``process`` is standalone's."""
+
+    client: AirflowApi
+    local: Path
+    lake: Path
+    s3: LocalS3 | None
+    bucket: str
+    process: subprocess.Popen | None = None
+
+
+@contextmanager
+def standalone_stack(lake: Path, local: Path, port: int, holder: str) -> Iterator[Stack]:
+    """``airflow standalone`` on the embedded services, healthy, until exit; then stopped with SIGINT, as its
+    own Ctrl-C handling expects (also if this process dies), and the services after it."""
     url = f"http://{HOST}:{port}"
-    with local_airflow(lake, local, holder=f"make airflow on {url}") as _:
+    with local_airflow(lake, local, holder=holder) as (s3, bucket):
         password = admin_password(Path(os.environ["AIRFLOW_HOME"]))
         os.environ.update(
             {
@@ -87,28 +105,41 @@ def serve(lake: Path, local: Path, port: int) -> int:
                 "AIRFLOW__API__PORT": str(port),
                 "AIRFLOW__API__BASE_URL": url,
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+                # A task's calls to the Execution API wait for SQLite's writer on a busy 2-core machine: more
+                # than the default 5 s before they count as failed.
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": os.environ.get(
+                    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", EXECUTION_API_SECONDS
+                ),
+                # Each stack serves its task and triggerer logs on ports of its own: several may run at once.
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
                 # standalone starts its components as `airflow ...` from PATH: this venv's.
                 "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             }
         )
         airflow = str(Path(sys.executable).parent / "airflow")
-        # It stops its components on Ctrl-C only: SIGINT, then, if this process dies.
         process = processes.start(
             [airflow, "standalone"], death_signal=signal.SIGINT, stdin=subprocess.DEVNULL
         )
         try:
             with during(f"airflow standalone on {url}"):
                 wait_until_healthy(url, process)
-                errors = import_errors(url, password)
-                print(f"\nAirflow is up: {url}  (login: {ADMIN} / {password})")
-                for error in errors:
-                    print(f"Import error in {error['filename']}:\n{error['stack_trace']}", file=sys.stderr)
-                if not errors:
-                    print(f"DAG {DAG_ID}: no import errors. Ctrl-C stops everything.\n", flush=True)
-                process.wait()
+            yield Stack(AirflowApi(url, password), local.resolve(), lake.resolve(), s3, bucket, process)
         finally:
             processes.stop(process, signal.SIGINT, seconds=STOP_SECONDS)
-    return process.returncode or 0
+
+
+def serve(lake: Path, local: Path, port: int) -> int:
+    """``airflow standalone`` until it ends or this process is stopped (Ctrl-C, SIGTERM, SIGHUP)."""
+    with standalone_stack(lake, local, port, holder=f"make airflow on http://{HOST}:{port}") as stack:
+        client = stack.client
+        with during(f"airflow standalone on {client.url}"):
+            errors = import_errors(client)
+            print(f"\nAirflow is up: {client.url}  (login: {ADMIN} / {client.password})")
+            if not errors:
+                print(f"DAG {DAG_ID}: no import errors. Ctrl-C stops everything.\n", flush=True)
+            stack.process.wait()
+        return stack.process.returncode or 0
 
 
 if __name__ == "__main__":

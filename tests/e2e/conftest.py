@@ -12,12 +12,14 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pytest
 import requests
 
 from datalake import settings
+from local_stack.airflow_api import AirflowApi
 from local_stack.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,17 +62,12 @@ class Standalone:
     lake: Path
     local: Path
 
-    def headers(self) -> dict[str, str]:
-        token = requests.post(
-            f"{self.url}/auth/token", json={"username": "admin", "password": self.password}, timeout=10
-        )
-        token.raise_for_status()
-        return {"Authorization": f"Bearer {token.json()['access_token']}"}
+    @cached_property
+    def client(self) -> AirflowApi:
+        return AirflowApi(self.url, self.password)
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(
-            method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=30, **kwargs
-        )
+        return self.client.api(method, path, **kwargs)
 
     def wait_for_run(self, run_id: str, timeout: float = 420) -> dict:
         deadline = time.monotonic() + timeout

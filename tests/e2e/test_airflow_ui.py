@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 def landed_as_make_run(standalone, run: dict, top_n: int) -> None:
     """The run's manifest records it, and every object it lists is in the lake with its recorded bytes."""
-    partition = (run["logical_date"] or run["run_after"])[:10]
+    partition = run["partition_key"] or (run["logical_date"] or run["run_after"])[:10]
     manifest = standalone.manifest(partition)
     assert manifest["run_id"] == run["dag_run_id"]
     assert manifest["params"]["top_n"] == top_n

@@ -27,8 +27,10 @@ import requests
 
 from datalake import layout
 from datalake.ranking import DiscoverQuery
-from local_stack.cluster import WORKERS, Cluster, drop_queued_scheduled_runs, trigger_and_wait, wait_for
+from local_stack.airflow_api import AirflowApi, run_after_for
+from local_stack.cluster import WORKERS, Cluster
 from local_stack.databases import missing_binaries
+from local_stack.run import run_and_report
 from local_stack.services import free_port, tmdb_sandbox
 from local_stack.standalone import admin_password
 from tests.catalog import expected_top
@@ -103,7 +105,12 @@ def cluster_runner(tmdb) -> Iterator[tuple[subprocess.Popen, Cluster]]:
         yield (
             process,
             Cluster(
-                f"http://127.0.0.1:{port}", admin_password(local / "airflow"), local, None, "datalake", pids
+                AirflowApi(f"http://127.0.0.1:{port}", admin_password(local / "airflow")),
+                local,
+                lake,
+                None,
+                "datalake",
+                pids=pids,
             ),
         )
 
@@ -124,9 +131,7 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def task_instances(cluster: Cluster, run_id: str) -> list[dict]:
-    answer = cluster.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
-    answer.raise_for_status()
-    return answer.json()["task_instances"]
+    return cluster.client.task_instances(DAG_ID, run_id)
 
 
 def lake_keys(cluster: Cluster, day: date) -> set[str]:
@@ -139,7 +144,7 @@ def test_both_dags_succeed_spread_over_both_workers_within_one_tmdb_budget(clust
     admin = tmdb.base_url.removesuffix("/3")
     requests.delete(f"{admin}/_sandbox/requests", timeout=5).raise_for_status()
     day = date(2026, 11, 27)
-    raw, report = trigger_and_wait(cluster, day, {"top_n": TOP_N})
+    raw, report = run_and_report(cluster.client, day, {"top_n": TOP_N})
     assert raw["state"] == "success"
     assert report is not None and report["state"] == "success"
 
@@ -162,34 +167,29 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tmdb):
     rules = [{"path": "/3/tv/*", "fault": "slow", "delay": 4.0, "times": 1}]
     requests.put(f"{admin}/_sandbox/faults", json=rules, timeout=5).raise_for_status()
     day = date(2026, 11, 28)
-    logical = f"{day}T00:00:00+00:00"
+    client = cluster.client
+    client.set_paused(DAG_ID, True)
+    run_id = client.trigger(DAG_ID, day.isoformat(), {}, run_after=run_after_for(day))["dag_run_id"]
     try:
-        cluster.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
-        answer = cluster.api(
-            "POST",
-            f"/dags/{DAG_ID}/dagRuns",
-            json={"logical_date": logical, "run_after": logical, "conf": {}},
-        )
-        answer.raise_for_status()
-        run_id = answer.json()["dag_run_id"]
-        deadline = time.monotonic() + 240
-        victim = None
-        while victim is None:
-            assert time.monotonic() < deadline, "no details fetch ever ran"
-            running = [
-                ti
-                for ti in task_instances(cluster, run_id)
-                if ti["task_id"] == "fetch_series_details" and ti["state"] == "running" and ti["hostname"]
-            ]
-            victim = running[0]["hostname"] if running else None
-            time.sleep(0.5)
-        os.killpg(cluster.pids[victim], signal.SIGKILL)
-        killed = time.monotonic()
-        run = wait_for(cluster, DAG_ID, run_id, on_running=lambda: drop_queued_scheduled_runs(cluster))
-        recovered = time.monotonic() - killed
+        with client.unpaused(DAG_ID) as stop_unasked_runs:
+            deadline = time.monotonic() + 240
+            victim = None
+            while victim is None:
+                assert time.monotonic() < deadline, "no details fetch ever ran"
+                running = [
+                    ti
+                    for ti in task_instances(cluster, run_id)
+                    if ti["task_id"] == "fetch_series_details" and ti["state"] == "running" and ti["hostname"]
+                ]
+                victim = running[0]["hostname"] if running else None
+                time.sleep(0.5)
+            os.killpg(cluster.pids[victim], signal.SIGKILL)
+            killed = time.monotonic()
+            runs = client.follow([(DAG_ID, run_id)], lambda task: None, while_waiting=stop_unasked_runs)
+            recovered = time.monotonic() - killed
     finally:
         requests.delete(f"{admin}/_sandbox/faults", timeout=5)
-        cluster.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": True})
+    run = runs[DAG_ID, run_id]
     assert run["state"] == "success"
     assert recovered < 180, f"the run finished {recovered:.0f} s after the kill"
 

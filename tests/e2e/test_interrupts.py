@@ -74,9 +74,9 @@ def survivors(started: list[psutil.Process], home: Path) -> list[str]:
     return alive
 
 
-def secrets_of(batch: psutil.Process) -> list[str]:
+def secrets_of(airflow: psutil.Process) -> list[str]:
     """The S3 secret and the TMDB credential that the runner handed to Airflow."""
-    environ = batch.environ()
+    environ = airflow.environ()
     return [json.loads(environ[f"AIRFLOW_CONN_{name}_DEFAULT"])["password"] for name in ("AWS", "TMDB")]
 
 
@@ -94,12 +94,13 @@ def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(
     lambda_folders_before = set(Path("/tmp").glob("local-lambda-*"))
     process, output = start("local_stack.run", tmp_path, "--date", DAY)
     try:
-        batch = wait_for(lambda: descendant(process, "local_stack.airflow_batch"), process, output)
-        secrets = secrets_of(batch)
+        standalone = wait_for(lambda: descendant(process, "airflow standalone"), process, output)
+        secrets = secrets_of(standalone)
         dag = "datalake_raw_ingest"
+        wait_for(lambda: f"Triggered {dag} for partition {DAY}" in output.read_text(), process, output)
         if wait_for_report:
             dag = "anime_top10_report"
-            wait_for(lambda: f"<TaskInstance: {dag}." in output.read_text(), process, output)
+            wait_for(lambda: f"{dag} started from its asset schedule" in output.read_text(), process, output)
         started = psutil.Process(process.pid).children(recursive=True)
         assert len(started) >= 4, "TMDB sandbox, S3, Lambda, Airflow"
         process.send_signal(signum)
@@ -109,7 +110,7 @@ def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(
             process.kill()
     printed = output.read_text()
     name = signal.Signals(signum).name
-    assert f"make run: interrupted by {name} during airflow dags test {dag} {DAY}" in printed
+    assert f"make run: interrupted by {name} during the run of {dag} for {DAY}" in printed
     assert survivors(started, tmp_path / "local" / "airflow") == []
     new_lambda_folders = set(Path("/tmp").glob("local-lambda-*")) - lambda_folders_before
     assert files_holding(secrets, tmp_path / "local", *new_lambda_folders) == []

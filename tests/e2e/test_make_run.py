@@ -1,4 +1,5 @@
-"""`make run`'s job end to end: real Airflow (`dags test`), real S3 server, the TMDB sandbox.
+"""`make run`'s job end to end: real Airflow (`airflow standalone`, driven through its REST API), real S3
+server, the TMDB sandbox.
 
 The runs share one Airflow home, so its metadata DB is migrated once.
 """
@@ -46,6 +47,18 @@ def lake_files(lake: Path, root: str = "Raw") -> dict[str, bytes]:
         for path in (bucket / root).rglob("*")
         if path.is_file()
     }
+
+
+def task_logs(local: Path, day: str) -> str:
+    """Every task log of the raw DAG's runs of partition ``day``: the scheduler's tasks log to files, not to
+    the runner's output."""
+    with sqlite3.connect(local / "airflow" / "airflow.db") as db:
+        run_ids = [run_id for (run_id,) in db.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? AND partition_key = ?", (DAG_ID, day)
+        )]
+    logs = local / "airflow" / "logs" / f"dag_id={DAG_ID}"
+    paths = [path for run_id in run_ids for path in (logs / f"run_id={run_id}").rglob("*.log")]
+    return "".join(path.read_text(errors="replace") for path in paths)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +113,7 @@ def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
 def test_the_manifest_records_every_object_and_the_ranking(first_run):
     _, _, files = first_run
     manifest = json.loads(files[layout.manifest_key(DATE, DAG_ID)])
-    assert manifest["partition"] == DAY and manifest["logical_date"].startswith(DAY)
+    assert manifest["partition"] == DAY and manifest["logical_date"] is None  # a partition, no logical date
     assert manifest["run_id"] and manifest["params"]["top_n"] == 10
     assert [series["id"] for series in manifest["ranking"]] == expected_top(DiscoverQuery())
     assert all({"vote_average", "vote_count"} <= set(series) for series in manifest["ranking"])
@@ -115,9 +128,9 @@ def test_the_manifest_records_every_object_and_the_ranking(first_run):
     assert entries[layout.discover_key(DATE, 1)]["records"] == 20
 
 
-def test_the_lambda_ran_as_the_last_task_and_wrote_the_same_tmdb_objects(first_run):
+def test_the_lambda_ran_as_the_last_task_and_wrote_the_same_tmdb_objects(first_run, local):
     lake, result, files = first_run
-    assert "Parity: the Lambda ranked and wrote the same 11 objects." in result.stdout + result.stderr
+    assert "Parity: the Lambda ranked and wrote the same 11 objects." in task_logs(local, DAY)
     parity = {key.removeprefix("Parity/Lambda/"): body for key, body in lake_files(lake, "Parity").items()}
     assert parity == {key: body for key, body in files.items() if key.startswith("Raw/TMDB/")}
 
@@ -164,7 +177,8 @@ def test_a_second_run_skips_the_migrate_and_still_runs_both_dags(first_run, seco
     _, first, _ = first_run
     assert MIGRATING in first.stdout + first.stderr
     assert MIGRATING not in second_run.stdout + second_run.stderr
-    assert "[DAG TEST] end task task_id=build_report" in second_run.stdout + second_run.stderr
+    assert f"{REPORT_DAG_ID} started from its asset schedule for partition {DAY}" in second_run.stdout
+    assert f"TMDB against IMDb for {DAY}" in second_run.stdout
 
 
 def test_a_second_run_of_the_same_date_leaves_the_same_keys_and_csv_bytes(first_run, second_run):
@@ -205,16 +219,17 @@ def test_a_failed_run_exits_non_zero_skips_the_report_and_stops_its_services(loc
     refused = json.dumps({"conn_type": "http", "host": tmdb.base_url, "password": "0" * 32})
     result = make_run("2026-11-29", tmp_path / "lake", local, AIRFLOW_CONN_TMDB_DEFAULT=refused)
     assert result.returncode != 0
-    assert f"The run of {DAG_ID} for 2026-11-29 failed" in result.stderr
+    logs = re.escape(str(local.resolve() / "logs"))
+    assert re.search(rf"The run \S+ of {DAG_ID} for 2026-11-29 ended failed; logs: {logs}", result.stderr)
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         reports = db.execute(
-            "SELECT count(*) FROM dag_run WHERE dag_id = ? AND logical_date LIKE '2026-11-29%'",
+            "SELECT count(*) FROM dag_run WHERE dag_id = ? AND partition_key = '2026-11-29'",
             (REPORT_DAG_ID,),
         ).fetchone()[0]
     assert reports == 0
     assert "Objects in s3://" not in result.stdout
-    assert "credential was refused" in result.stdout + result.stderr
-    assert "0" * 32 not in result.stdout + result.stderr
+    assert "credential was refused" in task_logs(local, "2026-11-29")
+    assert "0" * 32 not in result.stdout + result.stderr + task_logs(local, "2026-11-29")
     port = int(re.search(r"Embedded S3: http://127.0.0.1:(\d+)", result.stdout).group(1))
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -246,7 +261,7 @@ def test_a_csv_that_breaks_its_contract_fails_and_lands_nothing(local, tmp_path)
     bad.write_text("\n".join(good[:5] + [good[5].rsplit("|", 1)[0]] + good[6:]) + "\n")
     result = make_run("2026-12-01", tmp_path / "lake", local, MOVIES_CSV=str(bad))
     assert result.returncode != 0
-    assert f"{bad}: line 6: expected 15 fields separated by '|', found 14" in result.stdout + result.stderr
+    assert f"{bad}: line 6: expected 15 fields separated by '|', found 14" in task_logs(local, "2026-12-01")
     files = lake_files(tmp_path / "lake")
     assert not [key for key in files if key.startswith("Raw/Local/CSV/Movies/")]
     assert not [key for key in files if key.startswith("Raw/_manifests/")]
@@ -317,7 +332,7 @@ def test_a_storage_server_restarted_mid_run_is_survived(local, tmp_path, tmdb):
             requests.delete(f"{admin}/_sandbox/faults", timeout=5)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     assert "Embedded S3:" not in result.stdout
-    assert "the S3 endpoint is unreachable" in result.stdout + result.stderr, "the outage was not hit"
+    assert "the S3 endpoint is unreachable" in task_logs(local, "2026-12-03"), "the outage was not hit"
     files = lake_files(lake)
     assert len([key for key in files if "/tv_" in key]) == 10
     assert layout.manifest_key(date(2026, 12, 3), DAG_ID) in files
@@ -352,8 +367,8 @@ def test_one_map_index_runs_alone_against_an_existing_run(first_run, local):
     lake, _, _ = first_run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         (run_id,) = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? ORDER BY id DESC",
-            (DAG_ID, f"{DAY}%"),
+            "SELECT run_id FROM dag_run WHERE dag_id = ? AND partition_key = ? ORDER BY id DESC",
+            (DAG_ID, DAY),
         ).fetchone()
     result = airflow_cli(
         lake, local, "tasks", "test", DAG_ID, "fetch_series_details", run_id, "--map-index", "0"

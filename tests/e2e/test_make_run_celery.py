@@ -70,7 +70,8 @@ def test_the_report_was_produced_by_the_asset_schedule(celery_run):
     assert layout.report_key(DATE, "html") in refined
     assert "TMDB against IMDb for 2026-11-27" in result.stdout
     assert re.search(
-        r"^anime_top10_report started from its asset schedule: run \S+ \(asset_triggered\)$",
+        rf"^anime_top10_report started from its asset schedule for partition {DAY}: "
+        r"run \S+ \(asset_triggered\)$",
         result.stdout,
         re.MULTILINE,
     ), result.stdout[-3000:]

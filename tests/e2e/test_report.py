@@ -43,10 +43,9 @@ ROW = re.compile(
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """One `make run` (`python -m local_stack.run`), DAGs created unpaused so the manifest's event queues the
-    report."""
+    """One `make run` (`python -m local_stack.run`): the manifest's event starts the report."""
     lake, local = tmp_path_factory.mktemp("lake"), tmp_path_factory.mktemp("local")
-    env = {**clean_environment(), "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
+    env = clean_environment()
     command = [
         sys.executable,
         "-m",
@@ -90,7 +89,8 @@ def test_the_terminal_shows_ten_rows_with_both_ratings_and_where_the_page_is(run
 
 
 def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
-    """What the scheduler acts on: the manifest's event, partitioned by its day, queued the report for it."""
+    """What the scheduler acts on: the manifest's event, partitioned by its day, queued the report for it,
+    and the report run it made has that day as its own partition key."""
     _, local, _ = run
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
         queued = db.execute("SELECT target_dag_id, partition_key FROM asset_partition_dag_run").fetchall()
@@ -98,8 +98,12 @@ def test_the_raw_manifest_event_schedules_the_report_for_its_partition(run):
             "SELECT e.partition_key FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ?",
             ("datalake_raw_manifests",),
         ).fetchall()
+        reports = db.execute(
+            "SELECT run_type, partition_key FROM dag_run WHERE dag_id = ?", (settings.REPORT_DAG_ID,)
+        ).fetchall()
     assert (settings.REPORT_DAG_ID, DAY) in queued
     assert events == [(DAY,)]
+    assert reports == [("asset_triggered", DAY)]
 
 
 @pytest.fixture(scope="module")

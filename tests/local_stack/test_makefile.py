@@ -26,7 +26,7 @@ with open(os.environ["STUB_LOG"], "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "env": env}}) + "\\n")
 sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 """
-PASSED = ["DATE", "CONF", "CMD", "PYTEST_ARGS", "QUICK", "MOVIES_CSV", "VERBOSE"]
+PASSED = ["DATE", "FROM", "TO", "CONF", "EXECUTOR", "CMD", "PYTEST_ARGS", "QUICK", "MOVIES_CSV", "VERBOSE"]
 HOSTILE = [
     "2026-13-45; touch INJECTED #",
     "{}' ; touch INJECTED ; echo '",
@@ -82,6 +82,22 @@ def test_run_without_variables_passes_empty_values_the_driver_reads_as_defaults(
     assert calls[-1]["argv"] == ["-m", "local_stack.run", "--date", "", "--conf", ""]
 
 
+@pytest.mark.parametrize("value", HOSTILE)
+def test_backfill_passes_from_to_and_conf_verbatim_as_single_arguments(project, value):
+    result, calls = make(project, "backfill", f"FROM={value}", f"TO={value}", f"CONF={value}",
+                         f"EXECUTOR={value}")
+    assert result.returncode == 0, result.stderr
+    assert not (project / "INJECTED").exists()
+    arguments = ["--from", value, "--to", value, "--conf", value]
+    assert calls[-1]["argv"] == ["-m", "local_stack.backfill", *arguments]
+    assert calls[-1]["env"]["EXECUTOR"] == value
+
+
+def test_backfill_without_variables_passes_empty_values_the_driver_refuses(project):
+    _, calls = make(project, "backfill")
+    assert calls[-1]["argv"] == ["-m", "local_stack.backfill", "--from", "", "--to", "", "--conf", ""]
+
+
 @pytest.mark.parametrize(
     "target, variable, program",
     [
@@ -130,7 +146,7 @@ def test_make_alone_lists_the_targets(project):
     result, calls = make(project)
     assert result.returncode == 0 and not calls
     listed = {line.split()[1] for line in result.stdout.splitlines()}
-    assert {"run", "test", "airflow", "airflow-cli", "bench", "help"} <= listed
+    assert {"run", "backfill", "test", "airflow", "airflow-cli", "bench", "help"} <= listed
 
 
 def test_a_bad_date_is_refused_by_the_real_driver_naming_it(tmp_path):
@@ -146,6 +162,20 @@ def test_a_bad_date_is_refused_by_the_real_driver_naming_it(tmp_path):
     assert result.returncode != 0
     assert f"DATE must be a date as YYYY-MM-DD; got {value!r}" in result.stderr
     assert not (tmp_path / "INJECTED").exists() and not (REPO / "INJECTED").exists()
+
+
+def test_a_bad_range_is_refused_by_the_real_driver_naming_it(tmp_path):
+    """The real ``make backfill``: an inverted range is refused with exit status 2 before anything starts."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), "backfill", "FROM=2026-11-03", "TO=2026-11-01"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "TO (2026-11-01) is before FROM (2026-11-03)" in result.stderr
+    assert "Embedded S3" not in result.stdout
 
 
 def test_words_split_like_a_shell_without_running_anything():

@@ -16,11 +16,11 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
     @contextmanager
-    def local_airflow(lake, local):
+    def airflow_stack(executor, lake, local, holder):
         calls.append("started")
-        yield None, "datalake"
+        yield None
 
-    monkeypatch.setattr(run, "local_airflow", local_airflow)
+    monkeypatch.setattr(run, "airflow_stack", airflow_stack)
     return calls
 
 

@@ -1,61 +1,53 @@
-"""What ``make run`` prints and returns for each outcome of the two DAG runs."""
+"""What ``make run`` prints and returns for each outcome of the two runs it follows."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 
 import pytest
 
 from local_stack import run
+from local_stack.standalone import Stack
 
-DAY = "2026-11-27"
+DAY = date(2026, 11, 27)
 
 
 @pytest.fixture
-def outcome(monkeypatch: pytest.MonkeyPatch):
-    """``make run``'s main with the services and the Airflow process stubbed; set the batch's exit status."""
-    batches: list[tuple[list[str], ...]] = []
-    status = {"value": 0}
-
-    @contextmanager
-    def local_airflow(lake, local, holder):
-        yield None, "datalake"
-
-    def airflow_batch(*commands: list[str]) -> int:
-        batches.append(commands)
-        return status["value"]
-
-    monkeypatch.setattr(run, "local_airflow", local_airflow)
-    monkeypatch.setattr(run, "airflow_batch", airflow_batch)
+def outcome(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """``run_partition`` on a stack whose runs end as told, the summaries stubbed."""
     monkeypatch.setattr(run, "user_s3_client", lambda: None)
     monkeypatch.setattr(run, "summary", lambda client, bucket, day: "RAW SUMMARY")
     monkeypatch.setattr(run, "report_summary", lambda client, bucket, day, lake: "REPORT SUMMARY")
+    stack = Stack(client=None, local=tmp_path, lake=tmp_path / "lake", s3=None, bucket="datalake")
 
-    def main(batch_status: int) -> int:
-        status["value"] = batch_status
-        return run.main(["--date", DAY, "--conf", '{"top_n": 3}'])
+    def main(raw_state: str, report_state: str | None) -> int:
+        raw = {"dag_run_id": "manual__raw", "state": raw_state}
+        report = {"dag_run_id": "asset__report", "state": report_state} if report_state else None
+        monkeypatch.setattr(run, "run_and_report", lambda client, day, conf: (raw, report))
+        return run.run_partition(stack, DAY, {})
 
-    main.batches = batches
+    main.logs = tmp_path / "logs"
     return main
 
 
-def test_both_dags_run_in_one_batch_the_raw_one_first(outcome, capsys):
-    assert outcome(0) == 0
-    assert outcome.batches == [(["dags", "test", run.DAG_ID, DAY, "--conf", '{"top_n": 3}'],
-                                ["dags", "test", run.REPORT_DAG_ID, DAY])]
+def test_both_runs_succeeded_print_both_summaries(outcome, capsys):
+    assert outcome("success", "success") == 0
     assert capsys.readouterr().out.split("\n")[:2] == ["RAW SUMMARY", "REPORT SUMMARY"]
 
 
-@pytest.mark.parametrize("status", [1, -9])
-def test_a_failed_raw_run_or_batch_exits_non_zero_without_summaries(outcome, capsys, status):
-    assert outcome(status) == 1
+def test_a_failed_raw_run_exits_non_zero_without_summaries_naming_the_run_and_the_logs(outcome, capsys):
+    assert outcome("failed", None) == 1
     printed = capsys.readouterr()
     assert "SUMMARY" not in printed.out
-    assert f"The run of {run.DAG_ID} for {DAY} failed" in printed.err
+    assert f"The run manual__raw of {run.DAG_ID} for {DAY} ended failed; logs: {outcome.logs}" in printed.err
 
 
-def test_a_failed_report_exits_non_zero_after_the_raw_summary(outcome, capsys):
-    assert outcome(2) == 1
+@pytest.mark.parametrize("report_state, told", [
+    ("failed", "run asset__report ended failed"), (None, "never started"),
+])
+def test_a_failed_or_missing_report_exits_non_zero_after_the_raw_summary(outcome, capsys, report_state, told):
+    assert outcome("success", report_state) == 1
     printed = capsys.readouterr()
     assert "RAW SUMMARY" in printed.out and "REPORT SUMMARY" not in printed.out
-    assert f"The run of {run.REPORT_DAG_ID} for {DAY} failed" in printed.err
+    assert f"The run of {run.REPORT_DAG_ID} for {DAY}: {told}; logs: {outcome.logs}" in printed.err
