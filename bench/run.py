@@ -441,7 +441,7 @@ def cluster_rows(top_ns: tuple[int, ...], earlier: list[Row]) -> list[Row]:
         with celery_cluster(root / "lake", root / "local", free_port()) as cluster:
             for offset, (top_n, stage) in enumerate(zip(top_ns, stages, strict=True)):
                 day = date(2026, 2, 1 + offset)
-                raw, _ = run_and_report(cluster.client, day, {"top_n": top_n}, on_task=lambda task: None)
+                raw, _ = run_and_report(cluster.client, day, {"top_n": top_n}, watch=lambda tasks: None)
                 if raw["state"] != "success":
                     raise RuntimeError(f"{DAG_ID} on the cluster ended {raw['state']}; see {root}/local/logs")
                 instances = cluster.client.task_instances(DAG_ID, raw["dag_run_id"])

@@ -2,8 +2,9 @@
 Airflow's API v2 on a running stack, the standalone one or the Celery cluster.
 
 It logs in once (``/auth/token``) and again when the token is refused; it triggers runs with a partition key,
-creates backfills, and follows runs to their end, handing each task instance that reaches a final state to
-a callback (``print_task`` by default: one line per task instance).
+creates backfills, and follows runs to their end, handing each poll's task instances to a watcher
+(``local_stack.progress.Follower``'s by default: one line per task instance as it finishes, the progress of a
+long CSV landing).
 """
 
 from __future__ import annotations
@@ -25,22 +26,14 @@ SERVER_ERROR_TRIES = 3
 REQUEST_SECONDS = 60.0
 RUN_SECONDS = 900.0
 FINISHED_RUN = frozenset({"success", "failed"})
-FINISHED_TASK = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 
 UNASKED_NOTE = (
     "Created by the scheduler when a runner of this project unpaused the DAG, and stopped by it: not asked "
     "for (see AirflowApi.unpaused)."
 )
 
-TaskCallback = Callable[[dict], None]
-"""Called with a task instance's REST JSON (``GET .../taskInstances``) once it reaches a final state."""
-
-
-def print_task(task: dict) -> None:
-    """The default ``TaskCallback``: ``state task[map_index] duration``."""
-    index = f"[{task['map_index']}]" if task.get("map_index", -1) >= 0 else ""
-    duration = f"{task['duration']:.1f} s" if task.get("duration") is not None else "-"
-    print(f"{task['state']:<15} {task['task_id']}{index}  {duration}", flush=True)
+Watcher = Callable[[list[dict]], None]
+"""Called at each poll of a started run with its task instances' REST JSON (``GET .../taskInstances``)."""
 
 
 def midnight(day: date) -> datetime:
@@ -87,9 +80,15 @@ class AirflowApi:
             time.sleep(1)
         return answer
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
         return requests.request(
-            method, f"{self.url}/api/v2{path}", headers=self.headers(), timeout=REQUEST_SECONDS, **kwargs
+            method,
+            f"{self.url}/api/v2{path}",
+            headers={**self.headers(), **(headers or {})},
+            timeout=REQUEST_SECONDS,
+            **kwargs,
         )
 
     def checked(self, method: str, path: str, what: str, **kwargs: Any) -> dict:
@@ -100,21 +99,28 @@ class AirflowApi:
         return answer.json() if answer.content else {}
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
-        self.checked("PATCH", f"/dags/{dag_id}", f"{'Pausing' if paused else 'Unpausing'} {dag_id}",
-                     json={"is_paused": paused})
+        self.checked(
+            "PATCH",
+            f"/dags/{dag_id}",
+            f"{'Pausing' if paused else 'Unpausing'} {dag_id}",
+            json={"is_paused": paused},
+        )
 
     def dag_runs(self, dag_id: str, **filters: Any) -> list[dict]:
         """The newest 100 runs of ``dag_id`` (newest first) matching the API's ``filters``."""
         query = {"limit": 100, "order_by": "-id", **filters}
-        return self.checked("GET", f"/dags/{dag_id}/dagRuns", f"Listing the runs of {dag_id}",
-                            params=query)["dag_runs"]
+        return self.checked("GET", f"/dags/{dag_id}/dagRuns", f"Listing the runs of {dag_id}", params=query)[
+            "dag_runs"
+        ]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict:
         return self.checked("GET", f"/dags/{dag_id}/dagRuns/{run_id}", f"Reading run {run_id} of {dag_id}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.checked(
-            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", f"Reading the tasks of {run_id}",
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+            f"Reading the tasks of {run_id}",
             params={"limit": 1000},
         )["task_instances"]
 
@@ -124,8 +130,9 @@ class AirflowApi:
         body: dict[str, Any] = {"logical_date": None, "partition_key": partition_key, "conf": conf}
         if run_after:
             body["run_after"] = run_after.isoformat()
-        return self.checked("POST", f"/dags/{dag_id}/dagRuns", f"Triggering {dag_id} for {partition_key}",
-                            json=body)
+        return self.checked(
+            "POST", f"/dags/{dag_id}/dagRuns", f"Triggering {dag_id} for {partition_key}", json=body
+        )
 
     def backfill_body(
         self, dag_id: str, first: date, last: date, conf: dict, reprocess: str, max_active_runs: int
@@ -142,8 +149,9 @@ class AirflowApi:
 
     def backfill_partitions(self, body: dict) -> list[str]:
         """The partition keys a backfill with ``body`` would create runs for (Airflow's dry run)."""
-        answer = self.checked("POST", "/backfills/dry_run", f"Planning the backfill of {body['dag_id']}",
-                              json=body)
+        answer = self.checked(
+            "POST", "/backfills/dry_run", f"Planning the backfill of {body['dag_id']}", json=body
+        )
         return [run["partition_key"] for run in answer["backfills"]]
 
     def wait_for_backfills(self, dag_id: str, seconds: float) -> None:
@@ -152,15 +160,17 @@ class AirflowApi:
         whenever a scheduler runs) ends the runner, naming it."""
         deadline = time.monotonic() + seconds
         while True:
-            listing = self.checked("GET", "/backfills", f"Listing the backfills of {dag_id}",
-                                   params={"dag_id": dag_id, "limit": 100, "order_by": "-id"})
+            listing = self.checked(
+                "GET",
+                "/backfills",
+                f"Listing the backfills of {dag_id}",
+                params={"dag_id": dag_id, "limit": 100, "order_by": "-id"},
+            )
             active = [backfill for backfill in listing["backfills"] if backfill["completed_at"] is None]
             if not active:
                 return
             if time.monotonic() > deadline:
-                names = ", ".join(
-                    f"{b['id']} ({b['from_date'][:10]} to {b['to_date'][:10]})" for b in active
-                )
+                names = ", ".join(f"{b['id']} ({b['from_date'][:10]} to {b['to_date'][:10]})" for b in active)
                 raise SystemExit(
                     f"A backfill of {dag_id} is still active: {names}. Its runs go on whenever a scheduler "
                     f"runs; cancel it with PUT /api/v2/backfills/<id>/cancel (e.g. on make airflow)."
@@ -173,16 +183,19 @@ class AirflowApi:
     def follow(
         self,
         runs: Iterable[tuple[str, str]],
-        on_task: TaskCallback = print_task,
+        watch: Watcher | None = None,
         seconds: float = RUN_SECONDS,
         while_waiting: Callable[[], None] | None = None,
     ) -> dict[tuple[str, str], dict]:
-        """Wait until every ``(dag_id, run_id)`` has finished, handing each task instance to ``on_task`` as it
-        reaches a final state; the runs' final JSON by ``(dag_id, run_id)``. ``while_waiting`` is called at
-        every poll (e.g. to drop runs an unpause created)."""
+        """Wait until every ``(dag_id, run_id)`` has finished, handing each poll's task instances to ``watch``
+        (a new ``Follower`` by default); the runs' final JSON by ``(dag_id, run_id)``. ``while_waiting`` is
+        called at every poll (e.g. to drop runs an unpause created)."""
+        if watch is None:
+            from local_stack.progress import Follower
+
+            watch = Follower(self.api).follow
         pending = list(runs)
         finished: dict[tuple[str, str], dict] = {}
-        reported: set[tuple[str, str, str, int]] = set()
         deadline = time.monotonic() + seconds
         while pending:
             if while_waiting:
@@ -191,11 +204,7 @@ class AirflowApi:
                 run = self.dag_run(dag_id, run_id)
                 if run["state"] == "queued":
                     continue  # no task has started: spare the metadata DB the question
-                for task in self.task_instances(dag_id, run_id):
-                    key = (dag_id, run_id, task["task_id"], task.get("map_index", -1))
-                    if task["state"] in FINISHED_TASK and key not in reported:
-                        reported.add(key)
-                        on_task(task)
+                watch(self.task_instances(dag_id, run_id))
                 if run["state"] in FINISHED_RUN:
                     finished[dag_id, run_id] = run
                     pending.remove((dag_id, run_id))
@@ -254,8 +263,11 @@ class AirflowApi:
                 if not answer.ok:
                     continue  # e.g. SQLite busy with the scheduler's writes: again at the next poll
                 stopped.add(run_id)
-                print(f"Stopped {run_id} ({run['state']}), created by the unpause: not asked for.",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"Stopped {run_id} ({run['state']}), created by the unpause: not asked for.",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         self.set_paused(dag_id, False)
         try:

@@ -16,7 +16,7 @@ import re
 import sys
 from datetime import UTC, date, datetime, timedelta
 
-from local_stack.airflow_api import AirflowApi, TaskCallback, print_task
+from local_stack.airflow_api import AirflowApi, Watcher
 from local_stack.processes import during
 from local_stack.run import (
     DAG_ID,
@@ -28,6 +28,7 @@ from local_stack.run import (
     guarded,
     partition_line,
     run_conf,
+    task_follower,
     user_s3_client,
 )
 from local_stack.standalone import Stack
@@ -95,10 +96,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_backfill(
-    client: AirflowApi, days: list[date], conf: dict, on_task: TaskCallback = print_task
+    client: AirflowApi, days: list[date], conf: dict, watch: Watcher | None = None
 ) -> tuple[dict[str, dict], dict[str, dict]]:
     """Create the backfill of the raw DAG over ``days`` and follow it: every raw run, then the report run
-    each successful partition's asset event started. The raw runs and the report runs, by partition key."""
+    each successful partition's asset event started. The raw runs and the report runs, by partition key.
+    ``watch`` sees every poll's task instances (by default ``run.task_follower`` prints them)."""
+    watch = watch or task_follower(client).follow
     keys = [day.isoformat() for day in days]
     body = client.backfill_body(DAG_ID, days[0], days[-1], conf, REPROCESS, MAX_ACTIVE_RUNS)
     planned = client.backfill_partitions(body)
@@ -117,7 +120,7 @@ def run_backfill(
         if missing := [key for key in keys if key not in raws]:
             raise SystemExit(f"The backfill created no run for {', '.join(missing)} (one still running?).")
         finished = client.follow(
-            [(DAG_ID, run["dag_run_id"]) for run in raws.values()], on_task, while_waiting=stop_unasked_runs
+            [(DAG_ID, run["dag_run_id"]) for run in raws.values()], watch, while_waiting=stop_unasked_runs
         )
     raws = {key: finished[DAG_ID, run["dag_run_id"]] for key, run in raws.items()}
     with during(f"waiting for the backfill of {DAG_ID} to be marked completed"):
@@ -125,7 +128,7 @@ def run_backfill(
     landed = [key for key in keys if raws[key]["state"] == "success"]
     with during(f"the reports of {span}"):
         reports = client.new_runs(REPORT_DAG_ID, reports_before, landed, REPORT_START_SECONDS)
-        finished = client.follow([(REPORT_DAG_ID, run["dag_run_id"]) for run in reports.values()], on_task)
+        finished = client.follow([(REPORT_DAG_ID, run["dag_run_id"]) for run in reports.values()], watch)
     return raws, {key: finished[REPORT_DAG_ID, run["dag_run_id"]] for key, run in reports.items()}
 
 

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,20 @@ def _end_with_parent(parent: int, death_signal: int) -> Callable[[], None]:
     return setup
 
 
+_CHILD_OUTPUT: ContextVar[int | None] = ContextVar("child_output", default=None)
+
+
+@contextmanager
+def children_write_to(descriptor: int) -> Iterator[None]:
+    """Children started in the block without an ``stdout`` of their own write their output (and errors) to
+    ``descriptor``, e.g. a run's log file: the terminal keeps only what the runner prints."""
+    token = _CHILD_OUTPUT.set(descriptor)
+    try:
+        yield
+    finally:
+        _CHILD_OUTPUT.reset(token)
+
+
 def start(command: list[str], death_signal: int = signal.SIGTERM, **popen: Any) -> subprocess.Popen:
     """``subprocess.Popen`` in a process group of its own, sent ``death_signal`` by Linux if this process dies
     (even by SIGKILL): SIGINT for a child that stops its own children only on Ctrl-C.
@@ -96,6 +111,8 @@ def start(command: list[str], death_signal: int = signal.SIGTERM, **popen: Any) 
     """
     main = threading.current_thread() is threading.main_thread()
     preexec = _end_with_parent(os.getpid(), death_signal) if main else None
+    if (output := _CHILD_OUTPUT.get()) is not None and "stdout" not in popen:
+        popen = {**popen, "stdout": output, "stderr": subprocess.STDOUT}
     return subprocess.Popen(command, process_group=0, preexec_fn=preexec, **popen)
 
 

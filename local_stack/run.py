@@ -29,9 +29,10 @@ from datalake import layout, params, settings
 from datalake.csv_files import CSV_FILES
 from datalake.tmdb import DEFAULT_BASE_URL
 from lambda_function import build
-from local_stack import processes
-from local_stack.airflow_api import AirflowApi, TaskCallback, print_task, run_after_for
+from local_stack import processes, run_log
+from local_stack.airflow_api import AirflowApi, Watcher, run_after_for
 from local_stack.processes import Interrupted, during
+from local_stack.progress import Follower
 from local_stack.services import (
     LocalS3,
     LocalTmdb,
@@ -424,30 +425,50 @@ def add_executor_argument(parser: argparse.ArgumentParser) -> None:
 @contextmanager
 def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterator[Stack]:
     """A scheduler-driven Airflow started for one job and stopped after it: ``airflow standalone`` on free
-    loopback ports, or the Celery cluster; yields its ``standalone.Stack``, once its DAGs import."""
+    loopback ports, or the Celery cluster; yields its ``standalone.Stack``, once its DAGs import.
+
+    Everything its processes print goes to the run's log file (``run_log``), whose path is printed at the
+    start and at the end; ``VERBOSE=1`` streams it too. The Celery cluster logs each component to a file of
+    its own under ``logs/cluster/``."""
     from local_stack.standalone import ADMIN, import_errors, standalone_stack
 
-    if executor == "celery":
-        from local_stack.cluster import celery_cluster
+    log_path = run_log.run_log_path(local.resolve())
+    print(f"Log: {log_path}", flush=True)
+    try:
+        with run_log.RunLog(log_path, echo=run_log.verbose()) as log, processes.children_write_to(log.sink):
+            os.environ.update(run_log.quiet_environment(os.environ))
+            if executor == "celery":
+                from local_stack.cluster import celery_cluster
 
-        stack_context = celery_cluster(lake, local)
-    else:
-        from local_stack.services import free_port
+                stack_context = celery_cluster(lake, local)
+            else:
+                from local_stack.services import free_port
 
-        stack_context = standalone_stack(lake, local, free_port(), holder)
-    with stack_context as stack:
-        kind = "CeleryExecutor" if executor == "celery" else "standalone"
-        print(f"Airflow ({kind}): {stack.client.url}  (login: {ADMIN} / {stack.client.password})", flush=True)
-        if import_errors(stack.client):
-            raise SystemExit(f"The DAGs do not import; see above. Logs: {stack.local / 'logs'}")
-        yield stack
+                stack_context = standalone_stack(lake, local, free_port(), holder)
+            with stack_context as stack:
+                kind = "CeleryExecutor" if executor == "celery" else "standalone"
+                print(f"Airflow ({kind}): {stack.client.url}  (login: {ADMIN} / {stack.client.password})",
+                      flush=True)
+                if import_errors(stack.client):
+                    raise SystemExit(f"The DAGs do not import (see above); the full log: {log_path}")
+                yield stack
+    finally:
+        print(f"Log: {log_path}", flush=True)
+
+
+def task_follower(client: AirflowApi) -> Follower:
+    """Prints each task instance of the runs it sees as it finishes (a failed one with its error lines and
+    its log file under this Airflow home), and a long CSV landing's progress."""
+    return Follower(client.api, logs=Path(os.environ["AIRFLOW_HOME"]) / "logs")
 
 
 def run_and_report(
-    client: AirflowApi, day: date, conf: dict, on_task: TaskCallback = print_task
+    client: AirflowApi, day: date, conf: dict, watch: Watcher | None = None
 ) -> tuple[dict, dict | None]:
     """Trigger the raw DAG for the partition ``day``, follow it, then the report run that its asset event
-    starts for the same partition (None if none started); both runs' final JSON."""
+    starts for the same partition (None if none started); both runs' final JSON. ``watch`` sees every poll's
+    task instances (by default one ``task_follower`` prints both runs' tasks, aligned)."""
+    watch = watch or task_follower(client).follow
     key = day.isoformat()
     client.set_paused(DAG_ID, True)  # until the run is queued: see AirflowApi.unpaused
     client.set_paused(REPORT_DAG_ID, False)
@@ -456,7 +477,7 @@ def run_and_report(
         run_id = client.trigger(DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]
         print(f"Triggered {DAG_ID} for partition {key}: run {run_id}", flush=True)
         with client.unpaused(DAG_ID) as stop_unasked_runs:
-            raw = client.follow([(DAG_ID, run_id)], on_task, while_waiting=stop_unasked_runs)[DAG_ID, run_id]
+            raw = client.follow([(DAG_ID, run_id)], watch, while_waiting=stop_unasked_runs)[DAG_ID, run_id]
     if raw["state"] != "success":
         return raw, None
     with during(f"the run of {REPORT_DAG_ID} for {key}"):
@@ -466,7 +487,7 @@ def run_and_report(
         report_id = report["dag_run_id"]
         print(f"{REPORT_DAG_ID} started from its asset schedule for partition {key}: run {report_id} "
               f"({report['run_type']})", flush=True)
-        return raw, client.follow([(REPORT_DAG_ID, report_id)], on_task)[REPORT_DAG_ID, report_id]
+        return raw, client.follow([(REPORT_DAG_ID, report_id)], watch)[REPORT_DAG_ID, report_id]
 
 
 def run_partition(stack: Stack, day: date, conf: dict, celery: bool = False) -> int:

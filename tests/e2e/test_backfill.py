@@ -22,7 +22,7 @@ import pytest
 from datalake import layout, settings
 from datalake.csv_files import CSV_FILES
 from datalake.ranking import DiscoverQuery
-from local_stack.airflow_api import AirflowApi, print_task
+from local_stack.airflow_api import AirflowApi
 from local_stack.backfill import REPROCESS, run_backfill
 from tests.catalog import expected_top
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
@@ -134,7 +134,7 @@ def test_a_second_backfill_of_a_partition_runs_it_again_and_rewrites_the_same_ke
 def test_a_backfill_through_the_rest_api_over_two_days(standalone):
     partitions = days("2026-11-05", 2)
     client = AirflowApi(standalone.url, standalone.password)
-    raws, reports = run_backfill(client, partitions, {}, on_task=print_task)
+    raws, reports = run_backfill(client, partitions, {})
     for day in partitions:
         key = day.isoformat()
         assert raws[key]["state"] == "success" and raws[key]["run_type"] == "backfill"
@@ -178,11 +178,11 @@ def test_the_ui_trigger_forms_backfill_choice_over_two_days(standalone):
         keys = [day.isoformat() for day in partitions]
         raws = client.new_runs(DAG_ID, raw_before, keys, seconds=60, run_type="backfill")
         assert sorted(raws) == keys
-        finished = client.follow([(DAG_ID, run["dag_run_id"]) for run in raws.values()], print_task,
+        finished = client.follow([(DAG_ID, run["dag_run_id"]) for run in raws.values()],
                                  while_waiting=stop_unasked_runs)
         assert {run["state"] for run in finished.values()} == {"success"}
         reports = client.new_runs(REPORT_DAG_ID, reports_before, keys, seconds=120)
-        finished = client.follow([(REPORT_DAG_ID, run["dag_run_id"]) for run in reports.values()], print_task)
+        finished = client.follow([(REPORT_DAG_ID, run["dag_run_id"]) for run in reports.values()])
         assert {run["state"] for run in finished.values()} == {"success"}
         page.goto(f"{standalone.url}/dags/{DAG_ID}/runs")
         page.get_by_text(raws[keys[0]]["dag_run_id"]).first.wait_for(timeout=30_000)

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from local_stack import airflow_api
-from local_stack.airflow_api import AirflowApi, print_task, run_after_for
+from local_stack.airflow_api import AirflowApi, run_after_for
 
 
 def response(status: int, body: dict | None = None) -> requests.Response:
@@ -46,7 +46,7 @@ def ti(task_id: str, state: str | None, map_index: int = -1) -> dict:
     return {"task_id": task_id, "map_index": map_index, "state": state, "duration": 1.25}
 
 
-def test_follow_hands_each_task_instance_over_once_as_it_reaches_a_final_state():
+def test_follow_hands_each_poll_of_a_started_run_to_the_watcher_until_the_run_ends():
     run_path = "/dags/d/dagRuns/r"
     client = Scripted({
         ("GET", run_path): [response(200, {"state": state}) for state in ("queued", "running", "running")]
@@ -57,19 +57,16 @@ def test_follow_hands_each_task_instance_over_once_as_it_reaches_a_final_state()
             response(200, {"task_instances": [ti("a", "success"), ti("b", "failed", 0)]}),
         ],
     })
-    seen: list[tuple[str, int, str]] = []
-    finished = client.follow([("d", "r")], lambda task: seen.append(
-        (task["task_id"], task["map_index"], task["state"])))
+    polls: list[list[tuple[str, str | None]]] = []
+    finished = client.follow(
+        [("d", "r")], lambda tasks: polls.append([(t["task_id"], t["state"]) for t in tasks])
+    )
     assert finished == {("d", "r"): {"state": "failed"}}
-    assert seen == [("a", -1, "success"), ("b", 0, "failed")]
-
-
-def test_the_default_callback_prints_state_task_and_duration(capsys):
-    print_task(ti("fetch_series_details", "success", 3))
-    print_task(ti("land_movies_csv", "failed"))
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["success", "fetch_series_details[3]", "1.2", "s"]
-    assert lines[1].split() == ["failed", "land_movies_csv", "1.2", "s"]
+    assert polls == [
+        [("a", "running"), ("b", None)],
+        [("a", "success"), ("b", "up_for_retry")],
+        [("a", "success"), ("b", "failed")],
+    ], "no task states asked of the queued run; every poll of the running one handed over"
 
 
 def test_unpaused_stops_the_scheduled_runs_the_unpause_created_once_and_pauses_again(capsys):
@@ -92,10 +89,12 @@ def test_unpaused_stops_the_scheduled_runs_the_unpause_created_once_and_pauses_a
 def test_a_run_that_could_not_be_stopped_is_stopped_at_the_next_poll():
     running = {"dag_runs": [{"dag_run_id": "scheduled__2026-12-02", "state": "running"}]}
     path = "/dags/d/dagRuns/scheduled__2026-12-02"
-    client = Scripted({
-        ("GET", "/dags/d/dagRuns"): [response(200, running)],
-        ("PATCH", path): [response(500, {"detail": "Database error"}), response(200, {})],
-    })
+    client = Scripted(
+        {
+            ("GET", "/dags/d/dagRuns"): [response(200, running)],
+            ("PATCH", path): [response(500, {"detail": "Database error"}), response(200, {})],
+        }
+    )
     with client.unpaused("d") as stop_unasked_runs:  # the first try, on unpausing, fails
         stop_unasked_runs()
         stop_unasked_runs()
@@ -113,8 +112,12 @@ def test_a_trigger_names_the_partition_and_no_logical_date():
     client = Scripted({("POST", "/dags/d/dagRuns"): [response(200, {"dag_run_id": "manual__x"})]})
     client.trigger("d", "2026-11-27", {"top_n": 3}, run_after=datetime(2026, 11, 26, 23, 59, 59, tzinfo=UTC))
     body = client.calls[0][2]["json"]
-    assert body == {"logical_date": None, "partition_key": "2026-11-27", "conf": {"top_n": 3},
-                    "run_after": "2026-11-26T23:59:59+00:00"}
+    assert body == {
+        "logical_date": None,
+        "partition_key": "2026-11-27",
+        "conf": {"top_n": 3},
+        "run_after": "2026-11-26T23:59:59+00:00",
+    }
 
 
 def test_a_refusal_ends_the_runner_with_airflows_reason():
@@ -124,11 +127,13 @@ def test_a_refusal_ends_the_runner_with_airflows_reason():
 
 
 def test_new_runs_takes_the_first_new_run_of_each_partition():
-    runs = {"dag_runs": [  # newest first, as asked
-        {"dag_run_id": "c", "partition_key": "2026-11-02"},
-        {"dag_run_id": "b", "partition_key": "2026-11-01"},
-        {"dag_run_id": "a", "partition_key": "2026-11-01"},
-    ]}
+    runs = {
+        "dag_runs": [  # newest first, as asked
+            {"dag_run_id": "c", "partition_key": "2026-11-02"},
+            {"dag_run_id": "b", "partition_key": "2026-11-01"},
+            {"dag_run_id": "a", "partition_key": "2026-11-01"},
+        ]
+    }
     client = Scripted({("GET", "/dags/d/dagRuns"): [response(200, runs)]})
     found = client.new_runs("d", {"a"}, ["2026-11-01", "2026-11-02"], seconds=5)
     assert {key: run["dag_run_id"] for key, run in found.items()} == {"2026-11-01": "b", "2026-11-02": "c"}
@@ -182,8 +187,16 @@ def test_a_timeout_is_tried_again_except_for_a_post(monkeypatch):
 
 
 def test_an_active_backfill_is_waited_for_then_named(monkeypatch):
-    active = {"backfills": [{"id": 7, "completed_at": None, "from_date": "2026-11-01T00:00:00Z",
-                             "to_date": "2026-11-03T00:00:00Z"}]}
+    active = {
+        "backfills": [
+            {
+                "id": 7,
+                "completed_at": None,
+                "from_date": "2026-11-01T00:00:00Z",
+                "to_date": "2026-11-03T00:00:00Z",
+            }
+        ]
+    }
     done = {"backfills": [{**active["backfills"][0], "completed_at": "2026-12-02T10:00:00Z"}]}
     client = Scripted({("GET", "/backfills"): [response(200, active), response(200, done)]})
     client.wait_for_backfills("d", seconds=60)
