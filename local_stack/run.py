@@ -292,9 +292,10 @@ def partition_line(client: Any, bucket: str, day: date, lake: Path | None) -> st
     return f"{day}  {len(objects):>3} objects  {size:>13,} bytes  {top}  report: {report}"
 
 
-def summary(client: Any, bucket: str, day: date) -> str:
+def summary(client: Any, bucket: str, day: date, ranking: bool = True) -> str:
     """What the day's run landed and ranked, as its manifest records it: the run that happened, with its
-    own parameters, not a ranking worked out again here."""
+    own parameters, not a ranking worked out again here. ``ranking=False`` leaves out the ranked table, for
+    when the report's table of the same series follows."""
 
     def read(key: str) -> dict:
         return read_json(client, bucket, key)
@@ -308,20 +309,21 @@ def summary(client: Any, bucket: str, day: date) -> str:
         f"Objects in s3://{bucket}/ for {day} (run {manifest['run_id']}, params {json.dumps(run_params)}):"
     ]
     lines += [f"  {size:>12,}  {key}" for key, size in sorted(sizes.items())]
-    lines += [
-        "",
-        f"{'rank':>4}  {'tmdb id':>8}  {'name':<40} {'vote avg':>8} {'votes':>7} "
-        f"{'seasons':>7} {'episodes':>8}",
-    ]
-    for series in manifest["ranking"]:
-        details = read(layout.details_key(day, series["id"]))
-        lines.append(
-            f"{series['rank']:>4}  {details['id']:>8}  {details['name'][:40]:<40} "
-            f"{details['vote_average']:>8.3f} "
-            f"{details['vote_count']:>7} {details['number_of_seasons']:>7} {details['number_of_episodes']:>8}"
-        )
+    if ranking and manifest["ranking"]:
+        lines += [
+            "",
+            f"{'rank':>4}  {'tmdb id':>8}  {'name':<40} {'vote avg':>8} {'votes':>7} "
+            f"{'seasons':>7} {'episodes':>8}",
+        ]
+        for series in manifest["ranking"]:
+            details = read(layout.details_key(day, series["id"]))
+            lines.append(
+                f"{series['rank']:>4}  {details['id']:>8}  {details['name'][:40]:<40} "
+                f"{details['vote_average']:>8.3f} {details['vote_count']:>7} "
+                f"{details['number_of_seasons']:>7} {details['number_of_episodes']:>8}"
+            )
     if not manifest["ranking"]:
-        lines.append("  (TMDB found no series for these parameters)")
+        lines += ["", "  (TMDB found no series for these parameters)"]
     recorded = manifest.get("checks", [])
     compared = {check["compared_with"] for check in recorded} - {None}
     lines += ["", f"Day-over-day checks against {', '.join(sorted(compared)) or 'no earlier partition'}:"]
@@ -501,12 +503,13 @@ def run_partition(stack: Stack, day: date, conf: dict, celery: bool = False) -> 
         return 1
     with during(f"the summary of what landed for {day}"):
         s3 = stack.s3.client() if stack.s3 else user_s3_client()
-        print(summary(s3, stack.bucket, day))
+        report_ran = report is not None and report["state"] == "success"
+        print(summary(s3, stack.bucket, day, ranking=not report_ran))
         if celery:
             from local_stack.cluster import per_worker
 
             print(f"Task instances per worker: {per_worker(stack.client, raw['dag_run_id'])}")
-        if report is None or report["state"] != "success":
+        if not report_ran:
             state = f"run {report['dag_run_id']} ended {report['state']}" if report else "never started"
             print(f"The run of {REPORT_DAG_ID} for {day}: {state}; logs: {logs}", file=sys.stderr)
             return 1

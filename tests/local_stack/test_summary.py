@@ -57,6 +57,13 @@ def test_the_summary_ranks_as_the_run_did_with_its_own_top_n(partition):
     assert [(row[0], row[1]) for row in rows] == [("1", "100"), ("2", "101"), ("3", "102")]
 
 
+def test_without_ranking_the_summary_leaves_the_ranked_table_to_the_report(partition):
+    """make run's summary when the report's table of the same series follows: one table, not two."""
+    text = run.summary(partition, TEST_BUCKET, DAY, ranking=False)
+    assert not [line for line in text.splitlines() if line.strip()[:1].isdigit() and "Series" in line]
+    assert layout.details_key(DAY, 102) in text, "the objects are still listed"
+
+
 def test_the_summary_lists_the_manifest_and_every_object_it_records(partition):
     text = run.summary(partition, TEST_BUCKET, DAY)
     assert layout.manifest_key(DAY, run.DAG_ID) in text
