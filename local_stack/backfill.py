@@ -101,7 +101,8 @@ def run_backfill(
     """Create the backfill of the raw DAG over ``days`` and follow it: every raw run, then the report run
     each successful partition's asset event started. The raw runs and the report runs, by partition key.
     ``watch`` sees every poll's task instances (by default ``run.task_follower`` prints them)."""
-    watch = watch or task_follower(client).follow
+    follower = task_follower(client)
+    watch = watch or follower.follow
     keys = [day.isoformat() for day in days]
     body = client.backfill_body(DAG_ID, days[0], days[-1], conf, REPROCESS, MAX_ACTIVE_RUNS)
     planned = client.backfill_partitions(body)
@@ -119,6 +120,7 @@ def run_backfill(
         raws = client.new_runs(DAG_ID, raw_before, keys, CREATED_SECONDS, run_type="backfill")
         if missing := [key for key in keys if key not in raws]:
             raise SystemExit(f"The backfill created no run for {', '.join(missing)} (one still running?).")
+        follower.run_labels.update({run["dag_run_id"]: key for key, run in raws.items()})
         finished = client.follow(
             [(DAG_ID, run["dag_run_id"]) for run in raws.values()], watch, while_waiting=stop_unasked_runs
         )
@@ -128,6 +130,7 @@ def run_backfill(
     landed = [key for key in keys if raws[key]["state"] == "success"]
     with during(f"the reports of {span}"):
         reports = client.new_runs(REPORT_DAG_ID, reports_before, landed, REPORT_START_SECONDS)
+        follower.run_labels.update({run["dag_run_id"]: key for key, run in reports.items()})
         finished = client.follow([(REPORT_DAG_ID, run["dag_run_id"]) for run in reports.values()], watch)
     return raws, {key: finished[REPORT_DAG_ID, run["dag_run_id"]] for key, run in reports.items()}
 

@@ -289,6 +289,9 @@ class Follower:
         self._printed: set[tuple[Any, ...]] = set()
         self.failed: list[Mapping[str, Any]] = []
         """The failed task instances printed so far."""
+        self.run_labels: dict[str, str] = {}
+        """A label by run id, put before that run's task lines: the partition, when several runs are
+        followed at once (a backfill)."""
 
     def follow(self, task_instances: Iterable[Mapping[str, Any]]) -> None:
         """One poll's task instances (``GET .../taskInstances``' items): new finished ones printed,
@@ -311,6 +314,8 @@ class Follower:
             return
         self._printed.add(key)
         lines = [finished_task_line(self.api, ti, self._width)]
+        if label := self.run_labels.get(str(ti.get("dag_run_id"))):
+            lines[0] = f"{label}  {lines[0]}"
         if ti.get("state") == "failed":
             self.failed.append(ti)
             lines += [f"    {line}" for line in error_lines(task_log(self.api, ti))]

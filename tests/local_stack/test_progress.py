@@ -237,6 +237,18 @@ def test_the_follower_prints_each_finished_instance_once_and_asks_for_its_value_
     assert len(out.getvalue().splitlines()) == 2
 
 
+def test_a_run_label_goes_before_each_line_of_that_run_only():
+    """A backfill follows several runs at once: each line names its partition."""
+    out = io.StringIO()
+    follower = Follower(FakeApi({}), out=out, tty=False, now=lambda: NOW)
+    follower.run_labels[RUN] = "2026-11-01"
+    follower.follow([ti("open_partition"), ti("open_partition", dag_run_id="other")])
+    assert out.getvalue().splitlines() == [
+        f"2026-11-01  {task_line(ti('open_partition'))}",
+        task_line(ti("open_partition")),
+    ]
+
+
 def test_a_failed_task_is_followed_by_its_own_error_lines_and_its_log_path(tmp_path):
     chatter = {
         "timestamp": "2026-12-02T17:13:34Z",
