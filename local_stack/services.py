@@ -68,11 +68,9 @@ class LocalS3:
                 "conn_type": "aws",
                 "login": self.access_key,
                 "password": self.secret_key,
-                "extra": {
-                    "region_name": REGION,
-                    "service_config": service_config,
-                    "config_kwargs": {"s3": {"addressing_style": "path"}},
-                },
+                # No addressing_style: botocore addresses an IP endpoint by path anyway, and Airflow warns at
+                # every connection that it cannot mask so short a value as "path".
+                "extra": {"region_name": REGION, "service_config": service_config},
             }
         )
 

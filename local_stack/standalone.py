@@ -110,6 +110,11 @@ def standalone_stack(lake: Path, local: Path, port: int, holder: str) -> Iterato
                 "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": os.environ.get(
                     "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", EXECUTION_API_SECONDS
                 ),
+                # Airflow's own generated JWT secret is 16 bytes, below what PyJWT asks for HS512 (it warns at
+                # each token); this one lives in the components' environment only, never on disk.
+                "AIRFLOW__API_AUTH__JWT_SECRET": os.environ.get(
+                    "AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(64)
+                ),
                 # Each stack serves its task and triggerer logs on ports of its own: several may run at once.
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),

@@ -94,6 +94,20 @@ def first_run(local, tmp_path_factory):
     return lake, result, lake_files(lake)
 
 
+def test_the_terminal_shows_a_short_run_without_warnings_and_the_full_log_one_path_away(first_run, local):
+    _, result, _ = first_run
+    printed = (result.stdout + result.stderr).splitlines()
+    assert len(printed) <= 60, "\n".join(printed)
+    assert not [line for line in printed if "warning" in line.lower()], "\n".join(printed)
+    log = re.fullmatch(r"Log: (\S+)", result.stdout.splitlines()[-1])
+    assert log and result.stdout.splitlines()[0] == f"Log: {log[1]}"
+    assert Path(log[1]).parent == (local / "logs").resolve()
+    text = Path(log[1]).read_text()
+    assert "scheduler" in text and "api-server" in text, "the processes' own output went to the log"
+    tasks = [line for line in printed if line.startswith("ok ")]
+    assert len(tasks) == 18 and any(line.split()[1] == "land_movies_csv" for line in tasks)
+
+
 def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
     _, _, files = first_run
     top = expected_top(DiscoverQuery())
