@@ -48,6 +48,27 @@ def chromium_or_skip() -> None:
         pytest.skip(message)
 
 
+def logged_in_page(playwright, url: str, password: str):
+    """Debian's Chromium on ``url``'s UI, logged in as admin: the browser and its page."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", password)
+    page.keyboard.press("Enter")
+    page.get_by_role("link", name="Dags").first.wait_for(timeout=60_000)
+    return browser, page
+
+
+def open_trigger_form(page, url: str, dag_id: str):
+    """The DAG page's Trigger form, open: the dialog's locator."""
+    page.goto(f"{url}/dags/{dag_id}")
+    page.get_by_role("button", name="Trigger").first.click()
+    form = page.locator("[role=dialog][data-state=open]")
+    form.wait_for()
+    return form
+
+
 def clean_environment() -> dict[str, str]:
     """This process's environment without any connection or credential the user may have set."""
     return {

@@ -13,7 +13,7 @@ import pytest
 
 from datalake.ranking import DiscoverQuery
 from tests.catalog import expected_top
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DAG_ID
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, DAG_ID, logged_in_page, open_trigger_form
 
 pytestmark = pytest.mark.e2e
 
@@ -102,18 +102,8 @@ def test_the_ui_trigger_form_validates_params_and_its_run_lands_the_objects(stan
         pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(standalone.url)
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", standalone.password)
-        page.keyboard.press("Enter")
-        page.get_by_role("link", name="Dags").first.wait_for(timeout=60_000)
-
-        page.goto(f"{standalone.url}/dags/{DAG_ID}")
-        page.get_by_role("button", name="Trigger").first.click()
-        form = page.locator("[role=dialog][data-state=open]")
-        form.wait_for()
+        browser, page = logged_in_page(playwright, standalone.url, standalone.password)
+        form = open_trigger_form(page, standalone.url, DAG_ID)
         for name, title, description in (
             ("top_n", "Top N", "(1 to 100)"),
             ("min_vote_count", "Minimum vote count", "vote_count.gte"),

@@ -25,7 +25,7 @@ from datalake.ranking import DiscoverQuery
 from local_stack.airflow_api import AirflowApi
 from local_stack.backfill import REPROCESS, run_backfill
 from tests.catalog import expected_top
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, clean_environment
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, clean_environment, logged_in_page, open_trigger_form
 
 pytestmark = pytest.mark.e2e
 
@@ -155,18 +155,8 @@ def test_the_ui_trigger_forms_backfill_choice_over_two_days(standalone):
     raw_before, reports_before = client.run_ids(DAG_ID), client.run_ids(REPORT_DAG_ID)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright, client.unpaused(DAG_ID) as stop_unasked_runs:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(standalone.url)
-        page.fill("input[name=username]", "admin")
-        page.fill("input[name=password]", standalone.password)
-        page.keyboard.press("Enter")
-        page.get_by_role("link", name="Dags").first.wait_for(timeout=60_000)
-
-        page.goto(f"{standalone.url}/dags/{DAG_ID}")
-        page.get_by_role("button", name="Trigger").first.click()
-        form = page.locator("[role=dialog][data-state=open]")
-        form.wait_for()
+        browser, page = logged_in_page(playwright, standalone.url, standalone.password)
+        form = open_trigger_form(page, standalone.url, DAG_ID)
         form.get_by_text("Backfill", exact=True).first.click()
         fill_backfill_range(page, partitions[0], partitions[-1])
         form.get_by_text("All Runs").first.click()  # reprocess completed runs too, as make backfill does
