@@ -49,6 +49,15 @@ class History:
     def days(self) -> list[date]:
         return sorted(self.checks)
 
+    @property
+    def read_keys(self) -> list[str]:
+        """The objects it was built from: each reported partition's manifest and report table."""
+        return [
+            key
+            for day in self.days
+            for key in (layout.manifest_key(day, report.RAW_DAG_ID), layout.report_key(day, "parquet"))
+        ]
+
 
 def history_rows(tables: Mapping[date, pl.DataFrame]) -> pl.DataFrame:
     """The history's rows from each partition's report table (``report.SCHEMA`` columns)."""

@@ -40,15 +40,11 @@ def write_partition_report(
     built = report.comparison_report(raw)
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report.write_report(store, built)]
-    stored += [
-        entry.as_dict()
-        for entry in history.write_history(store, history.read_history(store.client, store.bucket))
-    ]
+    ranking_history = history.read_history(store.client, store.bucket)
+    stored += [entry.as_dict() for entry in history.write_history(store, ranking_history)]
+    read = [layout.manifest_key(day, raw.manifest["dag_id"]), *raw.read_keys, *ranking_history.read_keys]
     lineage.record(
-        inputs=[
-            lineage.s3_object(store.bucket, key)
-            for key in [layout.manifest_key(day, raw.manifest["dag_id"]), *raw.read_keys]
-        ],
+        inputs=[lineage.s3_object(store.bucket, key) for key in dict.fromkeys(read)],
         outputs=[lineage.s3_object(store.bucket, entry["key"]) for entry in stored],
     )
     airflow_tasks.announce(outlet_events, assets.REFINED_REPORTS, day, stored)

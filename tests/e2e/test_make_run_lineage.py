@@ -79,9 +79,10 @@ def test_the_manifest_reads_every_object_and_the_report_reads_the_partition(run)
     raw = lineage_events.task_lineage(events, settings.RAW_DAG_ID)
     assert raw["write_manifest"] == [({s3(key) for key in landed}, {s3(manifest)})]
     report = lineage_events.task_lineage(events, settings.REPORT_DAG_ID)
-    read = {manifest, layout.csv_key(SERIES, DATE)}
+    read = {manifest, layout.csv_key(SERIES, DATE), layout.report_key(DATE, "parquet")}  # the history's
     read |= {layout.details_key(DATE, series_id) for series_id in top}
     written = {layout.report_key(DATE, extension) for extension in ("parquet", "csv", "md", "html")}
+    written |= {layout.history_key(extension) for extension in ("parquet", "html")}
     assert report["build_report"] == [({s3(key) for key in read}, {s3(key) for key in written})]
 
 
