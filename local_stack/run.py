@@ -195,7 +195,7 @@ def local_airflow(
     others waiting with a message naming ``holder`` and its pid: two ``dags test`` of one date on one
     SQLite DB delete each other's task instances.
     """
-    bucket = os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
+    bucket = lake_bucket()
     local = local.resolve()
     home = local / "airflow"
     with ExitStack() as stack:  # unwinds in reverse: the services stop, then the lock is released
@@ -222,9 +222,7 @@ def local_airflow(
 def start_services(stack: ExitStack, lake: Path, local: Path, bucket: str) -> LocalS3 | None:
     """The embedded services the environment does not replace, their connections in the environment."""
     logs = local / "logs"
-    embedded_s3 = "AIRFLOW_CONN_AWS_DEFAULT" not in os.environ
-    if embedded_s3:
-        check_lake(lake, bucket)
+    embedded_s3 = check_embedded_lake(lake, bucket)
     tmdb = start_tmdb(stack, logs)
     if tmdb:
         os.environ["AIRFLOW_CONN_TMDB_DEFAULT"] = tmdb.airflow_connection()
@@ -239,6 +237,20 @@ def start_services(stack: ExitStack, lake: Path, local: Path, bucket: str) -> Lo
         # The real TMDB's answers move between two fetches; the sandbox's never do.
         os.environ["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] = str(tmdb.base_url != DEFAULT_BASE_URL)
     return s3
+
+
+def lake_bucket() -> str:
+    """The bucket a local run fills: ``$DATALAKE_BUCKET``, else the default."""
+    return os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
+
+
+def check_embedded_lake(lake: Path, bucket: str) -> bool:
+    """Whether the embedded S3 serves the lake (the environment names no S3 of its own); if so, fails
+    unless ``lake`` can hold it (``services.check_lake``)."""
+    embedded = "AIRFLOW_CONN_AWS_DEFAULT" not in os.environ
+    if embedded:
+        check_lake(lake, bucket)
+    return embedded
 
 
 def airflow(*args: str) -> int:
@@ -434,6 +446,7 @@ def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterat
     its own under ``logs/cluster/``."""
     from local_stack.standalone import ADMIN, import_errors, standalone_stack
 
+    check_embedded_lake(lake.resolve(), lake_bucket())
     log_path = run_log.run_log_path(local.resolve())
     print(f"Log: {log_path}", flush=True)
     try:
