@@ -17,7 +17,9 @@ DAY = date(2026, 11, 27)
 def outcome(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """``run_partition`` on a stack whose runs end as told, the summaries stubbed."""
     monkeypatch.setattr(run, "user_s3_client", lambda: None)
-    monkeypatch.setattr(run, "summary", lambda client, bucket, day: "RAW SUMMARY")
+    monkeypatch.setattr(
+        run, "summary", lambda client, bucket, day, ranking: "RAW SUMMARY" + " RANKING" * ranking
+    )
     monkeypatch.setattr(run, "report_summary", lambda client, bucket, day, lake: "REPORT SUMMARY")
     stack = Stack(client=None, local=tmp_path, lake=tmp_path / "lake", s3=None, bucket="datalake")
 
@@ -33,7 +35,7 @@ def outcome(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 def test_both_runs_succeeded_print_both_summaries(outcome, capsys):
     assert outcome("success", "success") == 0
-    assert capsys.readouterr().out.split("\n")[:2] == ["RAW SUMMARY", "REPORT SUMMARY"]
+    assert capsys.readouterr().out.split("\n")[:2] == ["RAW SUMMARY", "REPORT SUMMARY"], "the report ranks"
 
 
 def test_a_failed_raw_run_exits_non_zero_without_summaries_naming_the_run_and_the_logs(outcome, capsys):
@@ -49,5 +51,5 @@ def test_a_failed_raw_run_exits_non_zero_without_summaries_naming_the_run_and_th
 def test_a_failed_or_missing_report_exits_non_zero_after_the_raw_summary(outcome, capsys, report_state, told):
     assert outcome("success", report_state) == 1
     printed = capsys.readouterr()
-    assert "RAW SUMMARY" in printed.out and "REPORT SUMMARY" not in printed.out
+    assert "RAW SUMMARY RANKING" in printed.out and "REPORT SUMMARY" not in printed.out
     assert f"The run of {run.REPORT_DAG_ID} for {DAY}: {told}; logs: {outcome.logs}" in printed.err
