@@ -213,11 +213,31 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
     same bytes too (true for a deterministic source such as the TMDB sandbox). A difference fails the
     task naming the keys. No function configured: skipped. The invoke is never retried (no botocore
     retries, no task retries), so the function never runs twice for one check.
+
+    Every argument of ``LambdaInvokeFunctionOperator`` is honoured (``function_name``, ``qualifier``,
+    ``log_type``, ``keep_empty_log_lines``, ``client_context``, ``aws_conn_id``, ``region_name``,
+    ``verify``) except those the check sets itself, ``FIXED_ARGUMENTS``, which are refused naming why.
+
+    :param function_name: the Lambda's name or ARN; empty skips the check. (templated)
+    :param bucket: the lake's bucket, where both sides are read. (templated)
+    :param compare_bytes: compare the objects' bytes too, not only keys and ranking; a string such as
+        ``"False"`` (from a template) counts as false. (templated)
     """
 
     template_fields = (*LambdaInvokeFunctionOperator.template_fields, "compare_bytes", "bucket")
 
+    FIXED_ARGUMENTS: dict[str, str] = {
+        "invocation_type": "RequestResponse: the check needs the function's answer",
+        "payload": "the run's date, the parity prefix and the run's params",
+        "botocore_config": "one attempt and a 900 s read timeout: the function must never run twice",
+        "retries": "0: a retried check would run the function twice",
+    }
+    """What the check decides itself, with why: passing any of them is refused."""
+
     def __init__(self, *, bucket: str, compare_bytes: str | bool = True, **kwargs: Any):
+        if fixed := sorted(self.FIXED_ARGUMENTS.keys() & kwargs.keys()):
+            reasons = "; ".join(f"{name} is {self.FIXED_ARGUMENTS[name]}" for name in fixed)
+            raise ValueError(f"LambdaParityOperator sets {', '.join(fixed)} itself ({reasons}).")
         super().__init__(
             invocation_type="RequestResponse",
             botocore_config={

@@ -116,3 +116,21 @@ def test_a_partition_without_manifest_fails_as_incomplete(monkeypatch, local_s3,
     with pytest.raises(AirflowFailException, match=f"the raw partition {day} is not complete"):
         run(monkeypatch, local_s3, lambda_endpoint, day)
     assert lambda_wrote(local_s3, day) == []
+
+
+@pytest.mark.parametrize("argument, value", [
+    ("invocation_type", "Event"), ("payload", "{}"), ("botocore_config", {}), ("retries", 3),
+])
+def test_an_argument_the_check_sets_itself_is_refused_naming_why(argument, value):
+    with pytest.raises(ValueError, match=f"sets {argument} itself \\({argument} is "):
+        LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET, **{argument: value})
+
+
+@pytest.mark.parametrize("argument, value", [
+    ("qualifier", "live"), ("log_type", "Tail"), ("keep_empty_log_lines", False), ("client_context", "e30="),
+    ("aws_conn_id", "lake_aws"), ("region_name", "sa-east-1"), ("verify", False),
+])
+def test_every_other_inherited_argument_is_honoured(argument, value):
+    operator = LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET, **{argument: value})
+    assert getattr(operator, argument) == value
+    assert operator.invocation_type == "RequestResponse" and operator.retries == 0
