@@ -131,6 +131,7 @@ def test_an_argument_the_check_sets_itself_is_refused_naming_why(argument, value
     ("aws_conn_id", "lake_aws"), ("region_name", "sa-east-1"), ("verify", False),
 ])
 def test_every_other_inherited_argument_is_honoured(argument, value):
-    operator = LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET, **{argument: value})
+    operator = LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET,
+                                    **{argument: value})
     assert getattr(operator, argument) == value
     assert operator.invocation_type == "RequestResponse" and operator.retries == 0
