@@ -179,19 +179,19 @@ class ContractCheckedStream:
 
 
 @contextmanager
-def upload_answer(client: Any) -> Iterator[dict[str, Any]]:
-    """What the server answers to the call that completes an upload through ``client`` (PutObject or
+def upload_response(client: Any) -> Iterator[dict[str, Any]]:
+    """The server's response to the call that completes an upload through ``client`` (PutObject or
     CompleteMultipartUpload), filled in when the upload returns; boto3's transfer manager keeps it to
     itself."""
-    answer: dict[str, Any] = {}
+    response: dict[str, Any] = {}
 
     def keep(parsed: Mapping[str, Any], **_: Any) -> None:
-        answer.update(parsed)
+        response.update(parsed)
 
     for call in _COMPLETING_CALLS:
         client.meta.events.register(f"after-call.s3.{call}", keep)
     try:
-        yield answer
+        yield response
     finally:
         for call in _COMPLETING_CALLS:
             client.meta.events.unregister(f"after-call.s3.{call}", keep)
@@ -226,16 +226,17 @@ def sending_md5s(client: Any, etag: ExpectedETag) -> Iterator[None]:
 
 
 def landing_mismatch(
-    answer: Mapping[str, Any], facts: CsvFacts, etag: str, head: Callable[[], Mapping[str, Any]]
+    response: Mapping[str, Any], facts: CsvFacts, etag: str, head: Callable[[], Mapping[str, Any]]
 ) -> str | None:
     """What differs between the object the server stored and the file that was read, or None.
 
-    The ETag of the upload's answer proves the content when it is an MD5 ETag, as it is unless the
+    The ETag of the upload's response proves the content when it is an MD5 ETag, as it is unless the
     object is encrypted with KMS or a customer key. Otherwise ``head()`` is asked, and the size compared.
     """
-    found = _MD5_ETAG.fullmatch(answer.get("ETag", ""))
+    found = _MD5_ETAG.fullmatch(response.get("ETag", ""))
     encrypted = (
-        str(answer.get("ServerSideEncryption", "")).startswith("aws:kms") or "SSECustomerAlgorithm" in answer
+        str(response.get("ServerSideEncryption", "")).startswith("aws:kms")
+        or "SSECustomerAlgorithm" in response
     )
     if found and not encrypted:
         return (

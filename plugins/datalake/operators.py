@@ -30,7 +30,7 @@ from datalake.landing import (
     landing_mismatch,
     logging_progress,
     sending_md5s,
-    upload_answer,
+    upload_response,
 )
 from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
 
@@ -151,7 +151,7 @@ def land_checked_csv(
     log: logging.Logger | logging.LoggerAdapter = LOG,
 ) -> dict[str, Any]:
     """The operator's landing without a task context: one pass that checks and uploads, then verification
-    against the ETag the server answered (a HEAD only when that ETag is not an MD5). Each PUT carries the
+    against the ETag in the server's response (a HEAD only when that ETag is not an MD5). Each PUT carries the
     MD5 of its bytes as ``Content-MD5``, in place of botocore's default CRC32: one hash serves both checks.
 
     Returns the StoredObject as a dict. A function of its own so that ``make bench`` measures exactly
@@ -172,13 +172,13 @@ def land_checked_csv(
     try:
         with (
             ContractCheckedStream(path, dataset, etag, logging_progress(log)) as stream,
-            upload_answer(client) as answer,
+            upload_response(client) as response,
             sending_md5s(client, etag),
         ):
             hook.load_file_obj(stream, key, bucket, replace=True, encrypt=encrypt, acl_policy=acl_policy)
         facts = stream.facts
         problem = landing_mismatch(
-            answer, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key)
+            response, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key)
         )
     except CsvContractError:
         # The retry rules fail the task at once on this error; the log says what it left in the lake.
@@ -227,7 +227,7 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
     template_fields = (*LambdaInvokeFunctionOperator.template_fields, "compare_bytes", "bucket")
 
     FIXED_ARGUMENTS: dict[str, str] = {
-        "invocation_type": "RequestResponse: the check needs the function's answer",
+        "invocation_type": "RequestResponse: the check needs the function's result",
         "payload": "the run's date, the parity prefix and the run's params",
         "botocore_config": "one attempt and a 900 s read timeout: the function must never run twice",
         "retries": "0: a retried check would run the function twice",
@@ -275,15 +275,15 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
                 **{name: run_params[name] for name in params.SCHEMAS},
             }
         )
-        answer = super().execute(context)
+        result = super().execute(context)
         compare_bytes = str(self.compare_bytes).lower() not in ("false", "0", "no")
         differences = parity.compare(
             [series["id"] for series in document["ranking"]],
             tmdb_objects,
-            answer,
+            result,
             compare_bytes=compare_bytes,
         )
         if differences:
             raise AirflowFailException(parity.summary(differences))
         self.log.info("Parity: the Lambda ranked and wrote the same %d objects.", len(tmdb_objects))
-        return answer
+        return result

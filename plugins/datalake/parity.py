@@ -48,15 +48,15 @@ def _content(stored: Mapping[str, Any]) -> tuple[int, str]:
     return int(stored["bytes"]), str(stored["sha256"])
 
 
-def lambda_answer(payload: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
-    """The handler's answer, from the payload as ``LambdaInvokeFunctionOperator`` returns it (a string) or
+def parse_lambda_result(payload: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The handler's result, from the payload as ``LambdaInvokeFunctionOperator`` returns it (a string) or
     parsed."""
-    answer = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
-    if not isinstance(answer, Mapping) or not {"ids", "objects"} <= answer.keys():
+    result = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
+    if not isinstance(result, Mapping) or not {"ids", "objects"} <= result.keys():
         raise ValueError(
-            f"The Lambda's answer must be an object with 'ids' and 'objects'; got {str(answer)[:200]!r}."
+            f"The Lambda's result must be an object with 'ids' and 'objects'; got {str(result)[:200]!r}."
         )
-    return answer
+    return result
 
 
 def compare(
@@ -73,13 +73,13 @@ def compare(
     ``compare_bytes=False`` leaves out the content, for a source whose answers change between two
     fetches (the real TMDB's vote counts move); the TMDB sandbox answers the same bytes every time.
     """
-    answer = lambda_answer(lambda_result)
+    result = parse_lambda_result(lambda_result)
     differences: list[Difference] = []
-    lambda_ids = [int(series_id) for series_id in answer["ids"]]
+    lambda_ids = [int(series_id) for series_id in result["ids"]]
     if lambda_ids != [int(series_id) for series_id in dag_ids]:
         differences.append(Difference("ids", f"the DAG ranked {list(dag_ids)}, the Lambda {lambda_ids}"))
     ours = _by_relative_key(dag_objects, "", "DAG")
-    theirs = _by_relative_key(answer["objects"], prefix, "Lambda")
+    theirs = _by_relative_key(result["objects"], prefix, "Lambda")
     for key in sorted(ours.keys() | theirs.keys()):
         if key not in theirs:
             differences.append(Difference(key, "written by the DAG only"))

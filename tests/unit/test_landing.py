@@ -28,10 +28,10 @@ def facts() -> CsvFacts:
 
 
 def no_head() -> dict:
-    raise AssertionError("an MD5 ETag in the answer needs no HEAD")
+    raise AssertionError("an MD5 ETag in the response needs no HEAD")
 
 
-def test_an_answered_etag_equal_to_the_expected_one_proves_the_object():
+def test_a_response_etag_equal_to_the_expected_one_proves_the_object():
     assert landing_mismatch({"ETag": f'"{MD5}"'}, facts(), MD5, no_head) is None
     assert landing_mismatch({"ETag": f'"{MD5}-3"'}, facts(), f"{MD5}-3", no_head) is None
 
@@ -42,16 +42,16 @@ def test_a_different_etag_is_a_mismatch_named_with_both_values():
     assert "ETag" in landing_mismatch({"ETag": f'"{MD5}-2"'}, facts(), f"{MD5}-3", no_head)
 
 
-@pytest.mark.parametrize("answer", [
+@pytest.mark.parametrize("response", [
     {"ETag": '"' + "0" * 32 + '"', "ServerSideEncryption": "aws:kms"},
     {"ETag": '"' + "0" * 32 + '"', "SSECustomerAlgorithm": "AES256"},
     {"ETag": '"not-an-md5"'},
     {},
-], ids=["kms", "customer-key", "other-etag", "no-answer"])
-def test_without_an_md5_etag_the_size_from_head_decides(answer):
-    assert landing_mismatch(answer, facts(), MD5, lambda: {"ContentLength": len(BODY)}) is None
+], ids=["kms", "customer-key", "other-etag", "no-etag"])
+def test_without_an_md5_etag_the_size_from_head_decides(response):
+    assert landing_mismatch(response, facts(), MD5, lambda: {"ContentLength": len(BODY)}) is None
     assert (
-        landing_mismatch(answer, facts(), MD5, lambda: {"ContentLength": 3})
+        landing_mismatch(response, facts(), MD5, lambda: {"ContentLength": 3})
         == f"size 3 bytes, expected {len(BODY)}"
     )
 
