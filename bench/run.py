@@ -45,9 +45,10 @@ from bench.data import synthetic_csv
 from datalake import settings
 from datalake.csv_files import MOVIES, SERIES, CsvFile
 from datalake.rate_limit import DEFAULT_PER_SECOND
+from datalake.settings import RAW_DAG_ID
 from local_stack.cluster import WORKER_CONCURRENCY, WORKERS, celery_cluster
 from local_stack.databases import INSTALL, missing_binaries
-from local_stack.run import DAG_ID, airflow_settings, local_airflow, run_and_report
+from local_stack.run import airflow_settings, local_airflow, run_and_report
 from local_stack.services import LocalS3, LocalTmdb, free_port, rclone_s3, tmdb_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
@@ -443,8 +444,9 @@ def cluster_rows(top_ns: tuple[int, ...], earlier: list[Row]) -> list[Row]:
                 day = date(2026, 2, 1 + offset)
                 raw, _ = run_and_report(cluster.client, day, {"top_n": top_n}, watch=lambda tasks: None)
                 if raw["state"] != "success":
-                    raise RuntimeError(f"{DAG_ID} on the cluster ended {raw['state']}; see {root}/local/logs")
-                instances = cluster.client.task_instances(DAG_ID, raw["dag_run_id"])
+                    ended = f"{RAW_DAG_ID} on the cluster ended {raw['state']}"
+                    raise RuntimeError(f"{ended}; see {root}/local/logs")
+                instances = cluster.client.task_instances(RAW_DAG_ID, raw["dag_run_id"])
                 mapped = [ti for ti in instances if ti["task_id"] == DETAIL_TASK]
                 span = task_span(mapped)
                 dags_test = figures[f"TMDB DAG mapped tasks, top_n {top_n}"]

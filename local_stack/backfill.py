@@ -16,11 +16,10 @@ import re
 import sys
 from datetime import UTC, date, datetime, timedelta
 
+from datalake.settings import RAW_DAG_ID, REPORT_DAG_ID
 from local_stack.airflow_api import AirflowApi, Watcher
 from local_stack.processes import during
 from local_stack.run import (
-    DAG_ID,
-    REPORT_DAG_ID,
     REPORT_START_SECONDS,
     add_executor_argument,
     add_location_arguments,
@@ -104,29 +103,31 @@ def run_backfill(
     follower = task_follower(client)
     watch = watch or follower.follow
     keys = [day.isoformat() for day in days]
-    body = client.backfill_body(DAG_ID, days[0], days[-1], conf, REPROCESS, MAX_ACTIVE_RUNS)
+    body = client.backfill_body(RAW_DAG_ID, days[0], days[-1], conf, REPROCESS, MAX_ACTIVE_RUNS)
     planned = client.backfill_partitions(body)
     if sorted(planned) != keys:
         raise SystemExit(f"Airflow would backfill the partitions {planned}, not {keys}.")
     client.set_paused(REPORT_DAG_ID, False)
-    with during(f"waiting for an earlier backfill of {DAG_ID} to be marked completed"):
-        client.wait_for_backfills(DAG_ID, BACKFILL_DONE_SECONDS)  # Airflow runs one backfill per DAG at once
-    raw_before, reports_before = client.run_ids(DAG_ID), client.run_ids(REPORT_DAG_ID)
+    with during(f"waiting for an earlier backfill of {RAW_DAG_ID} to be marked completed"):
+        # Airflow runs one backfill per DAG at once.
+        client.wait_for_backfills(RAW_DAG_ID, BACKFILL_DONE_SECONDS)
+    raw_before, reports_before = client.run_ids(RAW_DAG_ID), client.run_ids(REPORT_DAG_ID)
     span = f"{days[0]} to {days[-1]}"
-    with during(f"the backfill of {DAG_ID} from {span}"), client.unpaused(DAG_ID) as stop_unasked_runs:
+    backfilling = during(f"the backfill of {RAW_DAG_ID} from {span}")
+    with backfilling, client.unpaused(RAW_DAG_ID) as stop_unasked_runs:
         backfill = client.create_backfill(body)
-        print(f"Backfill {backfill['id']} of {DAG_ID}: {len(keys)} partitions, {span} "
+        print(f"Backfill {backfill['id']} of {RAW_DAG_ID}: {len(keys)} partitions, {span} "
               f"(reprocess_behavior={REPROCESS})", flush=True)
-        raws = client.new_runs(DAG_ID, raw_before, keys, CREATED_SECONDS, run_type="backfill")
+        raws = client.new_runs(RAW_DAG_ID, raw_before, keys, CREATED_SECONDS, run_type="backfill")
         if missing := [key for key in keys if key not in raws]:
             raise SystemExit(f"The backfill created no run for {', '.join(missing)} (one still running?).")
         follower.run_labels.update({run["dag_run_id"]: key for key, run in raws.items()})
         finished = client.follow(
-            [(DAG_ID, run["dag_run_id"]) for run in raws.values()], watch, while_waiting=stop_unasked_runs
+            [(RAW_DAG_ID, run["dag_run_id"]) for run in raws.values()], watch, while_waiting=stop_unasked_runs
         )
-    raws = {key: finished[DAG_ID, run["dag_run_id"]] for key, run in raws.items()}
-    with during(f"waiting for the backfill of {DAG_ID} to be marked completed"):
-        client.wait_for_backfills(DAG_ID, BACKFILL_DONE_SECONDS)  # so the next one may start at once
+    raws = {key: finished[RAW_DAG_ID, run["dag_run_id"]] for key, run in raws.items()}
+    with during(f"waiting for the backfill of {RAW_DAG_ID} to be marked completed"):
+        client.wait_for_backfills(RAW_DAG_ID, BACKFILL_DONE_SECONDS)  # so the next one may start at once
     landed = [key for key in keys if raws[key]["state"] == "success"]
     with during(f"the reports of {span}"):
         reports = client.new_runs(REPORT_DAG_ID, reports_before, landed, REPORT_START_SECONDS)
@@ -142,12 +143,13 @@ def backfill(stack: Stack, days: list[date], conf: dict) -> int:
     logs = stack.local / "logs"
     s3 = stack.s3.client() if stack.s3 else user_s3_client()
     failed = 0
-    print(f"\nPartitions of {DAG_ID} backfilled:")
+    print(f"\nPartitions of {RAW_DAG_ID} backfilled:")
     for day in days:
         key = day.isoformat()
         raw, report = raws[key], reports.get(key)
         if raw["state"] != "success":
-            print(f"{key}  FAILED: run {raw['dag_run_id']} of {DAG_ID} ended {raw['state']}; logs: {logs}")
+            run = f"run {raw['dag_run_id']} of {RAW_DAG_ID}"
+            print(f"{key}  FAILED: {run} ended {raw['state']}; logs: {logs}")
         elif report is None or report["state"] != "success":
             state = f"run {report['dag_run_id']} ended {report['state']}" if report else "never started"
             print(f"{key}  FAILED: the report ({REPORT_DAG_ID}): {state}; logs: {logs}")

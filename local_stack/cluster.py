@@ -26,10 +26,11 @@ import requests
 from cryptography.fernet import Fernet
 
 from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV
+from datalake.settings import RAW_DAG_ID
 from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.hostname import WORKER_HOSTNAME_ENV
-from local_stack.run import DAG_ID, REPO, add_location_arguments, guarded, local_airflow
+from local_stack.run import REPO, add_location_arguments, guarded, local_airflow
 from local_stack.services import free_port
 from local_stack.standalone import Stack, admin_password
 
@@ -212,7 +213,7 @@ def serve(lake: Path, local: Path, port: int | None) -> int:
 
 def per_worker(client: AirflowApi, run_id: str) -> str:
     """``<host> <n>, <host> <m>``: how many of the raw run's task instances each worker ran."""
-    counts = Counter(ti["hostname"] for ti in client.task_instances(DAG_ID, run_id) if ti["hostname"])
+    counts = Counter(ti["hostname"] for ti in client.task_instances(RAW_DAG_ID, run_id) if ti["hostname"])
     return ", ".join(f"{host} {count}" for host, count in sorted(counts.items()))
 
 

@@ -27,6 +27,7 @@ import polars as pl
 
 from datalake import layout, params, settings
 from datalake.csv_files import CSV_FILES
+from datalake.settings import RAW_DAG_ID, REPORT_DAG_ID
 from datalake.tmdb import DEFAULT_BASE_URL
 from lambda_function import build
 from local_stack import processes, run_log
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
     from local_stack.standalone import Stack
 
 REPO = Path(__file__).resolve().parents[1]
-DAG_ID = settings.RAW_DAG_ID
-REPORT_DAG_ID = settings.REPORT_DAG_ID
 LAMBDA_NAME = "tmdb_ingest"
 LAMBDA_ZIP = build.OUTPUT
 REPORT_START_SECONDS = 120.0
@@ -293,7 +292,7 @@ def report_location(bucket: str, day: date, lake: Path | None) -> str:
 
 def partition_line(client: Any, bucket: str, day: date, lake: Path | None) -> str:
     """One line for a backfilled partition, from its manifest: objects, bytes, the top series, the report."""
-    manifest = read_json(client, bucket, layout.manifest_key(day, DAG_ID))
+    manifest = read_json(client, bucket, layout.manifest_key(day, RAW_DAG_ID))
     objects = manifest["objects"]
     top = "(no series)"
     if manifest["ranking"]:
@@ -312,7 +311,7 @@ def summary(client: Any, bucket: str, day: date, ranking: bool = True) -> str:
     def read(key: str) -> dict:
         return read_json(client, bucket, key)
 
-    manifest_key = layout.manifest_key(day, DAG_ID)
+    manifest_key = layout.manifest_key(day, RAW_DAG_ID)
     manifest = read(manifest_key)
     sizes = {entry["key"]: entry["bytes"] for entry in manifest["objects"]}
     sizes[manifest_key] = client.head_object(Bucket=bucket, Key=manifest_key)["ContentLength"]
@@ -485,14 +484,15 @@ def run_and_report(
     task instances (by default one ``task_follower`` prints both runs' tasks, aligned)."""
     watch = watch or task_follower(client).follow
     key = day.isoformat()
-    client.set_paused(DAG_ID, True)  # until the run is queued: see AirflowApi.unpaused
+    client.set_paused(RAW_DAG_ID, True)  # until the run is queued: see AirflowApi.unpaused
     client.set_paused(REPORT_DAG_ID, False)
     reports_before = client.run_ids(REPORT_DAG_ID)
-    with during(f"the run of {DAG_ID} for {key}"):
-        run_id = client.trigger(DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]
-        print(f"Triggered {DAG_ID} for partition {key}: run {run_id}", flush=True)
-        with client.unpaused(DAG_ID) as stop_unasked_runs:
-            raw = client.follow([(DAG_ID, run_id)], watch, while_waiting=stop_unasked_runs)[DAG_ID, run_id]
+    with during(f"the run of {RAW_DAG_ID} for {key}"):
+        run_id = client.trigger(RAW_DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]
+        print(f"Triggered {RAW_DAG_ID} for partition {key}: run {run_id}", flush=True)
+        with client.unpaused(RAW_DAG_ID) as stop_unasked_runs:
+            runs = client.follow([(RAW_DAG_ID, run_id)], watch, while_waiting=stop_unasked_runs)
+            raw = runs[RAW_DAG_ID, run_id]
     if raw["state"] != "success":
         return raw, None
     with during(f"the run of {REPORT_DAG_ID} for {key}"):
@@ -511,7 +511,7 @@ def run_partition(stack: Stack, day: date, conf: dict, celery: bool = False) -> 
     raw, report = run_and_report(stack.client, day, conf)
     logs = stack.local / "logs"
     if raw["state"] != "success":
-        print(f"The run {raw['dag_run_id']} of {DAG_ID} for {day} ended {raw['state']}; logs: {logs}",
+        print(f"The run {raw['dag_run_id']} of {RAW_DAG_ID} for {day} ended {raw['state']}; logs: {logs}",
               file=sys.stderr)
         return 1
     with during(f"the summary of what landed for {day}"):

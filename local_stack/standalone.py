@@ -24,10 +24,11 @@ from pathlib import Path
 
 import requests
 
+from datalake.settings import RAW_DAG_ID
 from local_stack import processes
 from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.processes import during
-from local_stack.run import DAG_ID, add_location_arguments, guarded, local_airflow
+from local_stack.run import add_location_arguments, guarded, local_airflow
 from local_stack.services import LocalS3, free_port
 
 HOST = "127.0.0.1"
@@ -142,7 +143,7 @@ def serve(lake: Path, local: Path, port: int) -> int:
             errors = import_errors(client)
             print(f"\nAirflow is up: {client.url}  (login: {ADMIN} / {client.password})")
             if not errors:
-                print(f"DAG {DAG_ID}: no import errors. Ctrl-C stops everything.\n", flush=True)
+                print(f"DAG {RAW_DAG_ID}: no import errors. Ctrl-C stops everything.\n", flush=True)
             stack.process.wait()
         return stack.process.returncode or 0
 

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 from botocore.exceptions import ClientError
 
-from datalake import checks, layout, manifest, report
+from datalake import checks, layout, manifest, report, settings
 from datalake.storage import S3ObjectStore, StoredObject
 
 SCHEMA: dict[str, pl.DataType] = {
@@ -55,7 +55,7 @@ class History:
         return [
             key
             for day in self.days
-            for key in (layout.manifest_key(day, report.RAW_DAG_ID), layout.report_key(day, "parquet"))
+            for key in (layout.manifest_key(day, settings.RAW_DAG_ID), layout.report_key(day, "parquet"))
         ]
 
 
@@ -83,13 +83,13 @@ def read_history(client: Any, bucket: str) -> History:
     tables: dict[date, pl.DataFrame] = {}
     partition_checks: dict[date, list[dict[str, Any]]] = {}
     unreported = []
-    for day in manifest.complete_partitions(client, bucket, report.RAW_DAG_ID):
+    for day in manifest.complete_partitions(client, bucket, settings.RAW_DAG_ID):
         table = _report_table(client, bucket, day)
         if table is None:
             unreported.append(day)
             continue
         tables[day] = table
-        document = manifest.read_manifest(client, bucket, day, report.RAW_DAG_ID)
+        document = manifest.read_manifest(client, bucket, day, settings.RAW_DAG_ID)
         partition_checks[day] = document.get("checks", [])
     return History(history_rows(tables), partition_checks, tuple(unreported))
 

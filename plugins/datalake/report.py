@@ -29,9 +29,6 @@ from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
 from datalake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
 from datalake.storage import S3ObjectStore, StoredObject
 
-RAW_DAG_ID = settings.RAW_DAG_ID
-"""The DAG whose manifest marks a raw partition complete; the report reads what it lists."""
-
 SCHEMA: dict[str, pl.DataType] = {
     "rank": pl.Int32(),
     "tmdb_id": pl.Int64(),
@@ -128,7 +125,7 @@ class Report:
         ranked_by = ", ".join(f"{name}={value}" for name, value in sorted(self.params.items()))
         return (
             f"Partition {self.day.isoformat()}, raw run {self.run_id} ({ranked_by}); sources {fetched}; "
-            f"read from {layout.manifest_key(self.day, RAW_DAG_ID)} and the objects it lists."
+            f"read from {layout.manifest_key(self.day, settings.RAW_DAG_ID)} and the objects it lists."
         )
 
     @property
@@ -144,7 +141,7 @@ def read_partition(client: Any, bucket: str, day: date) -> RawPartition:
     Only a complete partition is read, and only as its manifest records it: a missing manifest, or an
     object that differs from its entry (a later run that failed half-way overwrote it), is refused.
     """
-    document = read_manifest(client, bucket, day, RAW_DAG_ID)
+    document = read_manifest(client, bucket, day, settings.RAW_DAG_ID)
     details = [
         json.loads(read_listed(client, bucket, document, layout.details_key(day, entry["id"])))
         for entry in document["ranking"]
@@ -543,7 +540,7 @@ def write_report(store: S3ObjectStore, report: Report) -> list[StoredObject]:
         extension: (content_type, render(report)) for extension, (content_type, render) in FORMATS.items()
     }
     built_at = layout.utc_timestamp()
-    source = layout.manifest_key(report.day, RAW_DAG_ID)
+    source = layout.manifest_key(report.day, settings.RAW_DAG_ID)
     return [
         store.put(
             layout.report_key(report.day, extension),

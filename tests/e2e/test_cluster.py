@@ -25,7 +25,7 @@ import psutil
 import pytest
 import requests
 
-from datalake import layout
+from datalake import layout, settings
 from datalake.ranking import DiscoverQuery
 from local_stack.airflow_api import AirflowApi, run_after_for
 from local_stack.cluster import WORKERS, Cluster
@@ -46,7 +46,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-DAG_ID = "datalake_raw_ingest"
+DAG_ID = settings.RAW_DAG_ID
 RATE = 4
 TOP_N = 14
 

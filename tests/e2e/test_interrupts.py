@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from datalake import settings
 from local_stack.airflow_api import POLL_SECONDS, AirflowApi
 from local_stack.services import free_port
 from tests.e2e.conftest import clean_environment
@@ -98,8 +99,8 @@ def airflow_of(printed: str) -> AirflowApi:
 def hold_the_report(client: AirflowApi, process: subprocess.Popen, output: Path) -> None:
     """Keep the report from starting (its DAG paused: the scheduler creates no asset-triggered run for
     it), so that the runner is still waiting for it when the signal comes: a report takes two seconds."""
-    client.set_paused("anime_top10_report", True)
-    wait_for(lambda: [run for run in client.dag_runs("datalake_raw_ingest")
+    client.set_paused(settings.REPORT_DAG_ID, True)
+    wait_for(lambda: [run for run in client.dag_runs(settings.RAW_DAG_ID)
                       if run.get("partition_key") == DAY and run["state"] == "success"], process, output)
     time.sleep(2 * POLL_SECONDS)  # the runner's own poll sees the raw run end and waits for the report
 
@@ -115,10 +116,10 @@ def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(
     try:
         standalone = wait_for(lambda: descendant(process, "airflow standalone"), process, output)
         secrets = secrets_of(standalone)
-        dag = "datalake_raw_ingest"
+        dag = settings.RAW_DAG_ID
         wait_for(lambda: f"Triggered {dag} for partition {DAY}" in output.read_text(), process, output)
         if wait_for_report:
-            dag = "anime_top10_report"
+            dag = settings.REPORT_DAG_ID
             hold_the_report(airflow_of(output.read_text()), process, output)
         started = psutil.Process(process.pid).children(recursive=True)
         assert len(started) >= 4, "TMDB sandbox, S3, Lambda, Airflow"

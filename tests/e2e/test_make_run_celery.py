@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from datalake import layout
+from datalake import layout, settings
 from local_stack.cluster import WORKERS
 from local_stack.databases import missing_binaries
 from tests.e2e.conftest import clean_environment
@@ -56,10 +56,10 @@ def test_it_exits_0_and_names_both_workers(celery_run):
 
 def test_it_lands_the_same_keys_and_csv_bytes_as_make_run(celery_run):
     _, files, _ = celery_run
-    manifest = json.loads(files[layout.manifest_key(DATE, "datalake_raw_ingest")])
+    manifest = json.loads(files[layout.manifest_key(DATE, settings.RAW_DAG_ID)])
     assert manifest["run_id"].startswith("manual__")
     assert {entry["key"] for entry in manifest["objects"]} | {
-        layout.manifest_key(DATE, "datalake_raw_ingest")
+        layout.manifest_key(DATE, settings.RAW_DAG_ID)
     } == {key for key in files if "/2026/11/27/" in key}
     for key in (key for key in files if key.endswith(".csv")):
         assert files[key] == (REPO / "include" / "data" / Path(key).name).read_bytes()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import structlog
 
+from datalake import settings
 from datalake.landing import logging_progress
 from local_stack import progress
 from local_stack.progress import (
@@ -25,7 +26,7 @@ from local_stack.progress import (
     task_log_path,
 )
 
-DAG = "datalake_raw_ingest"
+DAG = settings.RAW_DAG_ID
 RUN = "manual__2026-12-02T17:13:17.010780+00:00"
 RUN_PATH = "/dags/datalake_raw_ingest/dagRuns/manual__2026-12-02T17%3A13%3A17.010780%2B00%3A00/taskInstances"
 NOW = datetime(2026, 12, 2, 17, 14, tzinfo=UTC)

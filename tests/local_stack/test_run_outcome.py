@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from datalake import settings
 from local_stack import run
 from local_stack.standalone import Stack
 
@@ -42,7 +43,8 @@ def test_a_failed_raw_run_exits_non_zero_without_summaries_naming_the_run_and_th
     assert outcome("failed", None) == 1
     printed = capsys.readouterr()
     assert "SUMMARY" not in printed.out
-    assert f"The run manual__raw of {run.DAG_ID} for {DAY} ended failed; logs: {outcome.logs}" in printed.err
+    told = f"The run manual__raw of {settings.RAW_DAG_ID} for {DAY} ended failed; logs: {outcome.logs}"
+    assert told in printed.err
 
 
 @pytest.mark.parametrize("report_state, told", [
@@ -52,4 +54,4 @@ def test_a_failed_or_missing_report_exits_non_zero_after_the_raw_summary(outcome
     assert outcome("success", report_state) == 1
     printed = capsys.readouterr()
     assert "RAW SUMMARY RANKING" in printed.out and "REPORT SUMMARY" not in printed.out
-    assert f"The run of {run.REPORT_DAG_ID} for {DAY}: {told}; logs: {outcome.logs}" in printed.err
+    assert f"The run of {settings.REPORT_DAG_ID} for {DAY}: {told}; logs: {outcome.logs}" in printed.err

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from datalake import layout
+from datalake import layout, settings
 from local_stack import run
 from tests.conftest import TEST_BUCKET
 
@@ -46,7 +46,8 @@ def partition(local_s3):
              "compared_with": "2026-11-19"},
         ],
     }
-    client.put_object(Bucket=TEST_BUCKET, Key=layout.manifest_key(DAY, run.DAG_ID), Body=json.dumps(manifest))
+    key = layout.manifest_key(DAY, settings.RAW_DAG_ID)
+    client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps(manifest))
     return client
 
 
@@ -66,7 +67,7 @@ def test_without_ranking_the_summary_leaves_the_ranked_table_to_the_report(parti
 
 def test_the_summary_lists_the_manifest_and_every_object_it_records(partition):
     text = run.summary(partition, TEST_BUCKET, DAY)
-    assert layout.manifest_key(DAY, run.DAG_ID) in text
+    assert layout.manifest_key(DAY, settings.RAW_DAG_ID) in text
     assert layout.discover_key(DAY, 1) in text and layout.details_key(DAY, 102) in text
     assert layout.details_key(DAY, 103) not in text
 

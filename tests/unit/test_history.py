@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from datalake import checks, history, layout, manifest, report
+from datalake import checks, history, layout, manifest, report, settings
 from datalake.csv_files import SERIES
 from datalake.storage import S3ObjectStore
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
@@ -78,7 +78,7 @@ def test_with_two_partitions_the_page_has_both_charts_and_each_partitions_checks
 
 
 def put_partition(store: S3ObjectStore, day: date, reported: pl.DataFrame | None, found: list[dict]) -> None:
-    document = manifest.build_manifest(dag_id=report.RAW_DAG_ID, run_id=f"run-{day}", logical_date=None,
+    document = manifest.build_manifest(dag_id=settings.RAW_DAG_ID, run_id=f"run-{day}", logical_date=None,
                                        day=day, params={}, ranking=[], objects=[])
     manifest.store_manifest(store, {**document, "checks": found})
     if reported is not None:

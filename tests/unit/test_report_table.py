@@ -12,7 +12,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from datalake import layout, report
+from datalake import layout, report, settings
 from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
 from datalake.storage import S3ObjectStore
 from tests.conftest import TEST_BUCKET
@@ -103,7 +103,7 @@ RANKING = [
     for position, body in enumerate(BODIES, start=1)
 ]
 MANIFEST = {
-    "dag_id": report.RAW_DAG_ID,
+    "dag_id": settings.RAW_DAG_ID,
     "run_id": RUN_ID,
     "partition": DAY.isoformat(),
     "params": {"top_n": 4},
@@ -177,7 +177,7 @@ def test_imdb_years_and_minutes_stand_in_when_tmdb_has_none(built):
 def test_the_provenance_names_partition_run_and_the_fetch_times_of_what_was_read(built):
     assert built.fetched_at == ("2026-11-27T08:00:00.000+00:00", "2026-11-27T09:00:03.000+00:00")
     assert "Partition 2026-11-27" in built.provenance and RUN_ID in built.provenance
-    assert layout.manifest_key(DAY, report.RAW_DAG_ID) in built.provenance
+    assert layout.manifest_key(DAY, settings.RAW_DAG_ID) in built.provenance
 
 
 def test_the_parquet_keeps_the_column_types(built):
@@ -284,7 +284,7 @@ def put_partition(client, bucket: str, day: date, manifest: dict, bodies: list[d
             "sha256": hashlib.sha256(encoded).hexdigest(),
             "fetched_at": at,
         }
-    manifest_key = layout.manifest_key(day, report.RAW_DAG_ID)
+    manifest_key = layout.manifest_key(day, settings.RAW_DAG_ID)
     document = {**manifest, "objects": list(listed.values())}
     client.put_object(Bucket=bucket, Key=manifest_key, Body=json.dumps(document).encode())
 
@@ -312,7 +312,7 @@ def test_a_partition_without_manifest_is_named_as_incomplete(local_s3):
     with pytest.raises(
         report.PartitionIncomplete,
         match=re.escape(
-            f"s3://{TEST_BUCKET}/{layout.manifest_key(day, report.RAW_DAG_ID)} does not exist: "
+            f"s3://{TEST_BUCKET}/{layout.manifest_key(day, settings.RAW_DAG_ID)} does not exist: "
             "the raw partition 2026-01-03 is not complete"
         ),
     ):
@@ -335,4 +335,4 @@ def test_an_object_overwritten_after_its_manifest_is_refused_naming_it(local_s3)
     with pytest.raises(report.PartitionChanged, match=re.escape(f"s3://{TEST_BUCKET}/{key} is ")) as refused:
         report.read_partition(client, TEST_BUCKET, day)
     assert "but the manifest of run manual__2026-11-27T00:00:00+00:00 records" in str(refused.value)
-    assert f"run {report.RAW_DAG_ID} for {day} again" in str(refused.value)
+    assert f"run {settings.RAW_DAG_ID} for {day} again" in str(refused.value)
