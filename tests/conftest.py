@@ -73,8 +73,9 @@ AIRFLOW_DEPRECATIONS = (
     "airflow.exceptions.AirflowProviderDeprecationWarning",
     "airflow.utils.deprecation_tools.DeprecatedImportWarning",
 )
-"""Airflow's and its providers' deprecations (and imports from a moved Airflow path) fail a test. Named here, not in pytest.ini: pytest imports a
-filter's class when it reads it, and Airflow must not be imported before the throw-away home is set."""
+"""Airflow's and its providers' deprecations (and imports from a moved Airflow path) fail a test. Named
+here, not in pytest.ini: pytest imports a filter's class when it reads it, and Airflow must not be
+imported before the throw-away home is set."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
