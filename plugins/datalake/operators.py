@@ -251,7 +251,7 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
         self.bucket = bucket
         self.compare_bytes = compare_bytes
 
-    def execute(self, context: Any) -> str:
+    def execute(self, context: Context) -> str:
         if not self.function_name:
             raise AirflowSkipException(
                 "No Lambda configured (param or Variable 'lambda_function_name'): parity not checked."
