@@ -25,12 +25,12 @@ from local_stack.run import (
     add_location_arguments,
     airflow_stack,
     guarded,
-    partition_line,
     run_conf,
     task_follower,
     user_s3_client,
 )
 from local_stack.standalone import Stack
+from local_stack.summary import partition_line
 
 MAX_DAYS = 31
 REPROCESS = "completed"

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from datalake import layout, settings
-from local_stack import run
+from local_stack import summary
 from tests.conftest import TEST_BUCKET
 
 DAY = date(2026, 11, 20)
@@ -52,7 +52,7 @@ def partition(local_s3):
 
 
 def test_the_summary_ranks_as_the_run_did_with_its_own_top_n(partition):
-    text = run.summary(partition, TEST_BUCKET, DAY)
+    text = summary.summary(partition, TEST_BUCKET, DAY)
     assert '"top_n": 3' in text and "run manual__2026-11-20" in text
     rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit() and "Series" in line]
     assert [(row[0], row[1]) for row in rows] == [("1", "100"), ("2", "101"), ("3", "102")]
@@ -60,20 +60,20 @@ def test_the_summary_ranks_as_the_run_did_with_its_own_top_n(partition):
 
 def test_without_ranking_the_summary_leaves_the_ranked_table_to_the_report(partition):
     """make run's summary when the report's table of the same series follows: one table, not two."""
-    text = run.summary(partition, TEST_BUCKET, DAY, ranking=False)
+    text = summary.summary(partition, TEST_BUCKET, DAY, ranking=False)
     assert not [line for line in text.splitlines() if line.strip()[:1].isdigit() and "Series" in line]
     assert layout.details_key(DAY, 102) in text, "the objects are still listed"
 
 
 def test_the_summary_lists_the_manifest_and_every_object_it_records(partition):
-    text = run.summary(partition, TEST_BUCKET, DAY)
+    text = summary.summary(partition, TEST_BUCKET, DAY)
     assert layout.manifest_key(DAY, settings.RAW_DAG_ID) in text
     assert layout.discover_key(DAY, 1) in text and layout.details_key(DAY, 102) in text
     assert layout.details_key(DAY, 103) not in text
 
 
 def test_the_summary_lists_the_runs_checks_and_the_partition_they_compared_with(partition):
-    lines = run.summary(partition, TEST_BUCKET, DAY).splitlines()
+    lines = summary.summary(partition, TEST_BUCKET, DAY).splitlines()
     start = lines.index("Day-over-day checks against 2026-11-19:")
     assert lines[start + 1 :] == [
         "  warn  TMDB top N left: 1: 99 Gone (expected the same series)",

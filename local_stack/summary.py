@@ -1,0 +1,109 @@
+"""What a finished run wrote, as the runners print it: read back from the lake (the manifest, the details,
+the report's Parquet), never worked out again."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from datalake import layout
+from datalake.settings import RAW_DAG_ID
+
+
+def read_json(client: Any, bucket: str, key: str) -> dict:
+    return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def report_location(bucket: str, day: date, lake: Path | None) -> str:
+    """Where the report's HTML page of ``day`` opens: a file in the embedded lake, else its S3 URL."""
+    html_key = layout.report_key(day, "html")
+    return str(lake / bucket / html_key) if lake else f"s3://{bucket}/{html_key}"
+
+
+def partition_line(client: Any, bucket: str, day: date, lake: Path | None) -> str:
+    """One line for a backfilled partition, from its manifest: objects, bytes, the top series, the report."""
+    manifest = read_json(client, bucket, layout.manifest_key(day, RAW_DAG_ID))
+    objects = manifest["objects"]
+    top = "(no series)"
+    if manifest["ranking"]:
+        first = manifest["ranking"][0]
+        top = f"#1 {read_json(client, bucket, layout.details_key(day, first['id']))['name']} ({first['id']})"
+    size = sum(entry["bytes"] for entry in objects)
+    report = report_location(bucket, day, lake)
+    return f"{day}  {len(objects):>3} objects  {size:>13,} bytes  {top}  report: {report}"
+
+
+def summary(client: Any, bucket: str, day: date, ranking: bool = True) -> str:
+    """What the day's run landed and ranked, as its manifest records it: the run that happened, with its
+    own parameters, not a ranking worked out again here. ``ranking=False`` leaves out the ranked table, for
+    when the report's table of the same series follows."""
+
+    def read(key: str) -> dict:
+        return read_json(client, bucket, key)
+
+    manifest_key = layout.manifest_key(day, RAW_DAG_ID)
+    manifest = read(manifest_key)
+    sizes = {entry["key"]: entry["bytes"] for entry in manifest["objects"]}
+    sizes[manifest_key] = client.head_object(Bucket=bucket, Key=manifest_key)["ContentLength"]
+    run_params = {name: manifest["params"][name] for name in sorted(manifest["params"])}
+    lines = [
+        f"Objects in s3://{bucket}/ for {day} (run {manifest['run_id']}, params {json.dumps(run_params)}):"
+    ]
+    lines += [f"  {size:>12,}  {key}" for key, size in sorted(sizes.items())]
+    if ranking and manifest["ranking"]:
+        lines += [
+            "",
+            f"{'rank':>4}  {'tmdb id':>8}  {'name':<40} {'vote avg':>8} {'votes':>7} "
+            f"{'seasons':>7} {'episodes':>8}",
+        ]
+        for series in manifest["ranking"]:
+            details = read(layout.details_key(day, series["id"]))
+            lines.append(
+                f"{series['rank']:>4}  {details['id']:>8}  {details['name'][:40]:<40} "
+                f"{details['vote_average']:>8.3f} {details['vote_count']:>7} "
+                f"{details['number_of_seasons']:>7} {details['number_of_episodes']:>8}"
+            )
+    if not manifest["ranking"]:
+        lines += ["", "  (TMDB found no series for these parameters)"]
+    recorded = manifest.get("checks", [])
+    compared = {check["compared_with"] for check in recorded} - {None}
+    lines += ["", f"Day-over-day checks against {', '.join(sorted(compared)) or 'no earlier partition'}:"]
+    lines += [
+        f"  {check['level']:<4}  {check['name']}: {check['observed']} (expected {check['expected']})"
+        for check in recorded
+    ] or ["  (none recorded)"]
+    return "\n".join(lines)
+
+
+def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> str:
+    """The comparison table as the report's Parquet holds it, and where to open its HTML page.
+
+    Rows start with the rank at the margin, so they never read as rows of the raw summary's table.
+    """
+    parquet = client.get_object(Bucket=bucket, Key=layout.report_key(day, "parquet"))["Body"].read()
+    table = pl.read_parquet(io.BytesIO(parquet))
+    lines = [
+        "",
+        f"TMDB against IMDb for {day} ({table.height} series, "
+        f"{table['imdb_matched'].sum()} with an IMDb match):",
+        f"{'rank':<5} {'name':<36} {'TMDB avg':>8} {'TMDB votes':>10} {'IMDb':>5} {'IMDb votes':>10} "
+        f"{'seasons':>7} {'episodes':>8}",
+    ]
+
+    def shown(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines += [
+        f"{row['rank']:<5} {row['name'][:36]:<36} {row['tmdb_vote_average']:>8.3f} "
+        f"{row['tmdb_vote_count']:>10,} "
+        f"{shown(row['imdb_rating'], '.1f'):>5} {shown(row['imdb_votes'], ','):>10} "
+        f"{shown(row['seasons'], 'd'):>7} {shown(row['episodes'], 'd'):>8}"
+        for row in table.iter_rows(named=True)
+    ]
+    lines.append(f"Report: {report_location(bucket, day, lake)}")
+    return "\n".join(lines)
