@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 from botocore.exceptions import ClientError
 
-from datalake import checks, layout, manifest, report, settings
+from datalake import checks, layout, manifest, report_files, settings
 from datalake.storage import S3ObjectStore, StoredObject
 
 SCHEMA: dict[str, pl.DataType] = {
@@ -118,7 +118,7 @@ def bump_chart(table: pl.DataFrame, days: list[date]) -> bytes:
     """Rank per series across the dates, best on top; a gap where a series was out of the ranking."""
     lines = _per_series(table, days, "rank")
     top = max(int(table["rank"].max() or 1), 1)
-    figure = report.agg_figure(1.5 + 0.4 * top)
+    figure = report_files.agg_figure(1.5 + 0.4 * top)
     axes = figure.subplots()
     for index, (name, ranks) in enumerate(lines):
         colour = f"C{index % 10}"
@@ -132,12 +132,12 @@ def bump_chart(table: pl.DataFrame, days: list[date]) -> bytes:
     axes.set_ylabel("rank")
     axes.grid(axis="y", alpha=0.3)
     figure.suptitle("Rank per series (TMDB)")
-    return report.png_bytes(figure)
+    return report_files.png_bytes(figure)
 
 
 def vote_average_chart(table: pl.DataFrame, days: list[date]) -> bytes:
     """TMDB's vote average per series across the dates."""
-    figure = report.agg_figure(5)
+    figure = report_files.agg_figure(5)
     axes = figure.subplots()
     for index, (name, averages) in enumerate(_per_series(table, days, "tmdb_vote_average")):
         axes.plot(range(len(days)), averages, marker="o", color=f"C{index % 10}", label=name[:30])
@@ -146,7 +146,7 @@ def vote_average_chart(table: pl.DataFrame, days: list[date]) -> bytes:
     axes.grid(axis="y", alpha=0.3)
     figure.legend(loc="outside right upper", fontsize=8)
     figure.suptitle("TMDB vote average over time")
-    return report.png_bytes(figure)
+    return report_files.png_bytes(figure)
 
 
 def to_parquet(history: History) -> bytes:
@@ -222,8 +222,8 @@ manifest under {layout.MANIFEST_ROOT}/ and its report's top10.parquet.</p>
 def write_history(store: S3ObjectStore, history: History) -> list[StoredObject]:
     """Render both files first, then one PUT each (a re-run replaces them)."""
     rendered = {
-        "parquet": (report.FORMATS["parquet"][0], to_parquet(history)),
-        "html": (report.FORMATS["html"][0], to_html(history)),
+        "parquet": (report_files.FORMATS["parquet"][0], to_parquet(history)),
+        "html": (report_files.FORMATS["html"][0], to_html(history)),
     }
     built_at = layout.utc_timestamp()
     return [

@@ -32,14 +32,14 @@ def write_partition_report(
 ) -> list[dict[str, Any]]:
     """Read the run's raw partition, write the four report files, then rebuild the history across
     partitions; announce them; returns what was written."""
-    from datalake import assets, history, report
+    from datalake import assets, history, report, report_files
 
     day = report_day(params, dag_run)
     store = airflow_tasks.lake_store()
     raw = report.read_partition(store.client, store.bucket, day)
     built = report.comparison_report(raw)
     print(built.match_summary)
-    stored = [entry.as_dict() for entry in report.write_report(store, built)]
+    stored = [entry.as_dict() for entry in report_files.write_report(store, built)]
     ranking_history = history.read_history(store.client, store.bucket)
     stored += [entry.as_dict() for entry in history.write_history(store, ranking_history)]
     read = [layout.manifest_key(day, raw.manifest["dag_id"]), *raw.read_keys, *ranking_history.read_keys]

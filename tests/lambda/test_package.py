@@ -32,7 +32,11 @@ def test_it_holds_the_handler_the_shared_package_and_its_dependencies(lambda_zip
 
 def test_it_leaves_out_airflow_tests_secrets_bytecode_and_the_runtimes_sdk(lambda_zip):
     names = [entry.filename for entry in entries(lambda_zip)]
-    for glue in ("airflow_tasks.py", "assets.py", "operators.py", "report_tasks.py", "report.py"):
+    left_out = (
+        "airflow_tasks.py", "assets.py", "operators.py", "report_tasks.py", "report.py", "report_files.py",
+        "history.py",
+    )
+    for glue in left_out:
         assert f"datalake/{glue}" not in names
     for name in names:
         parts = name.split("/")

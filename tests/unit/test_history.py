@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from datalake import checks, history, layout, manifest, report, settings
+from datalake import checks, history, layout, manifest, report, report_files, settings
 from datalake.csv_files import SERIES
 from datalake.storage import S3ObjectStore
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
@@ -119,7 +119,7 @@ def test_the_partition_page_links_to_the_history_and_shows_its_own_checks():
     empty = report.comparison(report.tmdb_series([], []), report.imdb_titles(f"{SERIES.header}\n".encode()))
     built = report.Report(table=empty, day=DAYS[1], run_id="r", params={}, fetched_at=None,
                           checks=tuple(CHECKS[DAYS[1]]))
-    page = report.to_html(built).decode()
+    page = report_files.to_html(built).decode()
     link = re.search(r'<a id="history-link" href="([^"]+)"', page).group(1)
     resolved = posixpath.normpath(posixpath.join(layout.report_prefix(DAYS[1]), link))
     assert resolved == layout.history_key("html")

@@ -12,7 +12,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from datalake import layout, report, settings
+from datalake import layout, report, report_files, settings
 from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
 from datalake.storage import S3ObjectStore
 from tests.conftest import TEST_BUCKET
@@ -181,7 +181,7 @@ def test_the_provenance_names_partition_run_and_the_fetch_times_of_what_was_read
 
 
 def test_the_parquet_keeps_the_column_types(built):
-    table = pl.read_parquet(io.BytesIO(report.to_parquet(built)))
+    table = pl.read_parquet(io.BytesIO(report_files.to_parquet(built)))
     assert table.schema == pl.Schema(report.SCHEMA)
     assert table.schema["imdb_votes"] == pl.Int64 and table.schema["tmdb_vote_average"] == pl.Float64
     assert table.schema["first_air_year"] == pl.Int32 and table.schema["imdb_matched"] == pl.Boolean
@@ -190,14 +190,14 @@ def test_the_parquet_keeps_the_column_types(built):
 
 
 def test_the_csv_has_a_header_and_one_line_per_series(built):
-    table = pl.read_csv(report.to_csv(built))
+    table = pl.read_csv(report_files.to_csv(built))
     assert table.columns == list(report.SCHEMA) and table.height == 4
     assert table["name"].to_list() == ["Série 10", "Série 20", "Série 30", "Série 40"]
 
 
 def test_the_markdown_table_has_a_row_per_series_and_escapes_pipes(built):
     piped = report.Report(built.table.with_columns(pl.lit("A|B").alias("networks")), DAY, RUN_ID, {}, None)
-    lines = report.to_markdown(piped).decode().splitlines()
+    lines = report_files.to_markdown(piped).decode().splitlines()
     table = [line for line in lines if line.startswith("|")]
     assert len(table) == 2 + 4
     assert table[0].startswith("| Rank | Name | Original name | TMDB rating | TMDB votes | IMDb rating |")
@@ -206,7 +206,7 @@ def test_the_markdown_table_has_a_row_per_series_and_escapes_pipes(built):
 
 
 def test_the_html_page_is_self_contained_with_the_table_and_two_png_charts(built):
-    page = report.to_html(built).decode()
+    page = report_files.to_html(built).decode()
     assert page.count("<tr>") == 1 + 4
     images = re.findall(r'<img id="([\w-]+)"[^>]* src="data:image/png;base64,([^"]+)"', page)
     assert [chart_id for chart_id, _ in images] == ["chart-episodes", "chart-ratings"]
@@ -224,13 +224,13 @@ def in_language(built: report.Report, language: str) -> report.Report:
 
 
 def test_the_name_column_is_labelled_with_the_language_tmdb_answered_in(built):
-    markdown = report.to_markdown(in_language(built, "ja")).decode()
+    markdown = report_files.to_markdown(in_language(built, "ja")).decode()
     assert "| Rank | Name (ja) | Original name |" in markdown
-    assert '<th class="name">Name (ja)</th>' in report.to_html(in_language(built, "ja")).decode()
+    assert '<th class="name">Name (ja)</th>' in report_files.to_html(in_language(built, "ja")).decode()
 
 
 def test_the_page_is_in_english_and_the_cells_tmdb_translated_in_the_runs_language(built):
-    page = report.to_html(in_language(built, "ja")).decode()
+    page = report_files.to_html(in_language(built, "ja")).decode()
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
     assert '<td class="name" lang="ja">Série 10</td>' in page
     assert '<td class="list" lang="ja">Animação, Drama</td>' in page
@@ -239,13 +239,13 @@ def test_the_page_is_in_english_and_the_cells_tmdb_translated_in_the_runs_langua
 
 
 def test_a_manifest_without_language_leaves_the_tmdb_cells_untagged(built):
-    page = report.to_html(built).decode()
+    page = report_files.to_html(built).decode()
     assert '<html lang="en">' in page and '<th class="name">Name</th>' in page
     assert page.count(" lang=") == 1
 
 
 def test_the_table_scrolls_in_its_own_labelled_box_with_rank_and_name_marked_to_stay_in_view(built):
-    page = report.to_html(built).decode()
+    page = report_files.to_html(built).decode()
     scroll_box = r'<div class="table-scroll" role="region" aria-label="[^"]+" tabindex="0">'
     box = re.search(scroll_box + r'\s*<table id="top10">.*?</table>\s*</div>', page, re.DOTALL)
     assert box, "the table sits in a focusable, labelled scroll box"
@@ -257,7 +257,7 @@ def test_an_empty_ranking_renders_an_empty_report():
     manifest = {**MANIFEST, "ranking": []}
     empty = report.comparison_report(report.RawPartition(DAY, manifest, [], SERIES_CSV))
     assert empty.table.height == 0 and empty.table.schema == pl.Schema(report.SCHEMA)
-    for _, render in report.FORMATS.values():
+    for _, render in report_files.FORMATS.values():
         assert render(empty)
 
 
@@ -295,9 +295,9 @@ def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_fi
     store = S3ObjectStore(client, TEST_BUCKET)
     raw = report.read_partition(client, TEST_BUCKET, day)
     assert [body["id"] for body in raw.details] == [10, 20, 30, 40] and raw.series_csv == SERIES_CSV
-    first = report.write_report(store, report.comparison_report(raw))
+    first = report_files.write_report(store, report.comparison_report(raw))
     again = report.read_partition(client, TEST_BUCKET, day)
-    second = report.write_report(store, report.comparison_report(again))
+    second = report_files.write_report(store, report.comparison_report(again))
     keys = [layout.report_key(day, extension) for extension in ("parquet", "csv", "md", "html")]
     assert [stored.key for stored in first] == [stored.key for stored in second] == keys
     listed = client.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.report_prefix(day))["Contents"]
