@@ -68,7 +68,7 @@ def datalake_raw_ingest():
     @lineage_task(outlets=[assets.RAW_TMDB], multiple_outputs=True)
     def discover_top_anime(params=None, dag_run=None, outlet_events=None) -> dict:
         """Land the discover pages the ranking needs; return the ranking (best first) and the pages."""
-        return airflow_tasks.discover_top_anime(params, dag_run, outlet_events)
+        return airflow_tasks.discover_and_announce(params, dag_run, outlet_events)
 
     @task
     def ranked_ids(ranking: list[dict]) -> list[int]:

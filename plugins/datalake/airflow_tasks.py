@@ -131,7 +131,7 @@ def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
         )
 
 
-def discover_top_anime(
+def discover_and_announce(
     params: Mapping[str, Any], dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
 ) -> dict[str, Any]:
     """Land the discover pages; return the ranking (to map over) and the pages (for the manifest)."""
