@@ -74,7 +74,8 @@ def moved_text(moved: Any, seconds: float | None) -> str:
             ranked = f"{len(moved['ranking'])} series ranked"
             if "partition" in moved:
                 return f"manifest of {len(pages)} objects, {ranked}"
-            return f"{ranked}, {len(pages)} pages, {human_bytes(_total_bytes(pages))}"
+            counted = f"{len(pages)} page{'' if len(pages) == 1 else 's'}"
+            return f"{ranked}, {counted}, {human_bytes(_total_bytes(pages))}"
         if "bytes" in moved:
             text = human_bytes(moved["bytes"])
             if str(moved.get("key", "")).endswith(".csv"):

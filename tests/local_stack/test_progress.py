@@ -165,6 +165,9 @@ def test_discovery_manifest_and_report_say_what_they_moved():
     assert task_line(ti("discover_top_anime"), {"ranking": ranking, "objects": pages}).endswith(
         "10 series ranked, 2 pages, 40.0 kB"
     )
+    assert task_line(ti("discover_top_anime"), {"ranking": ranking, "objects": pages[:1]}).endswith(
+        "10 series ranked, 1 page, 20.0 kB"
+    )
     manifest = {"partition": "2026-12-02", "ranking": ranking, "objects": [CSV_LANDED, DETAILS, *pages]}
     assert task_line(ti("write_manifest"), manifest).endswith("manifest of 4 objects, 10 series ranked")
     report = [
