@@ -192,7 +192,7 @@ def local_airflow(
     others waiting with a message naming ``holder`` and its pid: two ``dags test`` of one date on one
     SQLite DB delete each other's task instances.
     """
-    bucket = lake_bucket()
+    bucket = local_bucket()
     local = local.resolve()
     home = local / "airflow"
     with ExitStack() as stack:  # unwinds in reverse: the services stop, then the lock is released
@@ -236,7 +236,7 @@ def start_services(stack: ExitStack, lake: Path, local: Path, bucket: str) -> Lo
     return s3
 
 
-def lake_bucket() -> str:
+def local_bucket() -> str:
     """The bucket a local run fills: ``$DATALAKE_BUCKET``, else the default."""
     return os.environ.get("DATALAKE_BUCKET") or settings.DEFAULT_BUCKET
 
@@ -349,7 +349,7 @@ def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterat
     its own under ``logs/cluster/``."""
     from local_stack.standalone import ADMIN, import_errors, standalone_stack
 
-    check_embedded_lake(lake.resolve(), lake_bucket())
+    check_embedded_lake(lake.resolve(), local_bucket())
     log_path = run_log.run_log_path(local.resolve())
     print(f"Log: {log_path}", flush=True)
     try:
