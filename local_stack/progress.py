@@ -42,6 +42,14 @@ def human_bytes(count: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def rate_text(bytes_per_second: float) -> str:
+    """``127 MB/s``, ``3.4 MB/s``; below a megabyte a second in the unit that keeps digits: ``29.1 kB/s``."""
+    megabytes = bytes_per_second / 1e6
+    if megabytes >= 1:
+        return f"{megabytes:.{0 if megabytes >= 10 else 1}f} MB/s"
+    return f"{human_bytes(round(bytes_per_second))}/s"
+
+
 def seconds_text(seconds: float | None) -> str:
     """``0.2 s``, ``42.0 s``, ``3 min 07 s``; ``-`` for a task that never ran."""
     if seconds is None:
@@ -81,8 +89,7 @@ def moved_text(moved: Any, seconds: float | None) -> str:
             if str(moved.get("key", "")).endswith(".csv"):
                 text += f", {moved.get('records', 0):,} rows"
                 if seconds:
-                    rate = moved["bytes"] / 1e6 / seconds
-                    text += f", {rate:.{0 if rate >= 10 else 1}f} MB/s"
+                    text += f", {rate_text(moved['bytes'] / seconds)}"
             return text
     if isinstance(moved, list) and moved and all(isinstance(entry, Mapping) for entry in moved):
         if all("bytes" in entry for entry in moved):

@@ -142,8 +142,13 @@ def test_a_csv_landing_shows_its_size_rows_and_speed():
 
 
 def test_a_small_csv_landing_shows_its_speed_to_a_tenth():
-    line = task_line(ti("land_series_csv", duration=0.4), {**CSV_LANDED, "bytes": 49_500, "records": 1_000})
-    assert line.endswith("49.5 kB, 1,000 rows, 0.1 MB/s")
+    line = task_line(ti("land_series_csv", duration=0.4), {**CSV_LANDED, "bytes": 1_450_000, "records": 999})
+    assert line.endswith("1.4 MB, 999 rows, 3.6 MB/s")
+
+
+def test_a_landing_slower_than_a_megabyte_a_second_shows_its_speed_in_kilobytes():
+    line = task_line(ti("land_series_csv", duration=1.7), {**CSV_LANDED, "bytes": 49_500, "records": 312})
+    assert line.endswith("49.5 kB, 312 rows, 29.1 kB/s")
 
 
 def test_a_mapped_fetch_is_labelled_with_its_rendered_index_and_shows_its_size():
