@@ -114,6 +114,14 @@ def task_line(ti: Mapping[str, Any], moved: Any = None, width: int = LABEL_WIDTH
     return f"{line}  {detail}" if detail else line
 
 
+def _ended(ti: Mapping[str, Any]) -> datetime:
+    """When a finished instance ended; one that never ran (``upstream_failed``) sorts last."""
+    ended = ti.get("end_date")
+    if not ended:
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.fromisoformat(ended.replace("Z", "+00:00"))
+
+
 def _ti_path(ti: Mapping[str, Any]) -> str:
     """The REST path of a task instance (its JSON names its DAG and run), each part quoted."""
     dag_id, run_id, task_id = (quote(ti[name], safe="") for name in ("dag_id", "dag_run_id", "task_id"))
@@ -305,10 +313,11 @@ class Follower:
         """One poll's task instances (``GET .../taskInstances``' items): new finished ones printed,
         running ones' progress shown."""
         running: dict[str, LandingProgress] = {}
-        for ti in task_instances:
-            if ti.get("state") in FINAL_STATES:
-                self.finished(ti)
-            elif ti.get("state") == "running" and self._long_running(ti):
+        instances = list(task_instances)
+        for ti in sorted((ti for ti in instances if ti.get("state") in FINAL_STATES), key=_ended):
+            self.finished(ti)
+        for ti in instances:
+            if ti.get("state") == "running" and self._long_running(ti):
                 progress = latest_progress(task_log(self.api, ti))
                 if progress:
                     running[task_label(ti)] = progress

@@ -246,6 +246,24 @@ def test_the_follower_prints_each_finished_instance_once_and_asks_for_its_value_
     assert len(out.getvalue().splitlines()) == 2
 
 
+def test_a_polls_finished_instances_are_printed_in_the_order_they_ended():
+    """The REST API lists task instances by task id, not by time: a landing must not read as done before
+    the task it waits for."""
+    out = io.StringIO()
+    follower = Follower(FakeApi({}), out=out, tty=False, now=lambda: NOW)
+    follower.follow(
+        [
+            ti("land_movies_csv", end_date="2026-12-02T17:13:58.000000Z"),
+            ti("blocked", "upstream_failed", None),
+            ti("open_partition", end_date="2026-12-02T17:13:51.500000Z"),
+            ti("land_series_csv", "running", start_date=None),
+        ]
+    )
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1] for line in lines[:2]] == ["open_partition", "land_movies_csv"]
+    assert len(lines) == 3 and lines[2].startswith("not run  blocked")
+
+
 def test_a_run_label_goes_before_each_line_of_that_run_only():
     """A backfill follows several runs at once: each line names its partition."""
     out = io.StringIO()
