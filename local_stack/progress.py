@@ -119,7 +119,7 @@ def _ended(ti: Mapping[str, Any]) -> datetime:
     ended = ti.get("end_date")
     if not ended:
         return datetime.max.replace(tzinfo=UTC)
-    return datetime.fromisoformat(ended.replace("Z", "+00:00"))
+    return datetime.fromisoformat(ended)
 
 
 def _ti_path(ti: Mapping[str, Any]) -> str:
@@ -346,5 +346,5 @@ class Follower:
         started = ti.get("start_date")
         if not started:
             return False
-        elapsed = self._now() - datetime.fromisoformat(started.replace("Z", "+00:00"))
+        elapsed = self._now() - datetime.fromisoformat(started)
         return elapsed.total_seconds() >= SHOW_PROGRESS_AFTER
