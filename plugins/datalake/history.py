@@ -18,10 +18,9 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from botocore.exceptions import ClientError
 
 from datalake import checks, layout, manifest, report_files, settings
-from datalake.storage import S3ObjectStore, StoredObject
+from datalake.storage import CorruptRead, S3ObjectStore, StoredObject, read_object
 
 SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),
@@ -70,12 +69,13 @@ def history_rows(tables: Mapping[date, pl.DataFrame]) -> pl.DataFrame:
 
 def _report_table(client: Any, bucket: str, day: date) -> pl.DataFrame | None:
     try:
-        body = client.get_object(Bucket=bucket, Key=layout.report_key(day, "parquet"))["Body"].read()
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    return pl.read_parquet(io.BytesIO(body))
+        body = read_object(client, bucket, layout.report_key(day, "parquet"))
+    except CorruptRead as error:
+        raise CorruptRead(
+            f"{error}; the report of partition {day} cannot be read "
+            f"(if this persists, run {settings.REPORT_DAG_ID} for it again)."
+        ) from None
+    return None if body is None else pl.read_parquet(io.BytesIO(body))
 
 
 def read_history(client: Any, bucket: str) -> History:
@@ -124,8 +124,15 @@ def bump_chart(table: pl.DataFrame, days: list[date]) -> bytes:
         colour = f"C{index % 10}"
         axes.plot(range(len(days)), ranks, marker="o", color=colour, linewidth=2)
         last = max(position for position, rank in enumerate(ranks) if not math.isnan(rank))
-        axes.annotate(name[:24], (last, ranks[last]), xytext=(6, 0), textcoords="offset points",
-                      va="center", fontsize=8, color=colour)
+        axes.annotate(
+            name[:24],
+            (last, ranks[last]),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=colour,
+        )
     _date_axis(axes, days, right=0.3)  # room for the names at the lines' ends
     axes.set_ylim(top + 0.5, 0.5)
     axes.set_yticks(range(1, top + 1))
@@ -167,11 +174,18 @@ def to_html(history: History) -> bytes:
     """One self-contained page: both charts (or why there are none yet) and each partition's checks."""
     days = history.days
     if len(days) >= 2:
-        charts = "\n".join((
-            _figure_html("chart-bump", "Rank per series across partitions", bump_chart(history.table, days)),
-            _figure_html("chart-vote-average", "TMDB vote average per series over time",
-                         vote_average_chart(history.table, days)),
-        ))
+        charts = "\n".join(
+            (
+                _figure_html(
+                    "chart-bump", "Rank per series across partitions", bump_chart(history.table, days)
+                ),
+                _figure_html(
+                    "chart-vote-average",
+                    "TMDB vote average per series over time",
+                    vote_average_chart(history.table, days),
+                ),
+            )
+        )
     elif days:
         charts = (
             f'<p id="history-single">Only one partition so far ({days[0].isoformat()}): the charts need two '
@@ -182,12 +196,16 @@ def to_html(history: History) -> bytes:
     unreported = (
         f"<p>Complete but not reported yet, so not in the history: "
         f"{html.escape(', '.join(day.isoformat() for day in history.unreported))}.</p>"
-        if history.unreported else ""
+        if history.unreported
+        else ""
     )
     sections = "\n".join(
         f'<section id="checks-{day.isoformat()}"><h3>{day.isoformat()}</h3>\n'
-        + (checks.to_html_table(history.checks[day], f"checks-table-{day.isoformat()}")
-           if history.checks[day] else "<p>No checks recorded for this partition.</p>")
+        + (
+            checks.to_html_table(history.checks[day], f"checks-table-{day.isoformat()}")
+            if history.checks[day]
+            else "<p>No checks recorded for this partition.</p>"
+        )
         + "</section>"
         for day in reversed(days)
     )

@@ -17,7 +17,6 @@ from typing import Any
 from datalake.csv_contract import CsvContract, CsvFacts, open_csv
 from datalake.csv_files import CsvFile
 
-_MD5_ETAG = re.compile(r'"?([0-9a-f]{32}(?:-\d+)?)"?')
 _COMPLETING_CALLS = ("PutObject", "CompleteMultipartUpload")
 PROGRESS_MESSAGE = "Landing progress: %d%% (%d of %d bytes in %.1f s)"
 """A landing's progress line in its task log, which ``local_stack.progress`` reads back with
@@ -223,24 +222,3 @@ def sending_md5s(client: Any, etag: ExpectedETag) -> Iterator[None]:
     finally:
         for event, handler in handlers:
             client.meta.events.unregister(event, handler)
-
-
-def landing_mismatch(
-    response: Mapping[str, Any], facts: CsvFacts, etag: str, head: Callable[[], Mapping[str, Any]]
-) -> str | None:
-    """What differs between the object the server stored and the file that was read, or None.
-
-    The ETag of the upload's response proves the content when it is an MD5 ETag, as it is unless the
-    object is encrypted with KMS or a customer key. Otherwise ``head()`` is asked, and the size compared.
-    """
-    found = _MD5_ETAG.fullmatch(response.get("ETag", ""))
-    encrypted = (
-        str(response.get("ServerSideEncryption", "")).startswith("aws:kms")
-        or "SSECustomerAlgorithm" in response
-    )
-    if found and not encrypted:
-        return (
-            None if found.group(1) == etag else f"ETag {found.group(1)}, expected {etag} for the bytes read"
-        )
-    size = head().get("ContentLength")
-    return None if size == facts.bytes else f"size {size} bytes, expected {facts.bytes}"

@@ -23,7 +23,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datalake import layout
-from datalake.storage import LakeWriteError, S3ObjectStore, StoredObject, describe_s3_failure
+from datalake.storage import (
+    CorruptRead,
+    LakeWriteError,
+    S3ObjectStore,
+    StoredObject,
+    describe_s3_failure,
+    read_object,
+)
 
 
 class PartitionIncomplete(ValueError):
@@ -62,8 +69,10 @@ def store_manifest(store: S3ObjectStore, manifest: Mapping[str, Any], prefix: st
     day = date.fromisoformat(manifest["partition"])
     body = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=True).encode()
     return store.put(
-        layout.manifest_key(day, manifest["dag_id"], prefix), body,
-        source=f"{manifest['dag_id']} run {manifest['run_id']}", records=len(manifest["objects"]),
+        layout.manifest_key(day, manifest["dag_id"], prefix),
+        body,
+        source=f"{manifest['dag_id']} run {manifest['run_id']}",
+        records=len(manifest["objects"]),
         fetched_at=layout.utc_timestamp(),
     )
 
@@ -87,25 +96,32 @@ def retract_manifest(store: S3ObjectStore, day: date, dag_id: str) -> bool:
     return True
 
 
-def _get(client: Any, bucket: str, key: str) -> bytes | None:
+def _get(client: Any, bucket: str, key: str, day: str, dag_id: str) -> bytes | None:
+    """The object's bytes (None: no such key); bytes that fail their checksum name the partition too."""
     try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
+        return read_object(client, bucket, key)
+    except CorruptRead as error:
+        raise CorruptRead(
+            f"{error}; the raw partition {day} cannot be read (if this persists, run {dag_id} for it again)."
+        ) from None
 
 
 def read_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str, Any]:
     """The partition's manifest; none means the partition is not complete (never run, failed, or running)."""
     key = layout.manifest_key(day, dag_id)
-    body = _get(client, bucket, key)
+    body = _get(client, bucket, key, day.isoformat(), dag_id)
     if body is None:
         raise PartitionIncomplete(
             f"s3://{bucket}/{key} does not exist: the raw partition {day} is not complete; "
             f"run {dag_id} for it first."
         )
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise PartitionChanged(
+            f"s3://{bucket}/{key} is not valid JSON: the manifest of the raw partition {day} was changed "
+            f"after its run; run {dag_id} for it again."
+        ) from None
 
 
 def complete_partitions(client: Any, bucket: str, dag_id: str) -> list[date]:
@@ -129,7 +145,7 @@ def read_listed(client: Any, bucket: str, manifest: Mapping[str, Any], key: str)
         raise PartitionIncomplete(
             f"s3://{bucket}/{key} is not listed in the manifest of run {manifest['run_id']}."
         )
-    body = _get(client, bucket, key)
+    body = _get(client, bucket, key, manifest["partition"], manifest["dag_id"])
     if body is None:
         raise PartitionIncomplete(
             f"s3://{bucket}/{key} does not exist: the manifest lists it; the raw partition was changed after "

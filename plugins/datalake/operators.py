@@ -27,12 +27,11 @@ from datalake.landing import (
     MD5_INSTEAD_OF_CRC32,
     ContractCheckedStream,
     ExpectedETag,
-    landing_mismatch,
     logging_progress,
     sending_md5s,
     upload_response,
 )
-from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure
+from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure, stored_mismatch
 
 LOG = logging.getLogger(__name__)
 
@@ -177,8 +176,8 @@ def land_checked_csv(
         ):
             hook.load_file_obj(stream, key, bucket, replace=True, encrypt=encrypt, acl_policy=acl_policy)
         facts = stream.facts
-        problem = landing_mismatch(
-            response, facts, etag.value(), lambda: client.head_object(Bucket=bucket, Key=key)
+        problem = stored_mismatch(
+            response, etag.value(), facts.bytes, lambda: client.head_object(Bucket=bucket, Key=key)
         )
     except CsvContractError:
         # The retry rules fail the task at once on this error; the log says what it left in the lake.

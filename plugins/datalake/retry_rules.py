@@ -19,7 +19,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datalake.csv_contract import CsvContractError
-from datalake.storage import LakeWriteError
+from datalake.storage import CorruptRead, LakeWriteError
 from datalake.tmdb_errors import TmdbAuthError, TmdbError, TmdbNotFound
 
 BROKEN_CONTRACT = RetryRule(
@@ -43,9 +43,10 @@ BAD_SETTING = RetryRule(
     reason="A parameter, connection or input is not as expected: another try reads the same.",
 )
 TRANSIENT_SERVICE_ERROR = RetryRule(
-    exception=[TmdbError, LakeWriteError, BotoCoreError, ClientError, S3UploadFailedError],
+    exception=[TmdbError, LakeWriteError, CorruptRead, BotoCoreError, ClientError, S3UploadFailedError],
     action=RetryAction.RETRY,
-    reason="TMDB or S3 failed in a way that may heal (unreachable, 5xx, 429, timeout): retry with backoff.",
+    reason="TMDB or S3 failed in a way that may heal (unreachable, 5xx, 429, timeout, corrupted on the way): "
+    "retry with backoff.",
 )
 
 RETRY_POLICY = ExceptionRetryPolicy(

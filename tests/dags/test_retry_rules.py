@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from datalake import manifest, params, retry_rules, settings
 from datalake.csv_contract import CsvContractError
-from datalake.storage import LakeWriteError
+from datalake.storage import CorruptRead, CorruptWrite, LakeWriteError
 from datalake.tmdb import TmdbAuthError, TmdbError, TmdbNotFound
 from tests.conftest import REPO
 
@@ -43,6 +43,8 @@ RETRIED = [
     TmdbError("TMDB answered 429", url=URL, status=429),
     TmdbError(f"TMDB answered too slowly at {URL} (read timeout 30 s)", url=URL),
     LakeWriteError("Could not write s3://datalake/k at http://127.0.0.1:1: the S3 endpoint is unreachable."),
+    CorruptWrite("s3://datalake/k at http://127.0.0.1:1 did not land whole in 3 attempts (last: BadDigest)"),
+    CorruptRead("s3://datalake/k failed its checksum as it was read (CRC32 differs)"),
     EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
     ClientError({"Error": {"Code": "SlowDown"}}, "PutObject"),
     S3UploadFailedError("An error occurred (InternalError) when calling the UploadPart operation"),

@@ -13,9 +13,9 @@ from datalake.landing import (
     ContractCheckedStream,
     ExpectedETag,
     ProgressLog,
-    landing_mismatch,
     logging_progress,
 )
+from datalake.storage import stored_mismatch
 
 BODY = b"id|x\n1|2\n"
 MD5 = hashlib.md5(BODY).hexdigest()
@@ -32,14 +32,14 @@ def no_head() -> dict:
 
 
 def test_a_response_etag_equal_to_the_expected_one_proves_the_object():
-    assert landing_mismatch({"ETag": f'"{MD5}"'}, facts(), MD5, no_head) is None
-    assert landing_mismatch({"ETag": f'"{MD5}-3"'}, facts(), f"{MD5}-3", no_head) is None
+    assert stored_mismatch({"ETag": f'"{MD5}"'}, MD5, len(BODY), no_head) is None
+    assert stored_mismatch({"ETag": f'"{MD5}-3"'}, f"{MD5}-3", len(BODY), no_head) is None
 
 
 def test_a_different_etag_is_a_mismatch_named_with_both_values():
-    problem = landing_mismatch({"ETag": '"' + "0" * 32 + '"'}, facts(), MD5, no_head)
-    assert problem == f"ETag {'0' * 32}, expected {MD5} for the bytes read"
-    assert "ETag" in landing_mismatch({"ETag": f'"{MD5}-2"'}, facts(), f"{MD5}-3", no_head)
+    problem = stored_mismatch({"ETag": '"' + "0" * 32 + '"'}, MD5, len(BODY), no_head)
+    assert problem == f"ETag {'0' * 32}, expected {MD5} for the bytes sent"
+    assert "ETag" in stored_mismatch({"ETag": f'"{MD5}-2"'}, f"{MD5}-3", len(BODY), no_head)
 
 
 @pytest.mark.parametrize("response", [
@@ -49,9 +49,9 @@ def test_a_different_etag_is_a_mismatch_named_with_both_values():
     {},
 ], ids=["kms", "customer-key", "other-etag", "no-etag"])
 def test_without_an_md5_etag_the_size_from_head_decides(response):
-    assert landing_mismatch(response, facts(), MD5, lambda: {"ContentLength": len(BODY)}) is None
+    assert stored_mismatch(response, MD5, len(BODY), lambda: {"ContentLength": len(BODY)}) is None
     assert (
-        landing_mismatch(response, facts(), MD5, lambda: {"ContentLength": 3})
+        stored_mismatch(response, MD5, len(BODY), lambda: {"ContentLength": 3})
         == f"size 3 bytes, expected {len(BODY)}"
     )
 
