@@ -17,9 +17,10 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, PartitionedAssetTimetable, dag
 
-from datalake import assets, report_tasks, settings
-from datalake.operators import lineage_task
-from datalake.retry_rules import TASK_DEFAULTS
+from datalake import settings
+from datalake.airflow import assets, report_tasks
+from datalake.airflow.operators import lineage_task
+from datalake.airflow.retry_rules import TASK_DEFAULTS
 
 DAG_ID = settings.REPORT_DAG_ID
 

@@ -67,7 +67,17 @@ def _datalake_imports(module: Path) -> set[str]:
             and (node.module or "").startswith("datalake.")
         ):
             found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
     return found
+
+
+def _module_files(name: str) -> list[Path]:
+    """The files that importing the dotted ``datalake`` module ``name`` runs: each package's
+    ``__init__.py`` on the way, then the module itself (nothing for a name that is no module)."""
+    parts = name.split(".")[1:]
+    files = [PACKAGE.joinpath(*parts[:depth], "__init__.py") for depth in range(len(parts) + 1)]
+    files.append(PACKAGE.joinpath(*parts).with_suffix(".py"))
+    return [path for path in files if path.is_file()]
 
 
 def handler_modules() -> set[Path]:
@@ -80,7 +90,7 @@ def handler_modules() -> set[Path]:
         if module in reached:
             continue
         reached.add(module)
-        pending += [PACKAGE / f"{name.split('.', 1)[1]}.py" for name in _datalake_imports(module)]
+        pending += [path for name in _datalake_imports(module) for path in _module_files(name)]
     return reached - {HANDLER}
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV
+from datalake.airflow.tasks import RATE_LIMIT_REDIS_URL_ENV
 from datalake.settings import RAW_DAG_ID
 from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries

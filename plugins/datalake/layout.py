@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from datalake.csv_files import CsvFile
+from datalake.csvs.files import CsvFile
 
 CSV_ROOT = "Raw/Local/CSV"
 TMDB_ROOT = "Raw/TMDB/JSON"

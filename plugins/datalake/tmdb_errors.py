@@ -1,5 +1,5 @@
 """TMDB's failures by meaning, in a module of their own: the retry rules, read whenever a DAG file is
-parsed, name them without loading the HTTP client that raises them (``datalake.tmdb``)."""
+parsed, name them without loading the HTTP client that raises them (``datalake.tmdb.client``)."""
 
 from __future__ import annotations
 

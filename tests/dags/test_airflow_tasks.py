@@ -9,7 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from datalake import airflow_tasks, assets, settings
+from datalake import settings
+from datalake.airflow import assets
+from datalake.airflow import tasks as airflow_tasks
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
 
@@ -26,7 +28,7 @@ def test_the_tmdb_connection_gives_base_url_credential_and_rate(monkeypatch):
 
 
 def test_a_redis_named_in_the_extra_keeps_the_budget_for_the_whole_cluster(monkeypatch):
-    from datalake.rate_limit import RateLimiter, SharedRateLimiter
+    from datalake.tmdb.rate_limit import RateLimiter, SharedRateLimiter
 
     monkeypatch.delenv(airflow_tasks.RATE_LIMIT_REDIS_URL_ENV, raising=False)
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN)
@@ -37,7 +39,7 @@ def test_a_redis_named_in_the_extra_keeps_the_budget_for_the_whole_cluster(monke
 
 
 def test_the_environment_names_the_shared_store_when_the_extra_does_not(monkeypatch):
-    from datalake.rate_limit import SharedRateLimiter
+    from datalake.tmdb.rate_limit import SharedRateLimiter
 
     monkeypatch.setenv(airflow_tasks.RATE_LIMIT_REDIS_URL_ENV, "redis://127.0.0.1:1/0")
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN)
@@ -57,7 +59,7 @@ def test_a_missing_credential_is_refused_clearly(monkeypatch):
 
 
 def test_csv_sources_default_to_the_samples_and_follow_their_variables():
-    from datalake.csv_files import MOVIES
+    from datalake.csvs.files import MOVIES
 
     template = airflow_tasks.csv_source_template(MOVIES)
     assert "var.value.get('movies_csv'" in template

@@ -19,9 +19,10 @@ import polars as pl
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from datalake import layout, manifest, settings
-from datalake.csv_files import SERIES
-from datalake.ranking import DiscoverQuery
+from datalake import layout, settings
+from datalake.csvs.files import SERIES
+from datalake.lake import manifest
+from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.services import CATALOG, tmdb_sandbox
 from tests.catalog import expected_top
 from tests.conftest import REPO, TEST_BUCKET

@@ -15,7 +15,8 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import ParamValidationError
 
-from datalake import assets, report_tasks, settings
+from datalake import settings
+from datalake.airflow import assets, report_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = settings.REPORT_DAG_ID
@@ -62,7 +63,7 @@ def test_the_partition_param_is_empty_or_a_date(dag):
 
 def test_parsing_loads_neither_the_report_nor_its_libraries():
     """The DAG processor parses the file often: polars, matplotlib and the report load only in the task."""
-    heavy = ("polars", "matplotlib", "datalake.report", "datalake.tmdb")
+    heavy = ("polars", "matplotlib", "datalake.report.comparison", "datalake.tmdb.client")
     code = (
         f"import runpy, sys; runpy.run_path({str(REPO / 'dags' / (DAG_ID + '.py'))!r});"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"

@@ -11,10 +11,12 @@ from airflow.sdk import RetryAction
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from datalake import manifest, params, retry_rules, settings
-from datalake.csv_contract import CsvContractError
-from datalake.storage import LakeWriteError
-from datalake.tmdb import TmdbAuthError, TmdbError, TmdbNotFound
+from datalake import run_params, settings
+from datalake.airflow import retry_rules
+from datalake.csvs.contract import CsvContractError
+from datalake.lake import manifest
+from datalake.lake.storage import LakeWriteError
+from datalake.tmdb.client import TmdbAuthError, TmdbError, TmdbNotFound
 from tests.conftest import REPO
 
 URL = "http://127.0.0.1:1/3/tv/1"
@@ -23,7 +25,7 @@ URL = "http://127.0.0.1:1/3/tv/1"
 def unknown_parameter() -> ValueError:
     """What ``open_partition`` raises for ``conf={"topn": 5}``, from the code itself."""
     with pytest.raises(ValueError) as refused:
-        params.check_known({**params.RUN_DEFAULTS, "topn": 5})
+        run_params.check_known({**run_params.RUN_DEFAULTS, "topn": 5})
     return refused.value
 
 

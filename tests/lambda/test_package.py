@@ -23,7 +23,9 @@ def entries(zip_path: Path) -> list[zipfile.ZipInfo]:
 
 def test_it_holds_the_handler_the_shared_package_and_its_dependencies(lambda_zip):
     names = {entry.filename for entry in entries(lambda_zip)}
-    assert {"handler.py", "datalake/__init__.py", "datalake/tmdb_ingest.py", "datalake/params.py"} <= names
+    assert {"handler.py", "datalake/__init__.py", "datalake/tmdb/ingest.py", "datalake/run_params.py"} <= (
+        names
+    )
     top_level = {name.split("/")[0] for name in names}
     metadata = {name for name in top_level if name.endswith(".dist-info")}
     assert {name.split("-")[0] for name in metadata} == DEPENDENCIES
@@ -33,8 +35,8 @@ def test_it_holds_the_handler_the_shared_package_and_its_dependencies(lambda_zip
 def test_it_leaves_out_airflow_tests_secrets_bytecode_and_the_runtimes_sdk(lambda_zip):
     names = [entry.filename for entry in entries(lambda_zip)]
     left_out = (
-        "airflow_tasks.py", "assets.py", "operators.py", "report_tasks.py", "report.py", "report_files.py",
-        "history.py",
+        "airflow/tasks.py", "airflow/assets.py", "airflow/operators.py", "airflow/report_tasks.py",
+        "report/comparison.py", "report/files.py", "report/history.py",
     )
     for glue in left_out:
         assert f"datalake/{glue}" not in names
@@ -75,17 +77,20 @@ def airflow_imports(module: Path) -> str | None:
 def test_only_the_modules_the_package_docstring_names_import_airflow_and_where_it_says():
     import datalake
 
-    found = {path.stem: where for path in sorted(Path(build.PACKAGE).glob("*.py"))
+    found = {path.relative_to(build.PACKAGE).as_posix(): where for path in sorted(build.PACKAGE.rglob("*.py"))
              if (where := airflow_imports(path))}
     assert found == {
-        "operators": "at import",
-        "retry_rules": "at import",
-        "assets": "at import",
-        "airflow_tasks": "in functions",
+        "airflow/operators.py": "at import",
+        "airflow/retry_rules.py": "at import",
+        "airflow/assets.py": "at import",
+        "airflow/tasks.py": "in functions",
     }
     docstring = " ".join(datalake.__doc__.split())
-    assert "``datalake.operators``, ``datalake.assets`` and ``datalake.retry_rules`` at import" in docstring
-    assert "``datalake.airflow_tasks`` only inside its functions" in docstring
+    assert (
+        "``datalake.airflow.operators``, ``datalake.airflow.assets`` and ``datalake.airflow.retry_rules`` "
+        "at import" in docstring
+    )
+    assert "``datalake.airflow.tasks`` only inside its functions" in docstring
 
 
 def test_it_holds_exactly_the_modules_the_handler_reaches(lambda_zip):
@@ -96,15 +101,18 @@ def test_it_holds_exactly_the_modules_the_handler_reaches(lambda_zip):
     }
     assert packaged == {
         "__init__.py",
-        "csv_files.py",
+        "csvs/__init__.py",
+        "csvs/files.py",
+        "lake/__init__.py",
+        "lake/storage.py",
         "layout.py",
-        "params.py",
-        "ranking.py",
-        "rate_limit.py",
-        "storage.py",
-        "tmdb.py",
+        "run_params.py",
+        "tmdb/__init__.py",
+        "tmdb/client.py",
+        "tmdb/ingest.py",
+        "tmdb/ranking.py",
+        "tmdb/rate_limit.py",
         "tmdb_errors.py",
-        "tmdb_ingest.py",
     }
 
 
@@ -112,8 +120,8 @@ def test_every_module_imports_with_only_the_zip_and_the_runtimes_sdk(lambda_zip,
     with zipfile.ZipFile(lambda_zip) as archive:
         archive.extractall(tmp_path / "task")
     modules = ["handler"] + sorted(
-        f"datalake.{path.stem}"
-        for path in (tmp_path / "task" / "datalake").glob("*.py")
+        "datalake." + ".".join(path.relative_to(tmp_path / "task" / "datalake").with_suffix("").parts)
+        for path in (tmp_path / "task" / "datalake").rglob("*.py")
         if path.stem != "__init__"
     )
     path = os.pathsep.join([str(tmp_path / "task"), str(link_runtime_libraries(tmp_path / "runtime"))])

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from datalake import layout
-from datalake.parity import PARITY_PREFIX, Difference, compare, summary
+from datalake.lake.parity import PARITY_PREFIX, Difference, compare, summary
 
 DAY = date(2026, 11, 27)
 IDS = [209867, 31911]

@@ -13,12 +13,14 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from datalake import layout, manifest, params, settings, tmdb_ingest
-from datalake.operators import LambdaParityOperator
-from datalake.parity import PARITY_PREFIX
-from datalake.ranking import DiscoverQuery
-from datalake.storage import S3ObjectStore
-from datalake.tmdb import TmdbClient
+from datalake import layout, run_params, settings
+from datalake.airflow.operators import LambdaParityOperator
+from datalake.lake import manifest
+from datalake.lake.parity import PARITY_PREFIX
+from datalake.lake.storage import S3ObjectStore
+from datalake.tmdb import ingest as tmdb_ingest
+from datalake.tmdb.client import TmdbClient
+from datalake.tmdb.ranking import DiscoverQuery
 from tests.conftest import TEST_BUCKET
 
 DAY = date(2026, 4, 1)
@@ -54,7 +56,7 @@ def run(monkeypatch, local_s3, lambda_endpoint, day: date = DAY, function_name: 
         run_after=datetime.now(UTC),
     )
     context = {
-        "params": {name: getattr(params.DEFAULTS, name) for name in params.SCHEMAS},
+        "params": {name: getattr(run_params.DEFAULTS, name) for name in run_params.SCHEMAS},
         "dag_run": dag_run,
     }
     return operator.execute(context)

@@ -11,8 +11,8 @@ from pathlib import Path
 from cfnlint.decode import decode
 
 from datalake import layout
-from datalake.csv_files import CSV_FILES
-from datalake.parity import PARITY_PREFIX
+from datalake.csvs.files import CSV_FILES
+from datalake.lake.parity import PARITY_PREFIX
 from lambda_function import build
 from sandbox.lambda_app import LocalFunction
 from tests.conftest import REPO

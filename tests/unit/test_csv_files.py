@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from datalake.csv_files import CSV_FILES, MOVIES, SERIES, csv_file_named
+from datalake.csvs.files import CSV_FILES, MOVIES, SERIES, csv_file_named
 
 
 def test_movies_header_is_the_bootcamp_one():

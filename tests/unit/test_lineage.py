@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from datalake import lineage
-from datalake.lineage import LineageDataset
+from datalake.lake import lineage
+from datalake.lake.lineage import LineageDataset
 
 
 def test_a_lake_object_is_named_by_bucket_and_key():

@@ -8,9 +8,10 @@ from datetime import date
 
 import pytest
 
-from datalake import layout, manifest, settings
-from datalake.csv_files import SERIES
-from datalake.storage import S3ObjectStore
+from datalake import layout, settings
+from datalake.csvs.files import SERIES
+from datalake.lake import manifest
+from datalake.lake.storage import S3ObjectStore
 from tests.conftest import TEST_BUCKET
 
 DAG_ID = settings.RAW_DAG_ID

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from datalake.rate_limit import RateLimiter
+from datalake.tmdb.rate_limit import RateLimiter
 
 RATE = 35.0
 

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from urllib3.util.retry import Retry
 
-from datalake.ranking import DiscoverQuery
-from datalake.tmdb import TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound, auth_kind
+from datalake.tmdb.client import TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound, auth_kind
+from datalake.tmdb.ranking import DiscoverQuery
 
 V3_KEY = "0123456789abcdef0123456789abcdef"
 V4_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
@@ -239,7 +239,7 @@ def test_a_retry_after_beyond_the_deadline_is_not_waited_for(scripted):
 def test_the_longest_retry_after_honoured_fits_in_the_default_deadline():
     from urllib3 import HTTPResponse
 
-    from datalake.tmdb import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, DeadlineRetry, default_retry
+    from datalake.tmdb.client import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, DeadlineRetry, default_retry
 
     retry = DeadlineRetry.following(
         default_retry(), deadline=DEFAULT_DEADLINE, attempt_timeout=sum(DEFAULT_TIMEOUT)
@@ -309,7 +309,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(scripted):
 def test_a_huge_retry_after_is_bounded():
     from urllib3 import HTTPResponse
 
-    from datalake.tmdb import MAX_RETRY_AFTER, default_retry
+    from datalake.tmdb.client import MAX_RETRY_AFTER, default_retry
 
     response = HTTPResponse(status=429, headers={"Retry-After": "86400"})
     assert default_retry().get_retry_after(response) == MAX_RETRY_AFTER

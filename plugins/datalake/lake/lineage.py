@@ -1,7 +1,7 @@
 """What a task read and wrote, named as OpenLineage names datasets; no Airflow here.
 
 The task bodies record their inputs and outputs while they run (``record``); the operator that runs
-them (``datalake.operators``) hands what was recorded to the OpenLineage provider when the task ends.
+them (``datalake.airflow.operators``) hands what was recorded to the OpenLineage provider when the task ends.
 Outside such a run (the Lambda, a unit test) recording does nothing.
 """
 

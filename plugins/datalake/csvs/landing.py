@@ -14,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from datalake.csv_contract import CsvContract, CsvFacts, open_csv
-from datalake.csv_files import CsvFile
+from datalake.csvs.contract import CsvContract, CsvFacts, open_csv
+from datalake.csvs.files import CsvFile
 
 _MD5_ETAG = re.compile(r'"?([0-9a-f]{32}(?:-\d+)?)"?')
 _COMPLETING_CALLS = ("PutObject", "CompleteMultipartUpload")

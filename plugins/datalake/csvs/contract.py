@@ -4,7 +4,7 @@ Constant memory: the file is read in chunks, never whole. The field count of eve
 checked at C speed by reducing each chunk to its delimiters and newlines (``bytes.translate``)
 and comparing that with the shape a valid chunk must have; only a failing chunk is split into
 lines to find the line to name. ``CsvContract`` takes the bytes in whatever chunks they come, so
-the same pass can run while the bytes are on their way to the lake (see ``datalake.landing``).
+the same pass can run while the bytes are on their way to the lake (see ``datalake.csvs.landing``).
 
 Bounded too: the header must end within ``HEADER_BOUND`` bytes, a data line is never held (only its
 delimiters, and no more of them than a valid line has), and a message quotes at most an excerpt of
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from datalake.csv_files import DELIMITER, CsvFile
+from datalake.csvs.files import DELIMITER, CsvFile
 
 CHUNK_BYTES = 1 << 20
 HEADER_BOUND = 64 * 1024

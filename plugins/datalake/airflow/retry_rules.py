@@ -18,8 +18,8 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from datalake.csv_contract import CsvContractError
-from datalake.storage import LakeWriteError
+from datalake.csvs.contract import CsvContractError
+from datalake.lake.storage import LakeWriteError
 from datalake.tmdb_errors import TmdbAuthError, TmdbError, TmdbNotFound
 
 BROKEN_CONTRACT = RetryRule(

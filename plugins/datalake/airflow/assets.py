@@ -15,7 +15,7 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from datalake import layout
-from datalake.csv_files import CsvFile
+from datalake.csvs.files import CsvFile
 
 SCHEME = "x-datalake"
 

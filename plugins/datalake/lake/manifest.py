@@ -5,8 +5,8 @@ retracts its manifest (``retract_manifest``), so a run that fails half-way leave
 incomplete rather than a manifest that no longer describes its objects. Entries are sorted by key,
 so re-running a date yields the same entries for objects whose bytes did not change.
 
-``airflow_tasks.close_partition`` adds the run's day-over-day ``checks`` (``datalake.checks``) against the
-previous complete partition, which ``previous_manifest`` finds by listing the manifests.
+``airflow_tasks.close_partition`` adds the run's day-over-day ``checks`` (``datalake.lake.checks``) against
+the previous complete partition, which ``previous_manifest`` finds by listing the manifests.
 
 Readers take a partition only through ``read_manifest`` and ``read_listed``: no manifest, or an
 object whose size or SHA-256 differs from its entry, is refused naming the key.
@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datalake import layout
-from datalake.storage import LakeWriteError, S3ObjectStore, StoredObject, describe_s3_failure
+from datalake.lake.storage import LakeWriteError, S3ObjectStore, StoredObject, describe_s3_failure
 
 
 class PartitionIncomplete(ValueError):

@@ -4,7 +4,7 @@ Pure (no Airflow), so it runs in a task, a test or a notebook alike: it reads on
 objects (the manifest's ranking, the ``tv_{id}.json`` bodies, ``series.csv``) through any boto3 S3
 client, joins them with polars, and renders the table as Parquet, CSV, Markdown and one
 self-contained HTML page with two matplotlib charts, the partition's day-over-day checks and a link to
-the history (``datalake.history``): the files are ``datalake.report_files``.
+the history (``datalake.report.history``): the files are ``datalake.report.files``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 import polars as pl
 
 from datalake import layout, settings
-from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
+from datalake.csvs.files import DELIMITER, NULL_MARKER, SERIES
 
 # PartitionChanged and PartitionIncomplete: what read_partition raises, named here for the report's callers.
-from datalake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
+from datalake.lake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
 
 SCHEMA: dict[str, pl.DataType] = {
     "rank": pl.Int32(),

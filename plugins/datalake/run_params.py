@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from datalake.ranking import DiscoverQuery
+from datalake.tmdb.ranking import DiscoverQuery
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "top_n": {

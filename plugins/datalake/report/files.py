@@ -16,9 +16,10 @@ from typing import Any
 
 import polars as pl
 
-from datalake import checks, layout, settings
-from datalake.report import DISPLAY, Report, display_rows
-from datalake.storage import S3ObjectStore, StoredObject
+from datalake import layout, settings
+from datalake.lake import checks
+from datalake.lake.storage import S3ObjectStore, StoredObject
+from datalake.report.comparison import DISPLAY, Report, display_rows
 
 LOCALIZED = frozenset({"name", "genres"})
 """The columns TMDB translates into the run's ``language``; the rest of the page is in English."""

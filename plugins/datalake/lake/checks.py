@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from datalake import layout
-from datalake.csv_files import CSV_FILES, CsvFile
+from datalake.csvs.files import CSV_FILES, CsvFile
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 

@@ -20,8 +20,10 @@ from typing import Any
 import polars as pl
 from botocore.exceptions import ClientError
 
-from datalake import checks, layout, manifest, report_files, settings
-from datalake.storage import S3ObjectStore, StoredObject
+from datalake import layout, settings
+from datalake.lake import checks, manifest
+from datalake.lake.storage import S3ObjectStore, StoredObject
+from datalake.report import files as report_files
 
 SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),

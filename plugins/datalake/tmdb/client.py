@@ -32,8 +32,8 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from datalake.layout import utc_timestamp
-from datalake.ranking import DiscoverQuery
-from datalake.rate_limit import DEFAULT_PER_SECOND, limiter_for
+from datalake.tmdb.ranking import DiscoverQuery
+from datalake.tmdb.rate_limit import DEFAULT_PER_SECOND, limiter_for
 from datalake.tmdb_errors import TmdbAuthError, TmdbError, TmdbNotFound
 
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
