@@ -30,7 +30,7 @@ def test_the_tmdb_connection_gives_base_url_credential_and_rate(monkeypatch):
 def test_a_redis_named_in_the_extra_keeps_the_budget_for_the_whole_cluster(monkeypatch):
     from datalake.tmdb.rate_limit import RateLimiter, SharedRateLimiter
 
-    monkeypatch.delenv(airflow_tasks.RATE_LIMIT_REDIS_URL_ENV, raising=False)
+    monkeypatch.delenv(settings.RATE_LIMIT_REDIS_URL_ENV, raising=False)
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN)
     assert isinstance(airflow_tasks.tmdb_client().rate_limiter, RateLimiter)
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN,
@@ -41,7 +41,7 @@ def test_a_redis_named_in_the_extra_keeps_the_budget_for_the_whole_cluster(monke
 def test_the_environment_names_the_shared_store_when_the_extra_does_not(monkeypatch):
     from datalake.tmdb.rate_limit import SharedRateLimiter
 
-    monkeypatch.setenv(airflow_tasks.RATE_LIMIT_REDIS_URL_ENV, "redis://127.0.0.1:1/0")
+    monkeypatch.setenv(settings.RATE_LIMIT_REDIS_URL_ENV, "redis://127.0.0.1:1/0")
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN)
     assert isinstance(airflow_tasks.tmdb_client().rate_limiter, SharedRateLimiter)
 

@@ -1,2 +1,2 @@
-"""The Airflow glue: the operators, the assets, the retry rules and the task functions the DAG files call;
-the one folder of the package that imports Airflow."""
+"""The Airflow glue: the operators, the assets, the retry rules and the task functions the DAG files call.
+They read connections, Variables and the run's facts, and hand plain values to the layers below."""

@@ -7,7 +7,7 @@ backoff (no rule sets a delay of its own). What no rule names takes the task's o
 
 Rules are tried in order and the first that matches decides: the specific TMDB errors before
 ``TmdbError``, the contract before ``ValueError``. Airflow stores a rule's reason with the task
-instance and logs it. An Airflow module: both DAG files take ``TASK_DEFAULTS`` as their ``default_args``.
+instance and logs it. Both DAG files take ``TASK_DEFAULTS`` as their ``default_args``.
 """
 
 from __future__ import annotations

@@ -30,9 +30,6 @@ log = logging.getLogger(__name__)
 
 INCLUDE_DATA = Path(__file__).resolve().parents[3] / "include" / "data"
 
-RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
-"""Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""
-
 BUCKET_TEMPLATE = f"{{{{ var.value.get('{settings.BUCKET_VARIABLE}', '{settings.DEFAULT_BUCKET}') }}}}"
 """The lake's bucket in an operator's templated field: what ``lake_bucket`` reads in a task."""
 
@@ -99,7 +96,7 @@ def tmdb_client() -> TmdbClient:
         )
     rate = float(connection.extra_dejson.get("requests_per_second", DEFAULT_PER_SECOND))
     redis_url = connection.extra_dejson.get("rate_limit_redis_url") or os.environ.get(
-        RATE_LIMIT_REDIS_URL_ENV
+        settings.RATE_LIMIT_REDIS_URL_ENV
     )
     return TmdbClient(connection.password, base_url, requests_per_second=rate, rate_limit_redis_url=redis_url)
 

@@ -1,6 +1,6 @@
 """Day-over-day checks: a new partition's manifest against the previous complete partition's.
 
-Pure (no Airflow, no S3): two manifests in, a list of checks out. What they compare is what a manifest
+Pure (no S3): two manifests in, a list of checks out. What they compare is what a manifest
 records: each CSV's rows (``records``) and bytes, and the TMDB ranking (id, name, vote average and count
 per rank). A header or column-count change is no check: the CSV contract refuses it before upload.
 

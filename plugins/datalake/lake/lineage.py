@@ -1,4 +1,4 @@
-"""What a task read and wrote, named as OpenLineage names datasets; no Airflow here.
+"""What a task read and wrote, named as OpenLineage names datasets.
 
 The task bodies record their inputs and outputs while they run (``record``); the operator that runs
 them (``datalake.airflow.operators``) hands what was recorded to the OpenLineage provider when the task ends.

@@ -1,6 +1,6 @@
 """The question the lake exists for: how do the top-ranked anime series compare, on TMDB and on IMDb?
 
-Pure (no Airflow), so it runs in a task, a test or a notebook alike: it reads one partition's raw
+It runs in a task, a test or a notebook alike: it reads one partition's raw
 objects (the manifest's ranking, the ``tv_{id}.json`` bodies, ``series.csv``) through any boto3 S3
 client, joins them with polars, and renders the table as Parquet, CSV, Markdown and one
 self-contained HTML page with two matplotlib charts, the partition's day-over-day checks and a link to

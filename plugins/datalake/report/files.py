@@ -1,7 +1,7 @@
 """The report's four files: Parquet, CSV, Markdown and one self-contained HTML page with two matplotlib
 charts, the partition's day-over-day checks and a link to the history.
 
-Pure (no Airflow). Every format is built in memory before the first PUT, so a failure while rendering
+Every format is built in memory before the first PUT, so a failure while rendering
 writes nothing, and a re-run replaces all four.
 """
 

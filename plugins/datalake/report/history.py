@@ -1,6 +1,6 @@
 """The ranking over time: every reported partition's top series, and the day-over-day checks of each.
 
-Pure (no Airflow). Built from what is already refined, never from the raw bodies again: each complete
+Built from what is already refined, never from the raw bodies again: each complete
 partition's manifest (its checks) and its report's ``top10.parquet`` (its ranked rows). A complete partition
 whose report is not written yet is named on the page and left out of the rows. Both files are rendered in
 memory before the first PUT, so a failure while rendering writes nothing, and each run replaces both.
