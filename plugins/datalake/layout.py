@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from datalake.csvs.files import CsvFile
+from datalake.errors import InvalidParameter
 
 CSV_ROOT = "Raw/Local/CSV"
 TMDB_ROOT = "Raw/TMDB/JSON"
@@ -32,7 +33,7 @@ def day_of_partition_key(key: str) -> date:
     except ValueError:
         day = None
     if day is None or partition_key(day) != key:
-        raise ValueError(
+        raise InvalidParameter(
             f"Partition key {key!r} is not a day of the lake: expected YYYY-MM-DD, e.g. 2026-11-27."
         )
     return day

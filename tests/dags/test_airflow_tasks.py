@@ -12,6 +12,7 @@ import pytest
 from datalake import settings
 from datalake.airflow import assets
 from datalake.airflow import tasks as airflow_tasks
+from datalake.errors import InvalidConnection, InvalidParameter
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
 
@@ -48,13 +49,13 @@ def test_the_environment_names_the_shared_store_when_the_extra_does_not(monkeypa
 
 def test_a_host_without_scheme_is_refused_clearly(monkeypatch):
     connect(monkeypatch, host="api.themoviedb.org", password=TOKEN)
-    with pytest.raises(ValueError, match="host must be the TMDB base URL, e.g. https://api.themoviedb.org/3"):
+    with pytest.raises(InvalidConnection, match="host must be the TMDB base URL, e.g. https://api.themoviedb.org/3"):
         airflow_tasks.tmdb_client()
 
 
 def test_a_missing_credential_is_refused_clearly(monkeypatch):
     connect(monkeypatch, host="https://api.themoviedb.org/3")
-    with pytest.raises(ValueError, match="has no password"):
+    with pytest.raises(InvalidConnection, match="has no password"):
         airflow_tasks.tmdb_client()
 
 
@@ -87,7 +88,8 @@ def test_a_run_without_partition_key_writes_under_its_logical_date_else_its_run_
 
 
 def test_a_partition_key_that_is_no_day_is_refused_naming_it():
-    with pytest.raises(ValueError, match="Partition key '2026-11-27T00:00:00' is not a day of the lake"):
+    not_a_day = "Partition key '2026-11-27T00:00:00' is not a day of the lake"
+    with pytest.raises(InvalidParameter, match=not_a_day):
         airflow_tasks.run_day(dag_run("2026-11-27T00:00:00"))
 
 

@@ -19,10 +19,9 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 from datalake import layout, settings
 from datalake.airflow import assets
 from datalake.airflow.operators import CsvLandingOperator, land_checked_csv
-from datalake.csvs.contract import CsvContractError
 from datalake.csvs.files import MOVIES, SERIES
 from datalake.csvs.landing import ContractCheckedStream, ExpectedETag
-from datalake.lake.storage import LakeWriteError
+from datalake.errors import CsvContractError, LakeWriteError
 from tests.conftest import TEST_BUCKET
 
 ROW = "|".join(["x"] * len(MOVIES.columns)) + "\n"

@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from datalake import layout, run_params, settings
 from datalake.airflow.operators import LambdaParityOperator
 from datalake.csvs.files import MOVIES
+from datalake.errors import PartitionIncomplete
 from datalake.report import comparison
 from tests.conftest import REPO, TEST_BUCKET
 
@@ -107,7 +108,7 @@ def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(da
     after = partition_objects(client, day)
     assert after[page_key] != complete[page_key], "the re-run overwrote TMDB objects"
     assert manifest_key not in after, "the old manifest would vouch for objects it does not describe"
-    with pytest.raises(comparison.PartitionIncomplete, match=f"the raw partition {day} is not complete"):
+    with pytest.raises(PartitionIncomplete, match=f"the raw partition {day} is not complete"):
         comparison.read_partition(client, TEST_BUCKET, day)
     with pytest.raises(AirflowFailException, match=f"the raw partition {day} is not complete"):
         parity_check(day)

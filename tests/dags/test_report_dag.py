@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import ParamValidationError
 
 from datalake import settings
 from datalake.airflow import assets, report_tasks
+from datalake.errors import InvalidParameter
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = settings.REPORT_DAG_ID
@@ -95,5 +96,5 @@ def test_a_manual_run_without_partition_key_reports_on_its_param_else_its_own_da
 
 
 def test_a_partition_key_that_is_no_day_is_refused_naming_it():
-    with pytest.raises(ValueError, match="Partition key 'latest' is not a day of the lake"):
+    with pytest.raises(InvalidParameter, match="Partition key 'latest' is not a day of the lake"):
         report_day("latest")

@@ -55,7 +55,7 @@ def test_a_bad_event_is_an_unhandled_function_error_naming_the_key(lambda_client
     answer, error = invoke(lambda_client, "tmdb_ingest", {"top_n": 0})
     assert answer["StatusCode"] == 200
     assert answer["FunctionError"] == "Unhandled"
-    assert error["errorType"] == "ValueError"
+    assert error["errorType"] == "InvalidParameter"
     assert "'top_n' must be from 1 to 100" in error["errorMessage"]
 
 

@@ -15,6 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from datalake import layout, run_params, settings
 from datalake.airflow.operators import LambdaParityOperator
+from datalake.errors import InvalidParameter
 from datalake.lake import manifest
 from datalake.lake.parity import PARITY_PREFIX
 from datalake.lake.storage import S3ObjectStore
@@ -124,7 +125,7 @@ def test_a_partition_without_manifest_fails_as_incomplete(monkeypatch, local_s3,
     ("invocation_type", "Event"), ("payload", "{}"), ("botocore_config", {}), ("retries", 3),
 ])
 def test_an_argument_the_check_sets_itself_is_refused_naming_why(argument, value):
-    with pytest.raises(ValueError, match=f"sets {argument} itself \\({argument} is "):
+    with pytest.raises(InvalidParameter, match=f"sets {argument} itself \\({argument} is "):
         LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET, **{argument: value})
 
 

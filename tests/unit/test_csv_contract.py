@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from datalake.csvs.contract import CHUNK_BYTES, DECODE_BYTES, CsvContract, CsvContractError, check_csv
+from datalake.csvs.contract import CHUNK_BYTES, DECODE_BYTES, CsvContract, check_csv
 from datalake.csvs.files import MOVIES, SERIES
+from datalake.errors import CsvContractError
 
 ROW = "tt0245429|A Viagem de Chihiro|Sen to Chihiro no kamikakushi|2001|125|Animation|8.6|800000|actress|Chihiro|Rumi Hiiragi|1987|\\N|actress|tt0245429"  # noqa: E501 (verbatim data)
 HEADER = MOVIES.header

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from datalake.csvs import landing
-from datalake.csvs.contract import CsvContractError, CsvFacts
+from datalake.csvs.contract import CsvFacts
 from datalake.csvs.files import MOVIES
 from datalake.csvs.landing import (
     PROGRESS_PATTERN,
@@ -16,6 +16,7 @@ from datalake.csvs.landing import (
     landing_mismatch,
     logging_progress,
 )
+from datalake.errors import CsvContractError
 
 BODY = b"id|x\n1|2\n"
 MD5 = hashlib.md5(BODY).hexdigest()

@@ -6,6 +6,7 @@ from dataclasses import fields
 import pytest
 
 from datalake import run_params
+from datalake.errors import InvalidParameter
 from datalake.tmdb.ranking import DiscoverQuery
 
 
@@ -31,7 +32,7 @@ def test_missing_values_take_the_defaults():
     ],
 )
 def test_bad_values_are_refused_naming_the_parameter(values, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(InvalidParameter, match=message.replace("(", r"\(")):
         run_params.query_from(values)
 
 
@@ -48,7 +49,7 @@ def test_known_parameters_pass():
 
 
 def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones():
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(InvalidParameter) as refused:
         run_params.check_known({"topn": 5, "bogus": "x", "top_n": 3})
     assert str(refused.value) == (
         "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'; the known ones are: "
@@ -62,5 +63,5 @@ def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones(
     ("origin", "origin_country"),
 ])
 def test_a_typo_names_the_parameter_it_resembles(typo, meant):
-    with pytest.raises(ValueError, match=re.escape(f"'{typo}' (did you mean '{meant}'?)")):
+    with pytest.raises(InvalidParameter, match=re.escape(f"'{typo}' (did you mean '{meant}'?)")):
         run_params.check_known({typo: 1})

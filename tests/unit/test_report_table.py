@@ -14,6 +14,7 @@ import pytest
 
 from datalake import layout, settings
 from datalake.csvs.files import DELIMITER, NULL_MARKER, SERIES
+from datalake.errors import InvalidInput, PartitionChanged, PartitionIncomplete
 from datalake.lake.storage import S3ObjectStore
 from datalake.report import comparison
 from datalake.report import files as report_files
@@ -266,7 +267,7 @@ def test_an_empty_ranking_renders_an_empty_report():
 
 
 def test_a_series_file_with_another_header_is_refused():
-    with pytest.raises(ValueError, match="series.csv: expected the columns id|tituloPincipal"):
+    with pytest.raises(InvalidInput, match="series.csv: expected the columns id|tituloPincipal"):
         comparison.imdb_titles(b"id|name\ntt1|x\n")
 
 
@@ -314,7 +315,7 @@ def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_fi
 def test_a_partition_without_manifest_is_named_as_incomplete(local_s3):
     day = date(2026, 1, 3)
     with pytest.raises(
-        comparison.PartitionIncomplete,
+        PartitionIncomplete,
         match=re.escape(
             f"s3://{TEST_BUCKET}/{layout.manifest_key(day, settings.RAW_DAG_ID)} does not exist: "
             "the raw partition 2026-01-03 is not complete"
@@ -326,7 +327,7 @@ def test_a_partition_without_manifest_is_named_as_incomplete(local_s3):
 def test_a_detail_the_manifest_lists_but_the_lake_lacks_is_named(local_s3):
     client, day = local_s3.client(), date(2026, 1, 4)
     put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES[:1])
-    with pytest.raises(comparison.PartitionIncomplete, match=re.escape(layout.details_key(day, 20))):
+    with pytest.raises(PartitionIncomplete, match=re.escape(layout.details_key(day, 20))):
         comparison.read_partition(client, TEST_BUCKET, day)
 
 
@@ -337,7 +338,7 @@ def test_an_object_overwritten_after_its_manifest_is_refused_naming_it(local_s3)
     key = layout.details_key(day, 30)
     client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps({**BODIES[2], "vote_count": 1}).encode())
     changed = re.escape(f"s3://{TEST_BUCKET}/{key} is ")
-    with pytest.raises(comparison.PartitionChanged, match=changed) as refused:
+    with pytest.raises(PartitionChanged, match=changed) as refused:
         comparison.read_partition(client, TEST_BUCKET, day)
     assert "but the manifest of run manual__2026-11-27T00:00:00+00:00 records" in str(refused.value)
     assert f"run {settings.RAW_DAG_ID} for {day} again" in str(refused.value)

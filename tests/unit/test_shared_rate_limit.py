@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from datalake.errors import InvalidParameter
 from datalake.tmdb.rate_limit import RateLimiter, SharedRateLimiter, limiter_for
 
 pytestmark = pytest.mark.skipif(
@@ -66,7 +67,7 @@ def test_a_redis_url_selects_the_shared_store_and_none_the_host_local_one(redis_
 
 
 def test_a_rate_that_is_not_positive_is_refused(redis_url):
-    with pytest.raises(ValueError, match="positive requests per second; got 0"):
+    with pytest.raises(InvalidParameter, match="positive requests per second; got 0"):
         SharedRateLimiter(0, redis_url, "x")
 
 

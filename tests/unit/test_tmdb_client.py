@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from urllib3.util.retry import Retry
 
-from datalake.tmdb.client import TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound, auth_kind
+from datalake.errors import InvalidConnection, InvalidParameter, TmdbAuthError, TmdbError, TmdbNotFound
+from datalake.tmdb.client import TmdbClient, auth_kind
 from datalake.tmdb.ranking import DiscoverQuery
 
 V3_KEY = "0123456789abcdef0123456789abcdef"
@@ -108,7 +109,7 @@ def test_auth_kind_tells_v4_tokens_from_v3_keys():
 
 
 def test_an_unknown_credential_shape_is_refused_without_echoing_it():
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(InvalidConnection) as error:
         TmdbClient("not-a-credential-abc")
     assert "not-a-credential-abc" not in str(error.value)
 
@@ -251,7 +252,8 @@ def test_the_longest_retry_after_honoured_fits_in_the_default_deadline():
 
 @pytest.mark.parametrize("deadline", [0, -1.0])
 def test_a_deadline_that_is_not_positive_is_refused(deadline):
-    with pytest.raises(ValueError, match=rf"deadline must be a number of seconds above 0; got {deadline!r}"):
+    refused = rf"deadline must be a number of seconds above 0; got {deadline!r}"
+    with pytest.raises(InvalidParameter, match=refused):
         TmdbClient(V3_KEY, deadline=deadline)
 
 

@@ -22,7 +22,6 @@ from s3transfer.utils import ChunksizeAdjuster
 from datalake import layout, run_params
 from datalake.airflow import assets
 from datalake.airflow.tasks import announce, run_day
-from datalake.csvs.contract import CsvContractError
 from datalake.csvs.files import CsvFile
 from datalake.csvs.landing import (
     MD5_INSTEAD_OF_CRC32,
@@ -33,8 +32,9 @@ from datalake.csvs.landing import (
     sending_md5s,
     upload_response,
 )
+from datalake.errors import CsvContractError, InvalidParameter, LakeWriteError
 from datalake.lake import lineage, manifest, parity
-from datalake.lake.storage import LakeWriteError, StoredObject, describe_s3_failure
+from datalake.lake.storage import StoredObject, describe_s3_failure
 
 LOG = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
     def __init__(self, *, bucket: str, compare_bytes: str | bool = True, **kwargs: Any):
         if fixed := sorted(self.FIXED_ARGUMENTS.keys() & kwargs.keys()):
             reasons = "; ".join(f"{name} is {self.FIXED_ARGUMENTS[name]}" for name in fixed)
-            raise ValueError(f"LambdaParityOperator sets {', '.join(fixed)} itself ({reasons}).")
+            raise InvalidParameter(f"LambdaParityOperator sets {', '.join(fixed)} itself ({reasons}).")
         super().__init__(
             invocation_type="RequestResponse",
             botocore_config={

@@ -1,13 +1,17 @@
 """Which failures are worth another try: the lake's retry rules, declared once for every task of both DAGs.
 
-A broken CSV contract, a refused credential, an unknown series or a bad setting fails the same way on
-every try, so it fails the task at once. A failure that may heal (S3 or TMDB unreachable, a 5xx, a 429,
-a timeout) is retried within the task's ``retries``, after its ``retry_delay`` grown by its exponential
-backoff (no rule sets a delay of its own). What no rule names takes the task's own retries.
+They are keyed on what an error means (``datalake.errors``), not on the built-in it also is. What is
+``Permanent`` (a broken CSV contract, a refused credential, an unknown series, a parameter, connection, input
+or partition that is not as expected) fails the same way on every try, so it fails the task at once. A
+failure that may heal (S3 or TMDB unreachable, a 5xx, a 429, a timeout) is retried within the task's
+``retries``, after its ``retry_delay`` grown by its exponential backoff (no rule sets a delay of its own).
+What no rule names (a plain ``ValueError`` or ``KeyError`` from a bug, a JSON body that does not parse)
+takes the task's own retries.
 
-Rules are tried in order and the first that matches decides: the specific TMDB errors before
-``TmdbError``, the contract before ``ValueError``. Airflow stores a rule's reason with the task
-instance and logs it. Both DAG files take ``TASK_DEFAULTS`` as their ``default_args``.
+Rules are tried in order and the first that matches decides: the three permanent failures with a reason of
+their own before ``Permanent``, and all of them before ``TmdbError`` (a refused credential is both). Airflow
+stores a rule's reason with the task instance and logs it. Both DAG files take ``TASK_DEFAULTS`` as their
+``default_args``.
 """
 
 from __future__ import annotations
@@ -18,9 +22,14 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from datalake.csvs.contract import CsvContractError
-from datalake.lake.storage import LakeWriteError
-from datalake.tmdb_errors import TmdbAuthError, TmdbError, TmdbNotFound
+from datalake.errors import (
+    CsvContractError,
+    LakeWriteError,
+    Permanent,
+    TmdbAuthError,
+    TmdbError,
+    TmdbNotFound,
+)
 
 BROKEN_CONTRACT = RetryRule(
     exception=CsvContractError,
@@ -37,10 +46,10 @@ UNKNOWN_SERIES = RetryRule(
     action=RetryAction.FAIL,
     reason="TMDB has no such resource (404): another try asks for the same one.",
 )
-BAD_SETTING = RetryRule(
-    exception=ValueError,
+PERMANENT = RetryRule(
+    exception=Permanent,
     action=RetryAction.FAIL,
-    reason="A parameter, connection or input is not as expected: another try reads the same.",
+    reason="A parameter, connection, input or partition is not as expected: another try reads the same.",
 )
 TRANSIENT_SERVICE_ERROR = RetryRule(
     exception=[TmdbError, LakeWriteError, BotoCoreError, ClientError, S3UploadFailedError],
@@ -49,7 +58,7 @@ TRANSIENT_SERVICE_ERROR = RetryRule(
 )
 
 RETRY_POLICY = ExceptionRetryPolicy(
-    rules=[BROKEN_CONTRACT, REFUSED_CREDENTIAL, UNKNOWN_SERIES, BAD_SETTING, TRANSIENT_SERVICE_ERROR]
+    rules=[BROKEN_CONTRACT, REFUSED_CREDENTIAL, UNKNOWN_SERIES, PERMANENT, TRANSIENT_SERVICE_ERROR]
 )
 
 TASK_DEFAULTS = {

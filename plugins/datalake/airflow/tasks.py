@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from datalake import layout, settings
 from datalake.csvs.files import CsvFile
+from datalake.errors import InvalidConnection
 from datalake.lake import lineage
 from datalake.lake.storage import S3ObjectStore
 from datalake.run_params import check_known, query_from
@@ -85,12 +86,12 @@ def tmdb_client() -> TmdbClient:
     connection = BaseHook.get_connection(settings.TMDB_CONN_ID)
     base_url = connection.host or ""
     if "://" not in base_url:
-        raise ValueError(
+        raise InvalidConnection(
             f"Connection '{settings.TMDB_CONN_ID}': host must be the TMDB base URL, "
             f"e.g. https://api.themoviedb.org/3; got {base_url!r}."
         )
     if not connection.password:
-        raise ValueError(
+        raise InvalidConnection(
             f"Connection '{settings.TMDB_CONN_ID}' has no password: "
             "set it to a TMDB v4 read-access token or v3 API key."
         )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from datalake.csvs.files import DELIMITER, CsvFile
+from datalake.errors import CsvContractError
 
 CHUNK_BYTES = 1 << 20
 HEADER_BOUND = 64 * 1024
@@ -43,16 +44,6 @@ _NOT_REGULAR = {
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
 }
-
-
-class CsvContractError(ValueError):
-    """The file breaks its dataset's contract; the message names the file, the line and what was expected."""
-
-    def __init__(self, path: Path, line: int | None, problem: str):
-        where = f"{path}: line {line}" if line else str(path)
-        super().__init__(f"{where}: {problem}")
-        self.path = path
-        self.line = line
 
 
 @dataclass(frozen=True)

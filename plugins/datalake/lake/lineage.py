@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from datalake.errors import InvalidParameter
+
 
 @dataclass(frozen=True)
 class LineageDataset:
@@ -42,7 +44,7 @@ def web_endpoint(url: str) -> LineageDataset:
     """
     parts = urlsplit(url)
     if not parts.scheme or not parts.hostname:
-        raise ValueError(f"Not an absolute URL: {url!r}")
+        raise InvalidParameter(f"Not an absolute URL: {url!r}")
     host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
     return LineageDataset(f"{parts.scheme}://{host}", parts.path or "/")
 

@@ -23,18 +23,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datalake import layout
-from datalake.lake.storage import LakeWriteError, S3ObjectStore, StoredObject, describe_s3_failure
-
-
-class PartitionIncomplete(ValueError):
-    """The raw partition lacks its manifest or an object the manifest lists: nothing to read yet.
-
-    A ValueError, like the package's other permanent failures: retrying within the run cannot heal it.
-    """
-
-
-class PartitionChanged(ValueError):
-    """An object differs from what the partition's manifest records: it was overwritten after that run."""
+from datalake.errors import LakeWriteError, PartitionChanged, PartitionIncomplete
+from datalake.lake.storage import S3ObjectStore, StoredObject, describe_s3_failure
 
 
 def build_manifest(

@@ -9,6 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from datalake.errors import LakeWriteError
+
 
 @dataclass(frozen=True)
 class StoredObject:
@@ -26,10 +28,6 @@ class StoredObject:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class LakeWriteError(RuntimeError):
-    """The lake could not be written; the message names endpoint, bucket and key, never credentials."""
 
 
 def describe_s3_failure(error: Exception, client: Any, bucket: str, key: str) -> str:

@@ -19,9 +19,8 @@ import polars as pl
 
 from datalake import layout, settings
 from datalake.csvs.files import DELIMITER, NULL_MARKER, SERIES
-
-# PartitionChanged and PartitionIncomplete: what read_partition raises, named here for the report's callers.
-from datalake.lake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
+from datalake.errors import InvalidInput
+from datalake.lake.manifest import read_listed, read_manifest
 
 SCHEMA: dict[str, pl.DataType] = {
     "rank": pl.Int32(),
@@ -155,7 +154,7 @@ def imdb_titles(series_csv: bytes) -> pl.DataFrame:
     )
     if tuple(frame.columns) != SERIES.columns:
         found = DELIMITER.join(frame.columns)
-        raise ValueError(f"{SERIES.filename}: expected the columns {SERIES.header}, found {found}")
+        raise InvalidInput(f"{SERIES.filename}: expected the columns {SERIES.header}, found {found}")
     return frame.select("id", *_IMDB_TYPES).unique(subset="id", keep="first", maintain_order=True)
 
 
