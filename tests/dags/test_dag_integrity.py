@@ -137,7 +137,7 @@ def test_details_are_mapped_over_the_discovered_ids(dag):
     assert details.map_index_template == "{{ task.op_kwargs['series_id'] }}"
 
 
-def test_csv_tasks_land_each_dataset_from_its_file_into_the_lake_bucket(dag):
+def test_csv_tasks_land_each_csv_file_from_its_path_into_the_lake_bucket(dag):
     from datalake.airflow.operators import CsvLandingOperator
     from datalake.airflow.tasks import BUCKET_TEMPLATE
     from datalake.csvs.files import MOVIES, SERIES

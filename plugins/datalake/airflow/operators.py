@@ -142,7 +142,7 @@ class CsvLandingOperator(ReportsLineage, BaseOperator):
 
 def land_checked_csv(
     path: Path,
-    dataset: CsvFile,
+    csv_file: CsvFile,
     bucket: str,
     key: str,
     *,
@@ -173,7 +173,7 @@ def land_checked_csv(
     )
     try:
         with (
-            ContractCheckedStream(path, dataset, etag, logging_progress(log)) as stream,
+            ContractCheckedStream(path, csv_file, etag, logging_progress(log)) as stream,
             upload_response(client) as response,
             sending_md5s(client, etag),
         ):
@@ -196,7 +196,7 @@ def land_checked_csv(
         "Landed s3://%s/%s: met the %s contract, %d rows, %d bytes, sha256 %s, verified",
         bucket,
         key,
-        dataset.name,
+        csv_file.name,
         facts.rows,
         facts.bytes,
         facts.sha256,

@@ -1,4 +1,4 @@
-"""Airflow glue of the anime top-10 report: which partition a run reports on, and the lake to do it in.
+"""Airflow glue of the anime top-N report: which partition a run reports on, and the lake to do it in.
 
 The report itself (polars, matplotlib) is imported inside the task functions so that parsing the DAG
 stays fast; what the DAG file needs at import time here is names only.

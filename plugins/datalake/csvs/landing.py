@@ -143,15 +143,15 @@ class ContractCheckedStream:
     def __init__(
         self,
         path: Path,
-        dataset: CsvFile,
+        csv_file: CsvFile,
         etag: ExpectedETag,
         progress: Callable[[int, int, float], None] | None = None,
     ):
-        self._file = open_csv(path, dataset)
+        self._file = open_csv(path, csv_file)
         opened = os.fstat(self._file.fileno())
         self.modified = opened.st_mtime
         """The file's modification time, taken from the open file: the path may be gone by the end."""
-        self._contract = CsvContract(path, dataset)
+        self._contract = CsvContract(path, csv_file)
         self.etag = etag
         self._progress = ProgressLog(opened.st_size, progress) if progress else None
         self.facts: CsvFacts | None = None
