@@ -52,7 +52,7 @@ bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK
 
 lambda-package: $(LAMBDA_ZIP) ## the Lambda's zip: the same inputs give the same bytes
 
-$(LAMBDA_ZIP): $(INSTALLED) constraints.txt $(wildcard lambda_function/*.py plugins/datalake/*.py)
+$(LAMBDA_ZIP): $(INSTALLED) constraints.txt $(wildcard lambda_function/*.py) $(shell find plugins/datalake -name '*.py')
 	$(BIN)/python -m lambda_function.build
 
 # Reinstalls only when the pins change.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datalake.csv_files import DELIMITER, NULL_MARKER, CsvFile
+from datalake.csvs.files import DELIMITER, NULL_MARKER, CsvFile
 
 BLOCK_ROWS = 1000
 _STAMP = b"@@@@@@@"

@@ -21,8 +21,8 @@ def vm_hwm_megabytes() -> float:
 
 def main(argv: list[str]) -> int:
     path, dataset_name, bucket, key = argv
-    from datalake.csv_files import csv_file_named
-    from datalake.operators import land_checked_csv
+    from datalake.airflow.operators import land_checked_csv
+    from datalake.csvs.files import csv_file_named
 
     land_checked_csv(Path(path), csv_file_named(dataset_name), bucket, key, aws_conn_id="aws_default")
     print(f"{vm_hwm_megabytes():.3f}")

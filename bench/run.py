@@ -43,9 +43,9 @@ import requests
 
 from bench.data import synthetic_csv
 from datalake import settings
-from datalake.csv_files import MOVIES, SERIES, CsvFile
-from datalake.rate_limit import DEFAULT_PER_SECOND
+from datalake.csvs.files import MOVIES, SERIES, CsvFile
 from datalake.settings import RAW_DAG_ID
+from datalake.tmdb.rate_limit import DEFAULT_PER_SECOND
 from local_stack.cluster import WORKER_CONCURRENCY, WORKERS, celery_cluster
 from local_stack.databases import INSTALL, missing_binaries
 from local_stack.run import airflow_settings, local_airflow, run_and_report
@@ -143,8 +143,8 @@ LANDING_CPU_TARGET = 2.0
 def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]:
     """Landing vs bare upload per size (throughput, then CPU per MB), the contract check alone, and peak RSS
     per size; only the two landing rows per size with ``landing_only``."""
-    from datalake.csv_contract import check_csv
-    from datalake.operators import land_checked_csv
+    from datalake.airflow.operators import land_checked_csv
+    from datalake.csvs.contract import check_csv
 
     client = s3.client()
     rows: list[Row] = []
@@ -251,10 +251,10 @@ def parse_rows(repeats: int) -> list[Row]:
 def pages_needed(tmdb: LocalTmdb, top_n: int) -> int:
     """Discover pages a correct client must read: until the n-th score is strictly above a page's lowest.
 
-    Worked out here from the sandbox's answers, independently of ``datalake.ranking``, so the count checks
-    that code rather than repeating it.
+    Worked out here from the sandbox's answers, independently of ``datalake.tmdb.ranking``, so the count
+    checks that code rather than repeating it.
     """
-    from datalake.ranking import DiscoverQuery
+    from datalake.tmdb.ranking import DiscoverQuery
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {tmdb.credential}"

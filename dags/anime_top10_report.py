@@ -1,10 +1,10 @@
 """
-### Anime top-10 report: TMDB against IMDb
+### Anime top-N report: TMDB against IMDb
 
-Answers the lake's first question, how the best-rated Japanese animated series compare, for one
-date partition of the raw zone. Runs once per raw partition: each manifest event of
-`datalake_raw_ingest` (the asset `datalake_raw_manifests`) schedules a run whose partition key is that
-partition's day. A manual run reports on its partition key if it names one, else on the `partition`
+Answers the lake's first question, how the best-rated Japanese animated series (the raw run's `top_n`,
+10 by default) compare, for one date partition of the raw zone. Runs once per raw partition: each manifest
+event of `datalake_raw_ingest` (the asset `datalake_raw_manifests`) schedules a run whose partition key is
+that partition's day. A manual run reports on its partition key if it names one, else on the `partition`
 param, or, left empty, on the run's own date.
 
 Reads the manifest's ranking, the `tv_{id}.json` bodies and `series.csv` (never TMDB itself), joins
@@ -17,9 +17,10 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, PartitionedAssetTimetable, dag
 
-from datalake import assets, report_tasks, settings
-from datalake.operators import lineage_task
-from datalake.retry_rules import TASK_DEFAULTS
+from datalake import settings
+from datalake.airflow import assets, report_tasks
+from datalake.airflow.operators import lineage_task
+from datalake.airflow.retry_rules import TASK_DEFAULTS
 
 DAG_ID = settings.REPORT_DAG_ID
 

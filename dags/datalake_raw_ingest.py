@@ -12,13 +12,13 @@ date partition of the lake bucket:
 * last, if a Lambda is configured, `invoke_lambda_parity` runs the same TMDB job as an AWS Lambda under
   `Parity/Lambda/` and checks that it ranked the same ids and wrote the same objects.
 
-Each CSV is checked against its contract (`datalake.csv_files`) before upload and verified after.
+Each CSV is checked against its contract (`datalake.csvs.files`) before upload and verified after.
 
 Every run is of one daily partition: its partition key, `YYYY-MM-DD`, is the day it writes under
 (a scheduled run at midnight UTC is of the day it starts; a backfill or a trigger names the day), so
 re-running a day overwrites the same keys. A run without a partition key (`airflow dags test`) writes
 under its logical date, or its run-after date. Each landing task announces what it landed as an event
-of its asset (`datalake.assets`), partitioned by that day; the manifest's event schedules the report.
+of its asset (`datalake.airflow.assets`), partitioned by that day; the manifest's event schedules the report.
 Connections: `aws_default`, `tmdb_default`.
 Logic lives in `plugins/datalake`; this file only declares the graph.
 """
@@ -28,10 +28,12 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronPartitionTimetable, Param, TriggerRule, dag, task
 
-from datalake import airflow_tasks, assets, layout, params, settings
-from datalake.csv_files import CSV_FILES
-from datalake.operators import CsvLandingOperator, LambdaParityOperator, lineage_task
-from datalake.retry_rules import TASK_DEFAULTS
+from datalake import layout, run_params, settings
+from datalake.airflow import assets
+from datalake.airflow import tasks as airflow_tasks
+from datalake.airflow.operators import CsvLandingOperator, LambdaParityOperator, lineage_task
+from datalake.airflow.retry_rules import TASK_DEFAULTS
+from datalake.csvs.files import CSV_FILES
 
 DAG_ID = settings.RAW_DAG_ID
 
@@ -45,7 +47,9 @@ DAG_ID = settings.RAW_DAG_ID
     doc_md=__doc__,
     tags=["datalake", "raw", "tmdb"],
     default_args=TASK_DEFAULTS,
-    params={name: Param(params.RUN_DEFAULTS[name], **schema) for name, schema in params.RUN_PARAMS.items()},
+    params={
+        name: Param(run_params.RUN_DEFAULTS[name], **schema) for name, schema in run_params.RUN_PARAMS.items()
+    },
 )
 def datalake_raw_ingest():
     @task

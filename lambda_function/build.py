@@ -1,9 +1,9 @@
 """Build the Lambda's deployment package, ``dist/tmdb_ingest_lambda.zip``, reproducibly.
 
-The zip holds ``handler.py`` at its root, the ``datalake`` package less its Airflow modules, and
-the package's non-AWS dependencies (requests and what it pulls in) as manylinux wheels for the
-Lambda runtime, at the versions of ``constraints.txt``. boto3 and botocore are left out: the
-Lambda Python runtime provides them.
+The zip holds ``handler.py`` at its root, the ``datalake`` package less its ``airflow/`` and
+``report/`` folders, and the package's non-AWS dependencies (requests and what it pulls in) as
+manylinux wheels for the Lambda runtime, at the versions of ``constraints.txt``. boto3 and botocore
+are left out: the Lambda Python runtime provides them.
 
 Same inputs, same bytes: entries sorted, every timestamp 1980-01-01, every mode 0644, no
 ``__pycache__`` and no console scripts (their shebang names the build machine's interpreter).
@@ -19,7 +19,6 @@ Run it with ``make lambda-package`` (or ``python -m lambda_function.build --outp
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import re
 import shutil
@@ -45,43 +44,15 @@ PLATFORM = "x86_64-manylinux2014"
 DEPENDENCIES = ("requests", "urllib3")
 """What ``datalake`` imports beyond the standard library and the runtime's boto3/botocore; the
 resolver adds their own dependencies (certifi, idna, charset-normalizer)."""
+LEFT_OUT_LAYERS = {"airflow", "report"}
+"""The package's folders that never run in the Lambda: the Airflow glue, and the report whose polars and
+matplotlib are not in the zip. The package's layering rule is what lets every other module go without them."""
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644
 LEFT_OUT_PARTS = {"__pycache__", "bin", "RECORD", "tests"}
 """Bytecode varies by interpreter build; ``bin/`` holds console scripts the Lambda never runs, and
 a ``.dist-info/RECORD`` (the installer's uninstall list) would still name them; a dependency's own
 ``tests/`` (certifi ships one) is dead weight. Hidden files (``.env``, editor state) are left out too."""
-
-
-def _datalake_imports(module: Path) -> set[str]:
-    """The ``datalake`` modules one module imports, anywhere in it."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"), str(module))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name.startswith("datalake.")}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "datalake":
-            found |= {f"datalake.{alias.name}" for alias in node.names}
-        elif (
-            isinstance(node, ast.ImportFrom)
-            and node.level == 0
-            and (node.module or "").startswith("datalake.")
-        ):
-            found.add(node.module)
-    return found
-
-
-def handler_modules() -> set[Path]:
-    """The ``datalake`` modules the handler reaches, and only those: the Airflow glue, the CSV
-    landing and the report never run in the Lambda, and their dependencies are not in the zip."""
-    reached: set[Path] = set()
-    pending = [HANDLER, PACKAGE / "__init__.py"]
-    while pending:
-        module = pending.pop()
-        if module in reached:
-            continue
-        reached.add(module)
-        pending += [PACKAGE / f"{name.split('.', 1)[1]}.py" for name in _datalake_imports(module)]
-    return reached - {HANDLER}
 
 
 def _normalise(name: str) -> str:
@@ -151,8 +122,10 @@ def _files_under(root: Path) -> Iterator[Path]:
 def package_files(dependencies: Path) -> dict[str, Path]:
     """Every entry of the zip: its name in the archive -> the file it comes from."""
     files = {"handler.py": HANDLER}
-    for path in sorted(handler_modules()):
-        files[f"datalake/{path.relative_to(PACKAGE).as_posix()}"] = path
+    for path in _files_under(PACKAGE):
+        relative = path.relative_to(PACKAGE)
+        if path.suffix == ".py" and relative.parts[0] not in LEFT_OUT_LAYERS:
+            files[f"datalake/{relative.as_posix()}"] = path
     for path in _files_under(dependencies):
         files[path.relative_to(dependencies).as_posix()] = path
     return files

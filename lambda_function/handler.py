@@ -1,6 +1,6 @@
 """AWS Lambda entry point for the TMDB half of the raw zone: a thin layer over the ``datalake`` package.
 
-The DAG's tasks call the same ``datalake.tmdb_ingest`` functions, so both write the same objects
+The DAG's tasks call the same ``datalake.tmdb.ingest`` functions, so both write the same objects
 under the same keys; this module only turns an event and the environment into those calls.
 
 Environment: ``DATALAKE_BUCKET`` (required), ``TMDB_BASE_URL`` (default: the real TMDB), and the
@@ -24,12 +24,13 @@ from typing import Any
 
 import boto3
 
-from datalake import params, tmdb_ingest
-from datalake.ranking import DiscoverQuery
-from datalake.storage import S3ObjectStore, StoredObject
-from datalake.tmdb import DEFAULT_BASE_URL, TmdbClient
+from datalake import run_params
+from datalake.lake.storage import S3ObjectStore, StoredObject
+from datalake.tmdb import ingest as tmdb_ingest
+from datalake.tmdb.client import DEFAULT_BASE_URL, TmdbClient
+from datalake.tmdb.ranking import DiscoverQuery
 
-EVENT_KEYS = ("date", "prefix", *params.SCHEMAS)
+EVENT_KEYS = ("date", "prefix", *run_params.SCHEMAS)
 DETAIL_WORKERS = 4
 """Details fetched at once: a few overlap TMDB's latency; the client's rate limit still caps the pace."""
 SECRET_JSON_KEY = "TMDB_API_TOKEN"
@@ -90,7 +91,8 @@ def parse_event(event: Any) -> tuple[date, str, DiscoverQuery]:
         raise ValueError(
             f"Unknown event key(s) {', '.join(map(repr, unknown))}; expected some of {', '.join(EVENT_KEYS)}."
         )
-    return _event_date(event.get("date")), _event_prefix(event.get("prefix", "")), params.query_from(event)
+    day, prefix = _event_date(event.get("date")), _event_prefix(event.get("prefix", ""))
+    return day, prefix, run_params.query_from(event)
 
 
 def _event_date(value: Any) -> date:

@@ -25,8 +25,7 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from datalake.airflow_tasks import RATE_LIMIT_REDIS_URL_ENV
-from datalake.settings import RAW_DAG_ID
+from datalake.settings import RATE_LIMIT_REDIS_URL_ENV, RAW_DAG_ID
 from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.hostname import WORKER_HOSTNAME_ENV

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from datalake.landing import PROGRESS_PATTERN
+from datalake.csvs.landing import PROGRESS_PATTERN
 
 Api = Callable[..., Any]
 """``api(method, path, **requests_kwargs) -> requests.Response``, the path under ``/api/v2`` (as
@@ -28,7 +28,7 @@ STATE_WORDS = {"success": "ok", "failed": "FAILED", "upstream_failed": "not run"
 LABEL_WIDTH = 36
 SHOW_PROGRESS_AFTER = 2.0
 """Seconds a task runs before its log is read for progress: a landing tells nothing sooner (see
-``datalake.landing.ProgressLog``)."""
+``datalake.csvs.landing.ProgressLog``)."""
 ERROR_LEVELS = frozenset({"error", "critical"})
 
 
@@ -214,7 +214,7 @@ class LandingProgress:
 
 
 def latest_progress(records: Iterable[Mapping[str, Any]]) -> LandingProgress | None:
-    """The last progress line that ``datalake.landing`` wrote in the log, or None."""
+    """The last progress line that ``datalake.csvs.landing`` wrote in the log, or None."""
     found = None
     for record in records:
         match = PROGRESS_PATTERN.search(str(record.get("event", "")))

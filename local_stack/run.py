@@ -22,10 +22,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datalake import params, settings
-from datalake.csv_files import CSV_FILES
+from datalake import run_params as params
+from datalake import settings
+from datalake.csvs.files import CSV_FILES
 from datalake.settings import RAW_DAG_ID, REPORT_DAG_ID
-from datalake.tmdb import DEFAULT_BASE_URL
+from datalake.tmdb.client import DEFAULT_BASE_URL
 from lambda_function import build
 from local_stack import processes, run_log
 from local_stack.airflow_api import AirflowApi, Watcher, run_after_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from datalake.ranking import DiscoverQuery, rank
+from datalake.tmdb.ranking import DiscoverQuery, rank
 
 CATALOG = Path(__file__).resolve().parents[1] / "include" / "data" / "tmdb_catalog.json"
 

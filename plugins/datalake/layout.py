@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from datalake.csv_files import CsvFile
+from datalake.csvs.files import CsvFile
+from datalake.errors import InvalidParameter
 
 CSV_ROOT = "Raw/Local/CSV"
 TMDB_ROOT = "Raw/TMDB/JSON"
@@ -32,7 +33,7 @@ def day_of_partition_key(key: str) -> date:
     except ValueError:
         day = None
     if day is None or partition_key(day) != key:
-        raise ValueError(
+        raise InvalidParameter(
             f"Partition key {key!r} is not a day of the lake: expected YYYY-MM-DD, e.g. 2026-11-27."
         )
     return day
@@ -60,12 +61,12 @@ def partition_path(day: date) -> str:
     return f"{day:%Y/%m/%d}"
 
 
-def csv_root(dataset: CsvFile) -> str:
-    return f"{CSV_ROOT}/{dataset.name}"
+def csv_root(csv_file: CsvFile) -> str:
+    return f"{CSV_ROOT}/{csv_file.name}"
 
 
-def csv_key(dataset: CsvFile, day: date, prefix: str = "") -> str:
-    return f"{prefix}{csv_root(dataset)}/{partition_path(day)}/{dataset.filename}"
+def csv_key(csv_file: CsvFile, day: date, prefix: str = "") -> str:
+    return f"{prefix}{csv_root(csv_file)}/{partition_path(day)}/{csv_file.filename}"
 
 
 def tmdb_prefix(day: date, prefix: str = "") -> str:
@@ -97,7 +98,7 @@ def manifest_day(key: str, dag_id: str) -> date | None:
 
 
 def report_prefix(day: date) -> str:
-    """The refined zone's anime top-10 report for one partition: every format sits under it."""
+    """The refined zone's anime top-N report for one partition: every format sits under it."""
     return f"{REPORT_ROOT}/{partition_path(day)}/"
 
 

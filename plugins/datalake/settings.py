@@ -1,4 +1,5 @@
-"""Names that tie the code to its deployment: connection ids, Variables and their defaults."""
+"""Names that tie the code to its deployment: DAG ids, connection ids, Variables and their defaults, and
+environment variables."""
 from __future__ import annotations
 
 RAW_DAG_ID = "datalake_raw_ingest"
@@ -12,3 +13,6 @@ TMDB_CONN_ID = "tmdb_default"
 
 BUCKET_VARIABLE = "datalake_bucket"
 DEFAULT_BUCKET = "datalake"
+
+RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
+"""Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""

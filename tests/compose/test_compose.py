@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from datalake import airflow_tasks, settings
-from datalake.csv_files import CSV_FILES
-from datalake.tmdb import DEFAULT_BASE_URL
+from datalake import settings
+from datalake.airflow import tasks as airflow_tasks
+from datalake.csvs.files import CSV_FILES
+from datalake.tmdb.client import DEFAULT_BASE_URL
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"

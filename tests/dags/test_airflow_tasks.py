@@ -9,7 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from datalake import airflow_tasks, assets, settings
+from datalake import settings
+from datalake.airflow import assets
+from datalake.airflow import tasks as airflow_tasks
+from datalake.errors import InvalidConnection, InvalidParameter
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
 
@@ -26,9 +29,9 @@ def test_the_tmdb_connection_gives_base_url_credential_and_rate(monkeypatch):
 
 
 def test_a_redis_named_in_the_extra_keeps_the_budget_for_the_whole_cluster(monkeypatch):
-    from datalake.rate_limit import RateLimiter, SharedRateLimiter
+    from datalake.tmdb.rate_limit import RateLimiter, SharedRateLimiter
 
-    monkeypatch.delenv(airflow_tasks.RATE_LIMIT_REDIS_URL_ENV, raising=False)
+    monkeypatch.delenv(settings.RATE_LIMIT_REDIS_URL_ENV, raising=False)
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN)
     assert isinstance(airflow_tasks.tmdb_client().rate_limiter, RateLimiter)
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN,
@@ -37,27 +40,27 @@ def test_a_redis_named_in_the_extra_keeps_the_budget_for_the_whole_cluster(monke
 
 
 def test_the_environment_names_the_shared_store_when_the_extra_does_not(monkeypatch):
-    from datalake.rate_limit import SharedRateLimiter
+    from datalake.tmdb.rate_limit import SharedRateLimiter
 
-    monkeypatch.setenv(airflow_tasks.RATE_LIMIT_REDIS_URL_ENV, "redis://127.0.0.1:1/0")
+    monkeypatch.setenv(settings.RATE_LIMIT_REDIS_URL_ENV, "redis://127.0.0.1:1/0")
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN)
     assert isinstance(airflow_tasks.tmdb_client().rate_limiter, SharedRateLimiter)
 
 
 def test_a_host_without_scheme_is_refused_clearly(monkeypatch):
     connect(monkeypatch, host="api.themoviedb.org", password=TOKEN)
-    with pytest.raises(ValueError, match="host must be the TMDB base URL, e.g. https://api.themoviedb.org/3"):
+    with pytest.raises(InvalidConnection, match="host must be the TMDB base URL, e.g. https://api.themoviedb.org/3"):
         airflow_tasks.tmdb_client()
 
 
 def test_a_missing_credential_is_refused_clearly(monkeypatch):
     connect(monkeypatch, host="https://api.themoviedb.org/3")
-    with pytest.raises(ValueError, match="has no password"):
+    with pytest.raises(InvalidConnection, match="has no password"):
         airflow_tasks.tmdb_client()
 
 
 def test_csv_sources_default_to_the_samples_and_follow_their_variables():
-    from datalake.csv_files import MOVIES
+    from datalake.csvs.files import MOVIES
 
     template = airflow_tasks.csv_source_template(MOVIES)
     assert "var.value.get('movies_csv'" in template
@@ -85,7 +88,8 @@ def test_a_run_without_partition_key_writes_under_its_logical_date_else_its_run_
 
 
 def test_a_partition_key_that_is_no_day_is_refused_naming_it():
-    with pytest.raises(ValueError, match="Partition key '2026-11-27T00:00:00' is not a day of the lake"):
+    not_a_day = "Partition key '2026-11-27T00:00:00' is not a day of the lake"
+    with pytest.raises(InvalidParameter, match=not_a_day):
         airflow_tasks.run_day(dag_run("2026-11-27T00:00:00"))
 
 

@@ -16,12 +16,12 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
-from datalake import assets, layout, settings
-from datalake.csv_contract import CsvContractError
-from datalake.csv_files import MOVIES, SERIES
-from datalake.landing import ContractCheckedStream, ExpectedETag
-from datalake.operators import CsvLandingOperator, land_checked_csv
-from datalake.storage import LakeWriteError
+from datalake import layout, settings
+from datalake.airflow import assets
+from datalake.airflow.operators import CsvLandingOperator, land_checked_csv
+from datalake.csvs.files import MOVIES, SERIES
+from datalake.csvs.landing import ContractCheckedStream, ExpectedETag
+from datalake.errors import CsvContractError, LakeWriteError
 from tests.conftest import TEST_BUCKET
 
 ROW = "|".join(["x"] * len(MOVIES.columns)) + "\n"

@@ -12,7 +12,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import ParamValidationError
 
-from datalake import assets, layout, settings
+from datalake import layout, settings
+from datalake.airflow import assets
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = settings.RAW_DAG_ID
@@ -63,7 +64,7 @@ def test_the_partition_keys_of_a_range_are_the_lake_days_of_its_keys(dag):
 def test_each_landing_task_announces_its_zone_asset(dag):
     from airflow.sdk import Asset
 
-    from datalake.csv_files import MOVIES, SERIES
+    from datalake.csvs.files import MOVIES, SERIES
 
     outlets = {task.task_id: task.outlets for task in dag.tasks if task.outlets}
     assert outlets == {
@@ -136,10 +137,10 @@ def test_details_are_mapped_over_the_discovered_ids(dag):
     assert details.map_index_template == "{{ task.op_kwargs['series_id'] }}"
 
 
-def test_csv_tasks_land_each_dataset_from_its_file_into_the_lake_bucket(dag):
-    from datalake.airflow_tasks import BUCKET_TEMPLATE
-    from datalake.csv_files import MOVIES, SERIES
-    from datalake.operators import CsvLandingOperator
+def test_csv_tasks_land_each_csv_file_from_its_path_into_the_lake_bucket(dag):
+    from datalake.airflow.operators import CsvLandingOperator
+    from datalake.airflow.tasks import BUCKET_TEMPLATE
+    from datalake.csvs.files import MOVIES, SERIES
 
     for task_id, csv_file in (("land_movies_csv", MOVIES), ("land_series_csv", SERIES)):
         task = dag.get_task(task_id)
@@ -171,7 +172,7 @@ def test_parsing_does_not_load_the_tmdb_client():
     """The DAG processor parses the file often: the HTTP client and the ingest code load only in tasks."""
     code = (
         f"import runpy, sys; runpy.run_path({str(REPO / 'dags' / (DAG_ID + '.py'))!r});"
-        "print(sorted(m for m in ('datalake.tmdb', 'datalake.tmdb_ingest') if m in sys.modules))"
+        "print(sorted(m for m in ('datalake.tmdb.client', 'datalake.tmdb.ingest') if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
     result = subprocess.run(

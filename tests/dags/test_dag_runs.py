@@ -17,9 +17,11 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.exceptions import AirflowFailException
 
-from datalake import layout, params, report, settings
-from datalake.csv_files import MOVIES
-from datalake.operators import LambdaParityOperator
+from datalake import layout, run_params, settings
+from datalake.airflow.operators import LambdaParityOperator
+from datalake.csvs.files import MOVIES
+from datalake.errors import PartitionIncomplete
+from datalake.report import comparison
 from tests.conftest import REPO, TEST_BUCKET
 
 DAG_ID = settings.RAW_DAG_ID
@@ -83,7 +85,7 @@ def parity_check(day: date) -> str:
                                     bucket=TEST_BUCKET)
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     dag_run = SimpleNamespace(dag_id=DAG_ID, partition_key=None, logical_date=midnight, run_after=midnight)
-    return operator.execute({"params": params.RUN_DEFAULTS, "dag_run": dag_run})
+    return operator.execute({"params": run_params.RUN_DEFAULTS, "dag_run": dag_run})
 
 
 def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(dag, local_s3, tmp_path,
@@ -94,7 +96,7 @@ def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(da
     assert run(dag, day)[0] == "success"
     complete = partition_objects(client, day)
     old_manifest = complete[manifest_key]
-    assert report.read_partition(client, TEST_BUCKET, day).manifest["run_id"]
+    assert comparison.read_partition(client, TEST_BUCKET, day).manifest["run_id"]
 
     with_bom = tmp_path / "movies.csv"
     with_bom.write_bytes(b"\xef\xbb\xbf" + (REPO / "include" / "data" / MOVIES.filename).read_bytes())
@@ -106,8 +108,8 @@ def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(da
     after = partition_objects(client, day)
     assert after[page_key] != complete[page_key], "the re-run overwrote TMDB objects"
     assert manifest_key not in after, "the old manifest would vouch for objects it does not describe"
-    with pytest.raises(report.PartitionIncomplete, match=f"the raw partition {day} is not complete"):
-        report.read_partition(client, TEST_BUCKET, day)
+    with pytest.raises(PartitionIncomplete, match=f"the raw partition {day} is not complete"):
+        comparison.read_partition(client, TEST_BUCKET, day)
     with pytest.raises(AirflowFailException, match=f"the raw partition {day} is not complete"):
         parity_check(day)
 
@@ -123,7 +125,7 @@ def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(da
     monkeypatch.delenv(f"AIRFLOW_VAR_{MOVIES.variable.upper()}")
     assert run(dag, day)[0] == "success", "a later complete run replaces the partition"
     assert json.loads(partition_objects(client, day)[manifest_key])["params"]["min_vote_count"] == 200
-    assert report.read_partition(client, TEST_BUCKET, day).manifest["ranking"]
+    assert comparison.read_partition(client, TEST_BUCKET, day).manifest["ranking"]
 
 
 def test_unknown_parameters_fail_the_first_task_at_once_and_land_nothing(dag, local_s3, capfd):

@@ -19,9 +19,11 @@ import polars as pl
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from datalake import layout, manifest, settings
-from datalake.csv_files import SERIES
-from datalake.ranking import DiscoverQuery
+from datalake import layout, settings
+from datalake.csvs.files import SERIES
+from datalake.errors import PartitionIncomplete
+from datalake.lake import manifest
+from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.services import CATALOG, tmdb_sandbox
 from tests.catalog import expected_top
 from tests.conftest import REPO, TEST_BUCKET
@@ -93,7 +95,7 @@ def test_strict_checks_fail_the_run_naming_each_check_and_leave_the_partition_in
     assert "strict_checks: 3 of 9 day-over-day checks did not pass" in output
     for name in ("series.csv rows: warn", "TMDB top N left: warn", "TMDB top N entered: warn"):
         assert name in output
-    with pytest.raises(manifest.PartitionIncomplete):
+    with pytest.raises(PartitionIncomplete):
         manifest.read_manifest(client, TEST_BUCKET, day, DAG_ID)
     after = manifest.previous_manifest(client, TEST_BUCKET, date(2026, 7, 3), DAG_ID)
     assert after["partition"] == "2026-07-01", "the failed day is not a complete partition"

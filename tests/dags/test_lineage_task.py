@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from airflow.sdk import DAG
 
-from datalake import lineage
-from datalake.operators import lineage_task
+from datalake.airflow.operators import lineage_task
+from datalake.lake import lineage
 
 
 def details_task(fail: bool = False):

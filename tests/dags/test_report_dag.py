@@ -15,7 +15,9 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import ParamValidationError
 
-from datalake import assets, report_tasks, settings
+from datalake import settings
+from datalake.airflow import assets, report_tasks
+from datalake.errors import InvalidParameter
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = settings.REPORT_DAG_ID
@@ -62,7 +64,7 @@ def test_the_partition_param_is_empty_or_a_date(dag):
 
 def test_parsing_loads_neither_the_report_nor_its_libraries():
     """The DAG processor parses the file often: polars, matplotlib and the report load only in the task."""
-    heavy = ("polars", "matplotlib", "datalake.report", "datalake.tmdb")
+    heavy = ("polars", "matplotlib", "datalake.report.comparison", "datalake.tmdb.client")
     code = (
         f"import runpy, sys; runpy.run_path({str(REPO / 'dags' / (DAG_ID + '.py'))!r});"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
@@ -94,5 +96,5 @@ def test_a_manual_run_without_partition_key_reports_on_its_param_else_its_own_da
 
 
 def test_a_partition_key_that_is_no_day_is_refused_naming_it():
-    with pytest.raises(ValueError, match="Partition key 'latest' is not a day of the lake"):
+    with pytest.raises(InvalidParameter, match="Partition key 'latest' is not a day of the lake"):
         report_day("latest")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,19 +13,31 @@ from airflow.sdk import RetryAction
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from datalake import manifest, params, retry_rules, settings
-from datalake.csv_contract import CsvContractError
-from datalake.storage import CorruptRead, CorruptWrite, LakeWriteError
-from datalake.tmdb import TmdbAuthError, TmdbError, TmdbNotFound
+from datalake import errors, run_params, settings
+from datalake.airflow import retry_rules
+from datalake.errors import (
+    CorruptRead,
+    CorruptWrite,
+    CsvContractError,
+    InvalidConnection,
+    InvalidInput,
+    InvalidParameter,
+    LakeWriteError,
+    PartitionChanged,
+    PartitionIncomplete,
+    TmdbAuthError,
+    TmdbError,
+    TmdbNotFound,
+)
 from tests.conftest import REPO
 
 URL = "http://127.0.0.1:1/3/tv/1"
 
 
-def unknown_parameter() -> ValueError:
+def unknown_parameter() -> InvalidParameter:
     """What ``open_partition`` raises for ``conf={"topn": 5}``, from the code itself."""
-    with pytest.raises(ValueError) as refused:
-        params.check_known({**params.RUN_DEFAULTS, "topn": 5})
+    with pytest.raises(InvalidParameter) as refused:
+        run_params.check_known({**run_params.RUN_DEFAULTS, "topn": 5})
     return refused.value
 
 
@@ -34,9 +48,11 @@ FAILS_AT_ONCE = [
     ),
     (TmdbAuthError("the credential was refused", url=URL, status=401), retry_rules.REFUSED_CREDENTIAL),
     (TmdbNotFound("TMDB has no TV series with id 1.", url=URL, status=404), retry_rules.UNKNOWN_SERIES),
-    (unknown_parameter(), retry_rules.BAD_SETTING),
-    (ValueError("Connection 'tmdb_default' has no password"), retry_rules.BAD_SETTING),
-    (manifest.PartitionIncomplete("the raw partition 2026-11-27 is not complete"), retry_rules.BAD_SETTING),
+    (unknown_parameter(), retry_rules.PERMANENT),
+    (InvalidConnection("Connection 'tmdb_default' has no password"), retry_rules.PERMANENT),
+    (InvalidInput("The Lambda's result must be an object with 'ids' and 'objects'."), retry_rules.PERMANENT),
+    (PartitionIncomplete("the raw partition 2026-11-27 is not complete"), retry_rules.PERMANENT),
+    (PartitionChanged("s3://datalake/k is 7 bytes, but the manifest records 9"), retry_rules.PERMANENT),
 ]
 RETRIED = [
     TmdbError("TMDB answered 503", url=URL, status=503),
@@ -68,9 +84,32 @@ def test_a_failure_that_may_heal_is_retried_with_the_tasks_backoff(error):
     assert decision.retry_delay is None, "a delay of its own would replace the exponential backoff"
 
 
-def test_a_failure_no_rule_names_takes_the_tasks_own_retries():
-    decision = retry_rules.RETRY_POLICY.evaluate(KeyError("ranking"), try_number=1, max_tries=3)
+@pytest.mark.parametrize(
+    "error",
+    [
+        KeyError("ranking"),
+        ValueError("invalid literal for int() with base 10: 'x'"),
+        json.JSONDecodeError("Expecting value", "<html>", 0),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_a_failure_no_rule_names_a_plain_value_error_included_takes_the_tasks_own_retries(error):
+    decision = retry_rules.RETRY_POLICY.evaluate(error, try_number=1, max_tries=3)
     assert decision.action == RetryAction.DEFAULT
+
+
+PACKAGE_ERRORS = [
+    cls for _, cls in inspect.getmembers(errors, inspect.isclass)
+    if issubclass(cls, errors.DatalakeError) and cls is not errors.DatalakeError
+]
+
+
+@pytest.mark.parametrize("error_class", PACKAGE_ERRORS, ids=lambda cls: cls.__name__)
+def test_every_error_of_the_package_fails_at_once_if_permanent_and_is_retried_otherwise(error_class):
+    error = error_class.__new__(error_class)  # the rules look at the class alone
+    decision = retry_rules.RETRY_POLICY.evaluate(error, try_number=1, max_tries=3)
+    permanent = issubclass(error_class, errors.Permanent)
+    assert decision.action == (RetryAction.FAIL if permanent else RetryAction.RETRY)
 
 
 @pytest.mark.parametrize("dag_id", [settings.RAW_DAG_ID, settings.REPORT_DAG_ID])

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from datalake.ranking import DiscoverQuery
+from datalake.tmdb.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, DAG_ID, logged_in_page, open_trigger_form
 

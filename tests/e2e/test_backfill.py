@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from datalake import layout, settings
-from datalake.csv_files import CSV_FILES
-from datalake.ranking import DiscoverQuery
+from datalake.csvs.files import CSV_FILES
+from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.airflow_api import AirflowApi
 from local_stack.backfill import REPROCESS, run_backfill
 from tests.catalog import expected_top

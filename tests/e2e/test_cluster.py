@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from datalake import layout, settings
-from datalake.ranking import DiscoverQuery
+from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.airflow_api import AirflowApi, run_after_for
 from local_stack.cluster import WORKERS, Cluster
 from local_stack.databases import missing_binaries

@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from datalake import layout, settings
-from datalake.csv_files import CSV_FILES
-from datalake.ranking import DiscoverQuery
+from datalake.csvs.files import CSV_FILES
+from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.services import free_port, rclone_s3, tmdb_sandbox
 from tests.catalog import CATALOG, expected_top
 from tests.e2e.conftest import clean_environment

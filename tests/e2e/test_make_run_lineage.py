@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from datalake import layout, settings
-from datalake.csv_files import CSV_FILES, SERIES
-from datalake.ranking import DiscoverQuery
+from datalake.csvs.files import CSV_FILES, SERIES
+from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.services import tmdb_sandbox
 from tests.catalog import expected_top
 from tests.e2e import lineage_events

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 
-from datalake import layout, report, settings
-from datalake.ranking import DiscoverQuery
+from datalake import layout, settings
+from datalake.report import comparison as report
+from datalake.tmdb.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip, clean_environment
 

@@ -16,8 +16,12 @@ from typing import Any
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from datalake import history, layout, manifest, report, report_files, settings
-from datalake.storage import CorruptRead, CorruptWrite, S3ObjectStore, read_object
+from datalake import layout, settings
+from datalake.errors import CorruptRead, CorruptWrite
+from datalake.lake import manifest
+from datalake.lake.storage import S3ObjectStore, read_object
+from datalake.report import comparison, history
+from datalake.report import files as report_files
 from sandbox.s3_faults import FaultProxy, S3Fault, fault_proxy
 from tests.conftest import REPO, TEST_BUCKET
 
@@ -129,7 +133,7 @@ def test_a_run_whose_every_first_write_is_corrupted_lands_a_partition_whose_mani
 
     # The report's writers, over the same proxy: each of its files and the history lands as rendered.
     store = store_through(proxy, local_s3)
-    built = report.comparison_report(report.read_partition(store.client, TEST_BUCKET, day))
+    built = comparison.comparison_report(comparison.read_partition(store.client, TEST_BUCKET, day))
     written = report_files.write_report(store, built)
     written += history.write_history(store, history.read_history(store.client, TEST_BUCKET))
     assert {entry.key for entry in written} <= {seen.key for seen in proxy.seen if seen.fault == "flip"}
@@ -140,6 +144,6 @@ def test_a_run_whose_every_first_write_is_corrupted_lands_a_partition_whose_mani
     details = layout.details_key(day, document["ranking"][0]["id"])
     proxy.set_rules(S3Fault("flip", "GetObject", key=details))
     with pytest.raises(CorruptRead) as failed:
-        report.read_partition(store.client, TEST_BUCKET, day)
+        comparison.read_partition(store.client, TEST_BUCKET, day)
     assert str(failed.value).startswith(f"s3://{TEST_BUCKET}/{details} failed its checksum as it was read")
     assert f"the raw partition {day} cannot be read" in str(failed.value)

@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from datalake import layout
-from datalake.parity import PARITY_PREFIX
-from datalake.ranking import DiscoverQuery
+from datalake.lake.parity import PARITY_PREFIX
+from datalake.tmdb.ranking import DiscoverQuery
 from lambda_function import handler
 from tests.catalog import expected_top
 from tests.conftest import TEST_BUCKET

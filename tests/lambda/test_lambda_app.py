@@ -14,11 +14,12 @@ from datetime import date
 
 import pytest
 
-from datalake import parity, tmdb_ingest
-from datalake.parity import PARITY_PREFIX
-from datalake.ranking import DiscoverQuery
-from datalake.storage import S3ObjectStore
-from datalake.tmdb import TmdbClient
+from datalake.lake import parity
+from datalake.lake.parity import PARITY_PREFIX
+from datalake.lake.storage import S3ObjectStore
+from datalake.tmdb import ingest as tmdb_ingest
+from datalake.tmdb.client import TmdbClient
+from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.services import _wait_for_port, free_port
 from tests.catalog import expected_top
 from tests.conftest import REPO, TEST_BUCKET
@@ -54,7 +55,7 @@ def test_a_bad_event_is_an_unhandled_function_error_naming_the_key(lambda_client
     answer, error = invoke(lambda_client, "tmdb_ingest", {"top_n": 0})
     assert answer["StatusCode"] == 200
     assert answer["FunctionError"] == "Unhandled"
-    assert error["errorType"] == "ValueError"
+    assert error["errorType"] == "InvalidParameter"
     assert "'top_n' must be from 1 to 100" in error["errorMessage"]
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from lambda_function import build
@@ -23,97 +21,41 @@ def entries(zip_path: Path) -> list[zipfile.ZipInfo]:
 
 def test_it_holds_the_handler_the_shared_package_and_its_dependencies(lambda_zip):
     names = {entry.filename for entry in entries(lambda_zip)}
-    assert {"handler.py", "datalake/__init__.py", "datalake/tmdb_ingest.py", "datalake/params.py"} <= names
+    assert {"handler.py", "datalake/__init__.py", "datalake/tmdb/ingest.py", "datalake/run_params.py"} <= (
+        names
+    )
     top_level = {name.split("/")[0] for name in names}
     metadata = {name for name in top_level if name.endswith(".dist-info")}
     assert {name.split("-")[0] for name in metadata} == DEPENDENCIES
     assert top_level - metadata == {"handler.py", "datalake"} | DEPENDENCIES
 
 
-def test_it_leaves_out_airflow_tests_secrets_bytecode_and_the_runtimes_sdk(lambda_zip):
-    names = [entry.filename for entry in entries(lambda_zip)]
-    left_out = (
-        "airflow_tasks.py", "assets.py", "operators.py", "report_tasks.py", "report.py", "report_files.py",
-        "history.py",
-    )
-    for glue in left_out:
-        assert f"datalake/{glue}" not in names
-    for name in names:
+def test_it_leaves_out_tests_secrets_bytecode_and_the_runtimes_sdk(lambda_zip):
+    for name in (entry.filename for entry in entries(lambda_zip)):
         parts = name.split("/")
         assert not any(part.startswith(".") for part in parts), name  # .env and the like
         assert not any(part in ("tests", "test", "__pycache__", "bin") for part in parts), name
         assert not parts[-1].startswith("test_") and not name.endswith(".pyc"), name
         assert parts[0] not in ("boto3", "botocore", "airflow"), name
-    for name in names:
-        if name.startswith("datalake/") and name.endswith(".py"):
-            source = Path(build.PACKAGE, name.removeprefix("datalake/")).read_text()
-            assert "import airflow" not in source and "from airflow" not in source, name
 
 
-def airflow_imports(module: Path) -> str | None:
-    """Where ``module`` imports Airflow at run time: "at import", "in functions", or None (never).
-
-    Imports under ``if TYPE_CHECKING:`` are for type hints only and do not count.
-    """
-    def imports_airflow(node: ast.AST) -> bool:
-        if isinstance(node, ast.Import):
-            return any(alias.name.split(".")[0] == "airflow" for alias in node.names)
-        return isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "airflow"
-
-    def walk(node: ast.AST, in_function: bool) -> Iterator[bool]:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and ast.unparse(child.test) == "TYPE_CHECKING":
-                continue
-            if imports_airflow(child):
-                yield in_function
-            yield from walk(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
-
-    places = set(walk(ast.parse(module.read_text()), in_function=False))
-    return "at import" if False in places else "in functions" if places else None
-
-
-def test_only_the_modules_the_package_docstring_names_import_airflow_and_where_it_says():
-    import datalake
-
-    found = {path.stem: where for path in sorted(Path(build.PACKAGE).glob("*.py"))
-             if (where := airflow_imports(path))}
-    assert found == {
-        "operators": "at import",
-        "retry_rules": "at import",
-        "assets": "at import",
-        "airflow_tasks": "in functions",
-    }
-    docstring = " ".join(datalake.__doc__.split())
-    assert "``datalake.operators``, ``datalake.assets`` and ``datalake.retry_rules`` at import" in docstring
-    assert "``datalake.airflow_tasks`` only inside its functions" in docstring
-
-
-def test_it_holds_exactly_the_modules_the_handler_reaches(lambda_zip):
+def test_it_holds_every_module_of_the_package_but_its_airflow_and_report_folders(lambda_zip):
     packaged = {
         e.filename.removeprefix("datalake/")
         for e in entries(lambda_zip)
         if e.filename.startswith("datalake/")
     }
-    assert packaged == {
-        "__init__.py",
-        "csv_files.py",
-        "layout.py",
-        "params.py",
-        "ranking.py",
-        "rate_limit.py",
-        "storage.py",
-        "tmdb.py",
-        "tmdb_errors.py",
-        "tmdb_ingest.py",
-    }
+    modules = {path.relative_to(build.PACKAGE).as_posix() for path in build.PACKAGE.rglob("*.py")}
+    assert {"airflow/__init__.py", "report/__init__.py", "tmdb/ingest.py", "csvs/files.py"} <= modules
+    assert packaged == {module for module in modules if module.split("/")[0] not in ("airflow", "report")}
 
 
 def test_every_module_imports_with_only_the_zip_and_the_runtimes_sdk(lambda_zip, tmp_path):
     with zipfile.ZipFile(lambda_zip) as archive:
         archive.extractall(tmp_path / "task")
     modules = ["handler"] + sorted(
-        f"datalake.{path.stem}"
-        for path in (tmp_path / "task" / "datalake").glob("*.py")
+        "datalake." + ".".join(path.relative_to(tmp_path / "task" / "datalake").with_suffix("").parts)
+        for path in (tmp_path / "task" / "datalake").rglob("*.py")
         if path.stem != "__init__"
     )
     path = os.pathsep.join([str(tmp_path / "task"), str(link_runtime_libraries(tmp_path / "runtime"))])

@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from datalake import layout
-from datalake.parity import PARITY_PREFIX, Difference, compare, summary
+from datalake.errors import InvalidInput
+from datalake.lake.parity import PARITY_PREFIX, Difference, compare, summary
 
 DAY = date(2026, 11, 27)
 IDS = [209867, 31911]
@@ -67,8 +68,8 @@ def test_content_can_be_left_out_for_a_source_that_moves(bodies):
 
 
 def test_an_answer_that_is_not_the_handlers_is_refused(bodies):
-    with pytest.raises(ValueError, match="'ids' and 'objects'"):
+    with pytest.raises(InvalidInput, match="'ids' and 'objects'"):
         compare(IDS, report("", bodies), {"errorMessage": "boom", "errorType": "ValueError"})
     outside = {"ids": IDS, "objects": report("Elsewhere/", bodies)}
-    with pytest.raises(ValueError, match="not under the prefix 'Parity/Lambda/'"):
+    with pytest.raises(InvalidInput, match="not under the prefix 'Parity/Lambda/'"):
         compare(IDS, report("", bodies), outside)

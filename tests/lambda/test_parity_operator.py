@@ -13,12 +13,15 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from datalake import layout, manifest, params, settings, tmdb_ingest
-from datalake.operators import LambdaParityOperator
-from datalake.parity import PARITY_PREFIX
-from datalake.ranking import DiscoverQuery
-from datalake.storage import S3ObjectStore
-from datalake.tmdb import TmdbClient
+from datalake import layout, run_params, settings
+from datalake.airflow.operators import LambdaParityOperator
+from datalake.errors import InvalidParameter
+from datalake.lake import manifest
+from datalake.lake.parity import PARITY_PREFIX
+from datalake.lake.storage import S3ObjectStore
+from datalake.tmdb import ingest as tmdb_ingest
+from datalake.tmdb.client import TmdbClient
+from datalake.tmdb.ranking import DiscoverQuery
 from tests.conftest import TEST_BUCKET
 
 DAY = date(2026, 4, 1)
@@ -54,7 +57,7 @@ def run(monkeypatch, local_s3, lambda_endpoint, day: date = DAY, function_name: 
         run_after=datetime.now(UTC),
     )
     context = {
-        "params": {name: getattr(params.DEFAULTS, name) for name in params.SCHEMAS},
+        "params": {name: getattr(run_params.DEFAULTS, name) for name in run_params.SCHEMAS},
         "dag_run": dag_run,
     }
     return operator.execute(context)
@@ -122,7 +125,7 @@ def test_a_partition_without_manifest_fails_as_incomplete(monkeypatch, local_s3,
     ("invocation_type", "Event"), ("payload", "{}"), ("botocore_config", {}), ("retries", 3),
 ])
 def test_an_argument_the_check_sets_itself_is_refused_naming_why(argument, value):
-    with pytest.raises(ValueError, match=f"sets {argument} itself \\({argument} is "):
+    with pytest.raises(InvalidParameter, match=f"sets {argument} itself \\({argument} is "):
         LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET, **{argument: value})
 
 

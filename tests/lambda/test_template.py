@@ -11,8 +11,8 @@ from pathlib import Path
 from cfnlint.decode import decode
 
 from datalake import layout
-from datalake.csv_files import CSV_FILES
-from datalake.parity import PARITY_PREFIX
+from datalake.csvs.files import CSV_FILES
+from datalake.lake.parity import PARITY_PREFIX
 from lambda_function import build
 from sandbox.lambda_app import LocalFunction
 from tests.conftest import REPO
@@ -67,8 +67,8 @@ def test_put_object_is_granted_on_exactly_the_keys_the_lambda_writes():
     for prefix in ("", PARITY_PREFIX):
         assert allowed(layout.discover_key(day, 1, prefix))
         assert allowed(layout.details_key(day, 209867, prefix))
-    for dataset in CSV_FILES:
-        assert not allowed(layout.csv_key(dataset, day))
+    for csv_file in CSV_FILES:
+        assert not allowed(layout.csv_key(csv_file, day))
     assert not allowed("Parity/Lambda/elsewhere.json")
 
 

@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from datalake import settings
-from datalake.landing import logging_progress
+from datalake.csvs.landing import logging_progress
 from local_stack import progress
 from local_stack.progress import (
     Follower,

@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from datalake import checks, layout
-from datalake.csv_files import MOVIES, SERIES
+from datalake import layout
+from datalake.csvs.files import MOVIES, SERIES
+from datalake.lake import checks
 
 BEFORE, TODAY = date(2026, 3, 1), date(2026, 3, 2)
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from datalake.csv_contract import CHUNK_BYTES, DECODE_BYTES, CsvContract, CsvContractError, check_csv
-from datalake.csv_files import MOVIES, SERIES
+from datalake.csvs.contract import CHUNK_BYTES, DECODE_BYTES, CsvContract, check_csv
+from datalake.csvs.files import MOVIES, SERIES
+from datalake.errors import CsvContractError
 
 ROW = "tt0245429|A Viagem de Chihiro|Sen to Chihiro no kamikakushi|2001|125|Animation|8.6|800000|actress|Chihiro|Rumi Hiiragi|1987|\\N|actress|tt0245429"  # noqa: E501 (verbatim data)
 HEADER = MOVIES.header
@@ -306,8 +307,8 @@ def test_an_unreadable_file_says_permission_denied_when_the_kernel_denies_it():
         path = write(folder, f"{HEADER}\n{ROW}\n")
         path.chmod(0o000)
         check = (
-            "import sys, pathlib; from datalake.csv_contract import check_csv; "
-            "from datalake.csv_files import MOVIES; check_csv(pathlib.Path(sys.argv[1]), MOVIES)"
+            "import sys, pathlib; from datalake.csvs.contract import check_csv; "
+            "from datalake.csvs.files import MOVIES; check_csv(pathlib.Path(sys.argv[1]), MOVIES)"
         )
         command = [sys.executable, "-c", check, str(path)]
         uid = os.geteuid()

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from datalake.csv_files import CSV_FILES, MOVIES, SERIES, csv_file_named
+from datalake.csvs.files import CSV_FILES, MOVIES, SERIES, csv_file_named
+from datalake.errors import InvalidParameter
 
 
 def test_movies_header_is_the_bootcamp_one():
@@ -25,5 +26,6 @@ def test_each_csv_file_has_its_own_variable_and_folder():
 
 def test_a_csv_file_is_found_by_its_name_and_an_unknown_name_is_refused_listing_the_known_ones():
     assert csv_file_named("Series") is SERIES
-    with pytest.raises(ValueError, match=r"^Unknown CSV file 'Shows': expected one of Movies, Series\.$"):
+    unknown = r"^Unknown CSV file 'Shows': expected one of Movies, Series\.$"
+    with pytest.raises(InvalidParameter, match=unknown):
         csv_file_named("Shows")

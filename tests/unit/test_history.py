@@ -13,9 +13,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from datalake import checks, history, layout, manifest, report, report_files, settings
-from datalake.csv_files import SERIES
-from datalake.storage import S3ObjectStore
+from datalake import layout, settings
+from datalake.csvs.files import SERIES
+from datalake.lake import checks, manifest
+from datalake.lake.storage import S3ObjectStore
+from datalake.report import comparison, history
+from datalake.report import files as report_files
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
 
 HISTORY_BUCKET = "datalake-history-test"
@@ -31,7 +34,7 @@ def table(*ranked: tuple[int, str, float]) -> pl.DataFrame:
              "imdb_votes": 500 if tmdb_id % 2 else None, "status": "Ended"}
             for rank, (tmdb_id, name, average) in enumerate(ranked, start=1)
         ]
-    ).cast({column: report.SCHEMA[column] for column in history.SCHEMA if column != "date"})
+    ).cast({column: comparison.SCHEMA[column] for column in history.SCHEMA if column != "date"})
 
 
 TABLES = {
@@ -116,9 +119,11 @@ def test_the_history_is_read_from_each_complete_partitions_manifest_and_report_a
 
 
 def test_the_partition_page_links_to_the_history_and_shows_its_own_checks():
-    empty = report.comparison(report.tmdb_series([], []), report.imdb_titles(f"{SERIES.header}\n".encode()))
-    built = report.Report(table=empty, day=DAYS[1], run_id="r", params={}, fetched_at=None,
-                          checks=tuple(CHECKS[DAYS[1]]))
+    empty = comparison.comparison(
+        comparison.tmdb_series([], []), comparison.imdb_titles(f"{SERIES.header}\n".encode())
+    )
+    built = comparison.Report(table=empty, day=DAYS[1], run_id="r", params={}, fetched_at=None,
+                              checks=tuple(CHECKS[DAYS[1]]))
     page = report_files.to_html(built).decode()
     link = re.search(r'<a id="history-link" href="([^"]+)"', page).group(1)
     resolved = posixpath.normpath(posixpath.join(layout.report_prefix(DAYS[1]), link))

@@ -5,17 +5,18 @@ import hashlib
 
 import pytest
 
-from datalake import landing
-from datalake.csv_contract import CsvContractError, CsvFacts
-from datalake.csv_files import MOVIES
-from datalake.landing import (
+from datalake.csvs import landing
+from datalake.csvs.contract import CsvFacts
+from datalake.csvs.files import MOVIES
+from datalake.csvs.landing import (
     PROGRESS_PATTERN,
     ContractCheckedStream,
     ExpectedETag,
     ProgressLog,
     logging_progress,
 )
-from datalake.storage import stored_mismatch
+from datalake.errors import CsvContractError
+from datalake.lake.storage import stored_mismatch
 
 BODY = b"id|x\n1|2\n"
 MD5 = hashlib.md5(BODY).hexdigest()
@@ -174,7 +175,7 @@ class CountingMd5:
 
 @pytest.mark.parametrize("size", [150, 250, 450], ids=["one-put", "parts", "parts-past-threshold"])
 def test_the_expected_etag_hashes_each_byte_once_when_the_threshold_is_the_part_size(monkeypatch, size):
-    monkeypatch.setattr("datalake.landing.hashlib.md5", CountingMd5)
+    monkeypatch.setattr("datalake.csvs.landing.hashlib.md5", CountingMd5)
     CountingMd5.hashed = 0
     etag = ExpectedETag(threshold=200, part_bytes=200)
     data = bytes(range(256)) * 2
@@ -221,7 +222,7 @@ def test_each_put_and_part_carries_its_md5_and_no_crc32():
     import boto3
     from botocore.config import Config
 
-    from datalake.landing import MD5_INSTEAD_OF_CRC32, sending_md5s
+    from datalake.csvs.landing import MD5_INSTEAD_OF_CRC32, sending_md5s
 
     client = boto3.client(
         "s3",

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from datalake import layout
-from datalake.csv_files import MOVIES, SERIES
+from datalake.csvs.files import MOVIES, SERIES
 
 DAY = date(2026, 11, 27)
 

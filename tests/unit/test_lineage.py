@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from datalake import lineage
-from datalake.lineage import LineageDataset
+from datalake.errors import InvalidParameter
+from datalake.lake import lineage
+from datalake.lake.lineage import LineageDataset
 
 
 def test_a_lake_object_is_named_by_bucket_and_key():
@@ -40,7 +41,7 @@ def test_an_endpoint_keeps_its_port():
 
 
 def test_a_relative_url_is_refused_naming_it():
-    with pytest.raises(ValueError, match="Not an absolute URL: '/3/tv/1'"):
+    with pytest.raises(InvalidParameter, match="Not an absolute URL: '/3/tv/1'"):
         lineage.web_endpoint("/3/tv/1")
 
 

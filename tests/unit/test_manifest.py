@@ -8,9 +8,11 @@ from datetime import date
 
 import pytest
 
-from datalake import layout, manifest, settings
-from datalake.csv_files import SERIES
-from datalake.storage import S3ObjectStore
+from datalake import layout, settings
+from datalake.csvs.files import SERIES
+from datalake.errors import PartitionChanged, PartitionIncomplete
+from datalake.lake import manifest
+from datalake.lake.storage import S3ObjectStore
 from tests.conftest import TEST_BUCKET
 
 DAG_ID = settings.RAW_DAG_ID
@@ -36,7 +38,7 @@ def test_retracting_deletes_the_manifest_and_leaves_the_partition_incomplete(sto
     assert manifest.retract_manifest(store, day, DAG_ID) is True
     listing = store.client.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.manifest_key(day, DAG_ID))
     assert "Contents" not in listing
-    with pytest.raises(manifest.PartitionIncomplete, match=f"the raw partition {day} is not complete"):
+    with pytest.raises(PartitionIncomplete, match=f"the raw partition {day} is not complete"):
         manifest.read_manifest(store.client, TEST_BUCKET, day, DAG_ID)
     assert store.client.get_object(Bucket=TEST_BUCKET, Key=layout.csv_key(SERIES, day))["Body"].read()
 
@@ -52,7 +54,7 @@ def test_an_object_is_read_only_as_the_manifest_records_it(store):
     assert manifest.read_listed(store.client, TEST_BUCKET, document, key) == b"id\ntt1\n"
     store.client.put_object(Bucket=TEST_BUCKET, Key=key, Body=b"id\ntt22\n")
     changed = f"s3://{TEST_BUCKET}/{key} is 8 bytes with sha256"
-    with pytest.raises(manifest.PartitionChanged, match=re.escape(changed)):
+    with pytest.raises(PartitionChanged, match=re.escape(changed)):
         manifest.read_listed(store.client, TEST_BUCKET, document, key)
 
 
@@ -61,7 +63,7 @@ def test_an_object_of_the_same_size_but_other_bytes_is_refused(store):
     document = complete_partition(store, day)
     key = layout.csv_key(SERIES, day)
     store.client.put_object(Bucket=TEST_BUCKET, Key=key, Body=b"id\ntt9\n")
-    with pytest.raises(manifest.PartitionChanged, match="records 7 bytes with sha256"):
+    with pytest.raises(PartitionChanged, match="records 7 bytes with sha256"):
         manifest.read_listed(store.client, TEST_BUCKET, document, key)
 
 
@@ -71,5 +73,5 @@ def test_an_object_the_manifest_does_not_list_is_refused(store):
     key = layout.details_key(day, 1)
     store.put(key, b"{}", source="test", records=1, fetched_at="t")
     unlisted = f"{key} is not listed in the manifest of run run-1"
-    with pytest.raises(manifest.PartitionIncomplete, match=re.escape(unlisted)):
+    with pytest.raises(PartitionIncomplete, match=re.escape(unlisted)):
         manifest.read_listed(store.client, TEST_BUCKET, document, key)

@@ -5,17 +5,18 @@ from dataclasses import fields
 
 import pytest
 
-from datalake import params
-from datalake.ranking import DiscoverQuery
+from datalake import run_params
+from datalake.errors import InvalidParameter
+from datalake.tmdb.ranking import DiscoverQuery
 
 
 def test_every_query_field_has_exactly_one_schema():
-    assert set(params.SCHEMAS) == {field.name for field in fields(DiscoverQuery)}
+    assert set(run_params.SCHEMAS) == {field.name for field in fields(DiscoverQuery)}
 
 
 def test_missing_values_take_the_defaults():
-    assert params.query_from({}) == DiscoverQuery()
-    assert params.query_from({"top_n": 25}).top_n == 25
+    assert run_params.query_from({}) == DiscoverQuery()
+    assert run_params.query_from({"top_n": 25}).top_n == 25
 
 
 @pytest.mark.parametrize(
@@ -31,25 +32,25 @@ def test_missing_values_take_the_defaults():
     ],
 )
 def test_bad_values_are_refused_naming_the_parameter(values, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        params.query_from(values)
+    with pytest.raises(InvalidParameter, match=message.replace("(", r"\(")):
+        run_params.query_from(values)
 
 
 def test_every_run_parameter_is_a_query_field_or_one_of_the_dags_own():
     own = ["lambda_function_name", "max_change_percent", "strict_checks"]
-    assert list(params.RUN_PARAMS) == [*params.SCHEMAS, *own]
-    assert set(params.RUN_DEFAULTS) == set(params.RUN_PARAMS)
-    assert all(schema["description"] for schema in params.RUN_PARAMS.values())
+    assert list(run_params.RUN_PARAMS) == [*run_params.SCHEMAS, *own]
+    assert set(run_params.RUN_DEFAULTS) == set(run_params.RUN_PARAMS)
+    assert all(schema["description"] for schema in run_params.RUN_PARAMS.values())
 
 
 def test_known_parameters_pass():
-    params.check_known({name: None for name in params.RUN_PARAMS})
-    params.check_known({})
+    run_params.check_known({name: None for name in run_params.RUN_PARAMS})
+    run_params.check_known({})
 
 
 def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones():
-    with pytest.raises(ValueError) as refused:
-        params.check_known({"topn": 5, "bogus": "x", "top_n": 3})
+    with pytest.raises(InvalidParameter) as refused:
+        run_params.check_known({"topn": 5, "bogus": "x", "top_n": 3})
     assert str(refused.value) == (
         "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'; the known ones are: "
         "top_n, min_vote_count, language, genre_id, origin_country, lambda_function_name, "
@@ -62,5 +63,5 @@ def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones(
     ("origin", "origin_country"),
 ])
 def test_a_typo_names_the_parameter_it_resembles(typo, meant):
-    with pytest.raises(ValueError, match=re.escape(f"'{typo}' (did you mean '{meant}'?)")):
-        params.check_known({typo: 1})
+    with pytest.raises(InvalidParameter, match=re.escape(f"'{typo}' (did you mean '{meant}'?)")):
+        run_params.check_known({typo: 1})

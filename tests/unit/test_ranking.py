@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datalake.ranking import DiscoverQuery, cut_is_final, rank
+from datalake.tmdb.ranking import DiscoverQuery, cut_is_final, rank
 
 
 def series(id_: int, average: float, count: int) -> dict:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from datalake.rate_limit import RateLimiter
+from datalake.errors import InvalidParameter
+from datalake.tmdb.rate_limit import RateLimiter
 
 RATE = 35.0
 
@@ -50,5 +51,5 @@ def test_threads_share_one_limiter(tmp_path):
 
 
 def test_a_rate_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(InvalidParameter, match="positive"):
         RateLimiter(0, tmp_path / "state")

@@ -12,9 +12,12 @@ from datetime import date
 import polars as pl
 import pytest
 
-from datalake import layout, report, report_files, settings
-from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
-from datalake.storage import S3ObjectStore
+from datalake import layout, settings
+from datalake.csvs.files import DELIMITER, NULL_MARKER, SERIES
+from datalake.errors import InvalidInput, PartitionChanged, PartitionIncomplete
+from datalake.lake.storage import S3ObjectStore
+from datalake.report import comparison
+from datalake.report import files as report_files
 from tests.conftest import TEST_BUCKET
 
 DAY = date(2026, 11, 27)
@@ -120,11 +123,11 @@ MANIFEST = {
 
 
 @pytest.fixture(scope="module")
-def built() -> report.Report:
-    return report.comparison_report(report.RawPartition(DAY, MANIFEST, BODIES, SERIES_CSV))
+def built() -> comparison.Report:
+    return comparison.comparison_report(comparison.RawPartition(DAY, MANIFEST, BODIES, SERIES_CSV))
 
 
-def rows(built: report.Report) -> dict[int, dict]:
+def rows(built: comparison.Report) -> dict[int, dict]:
     return {row["tmdb_id"]: row for row in built.table.iter_rows(named=True)}
 
 
@@ -142,7 +145,7 @@ def test_a_title_repeated_per_artist_joins_once_with_its_imdb_rating(built):
         True,
     )
     assert (first["tmdb_vote_average"], first["tmdb_vote_count"]) == (8.9, 652)
-    assert report.imdb_titles(SERIES_CSV)["id"].to_list() == ["tt0000001", "tt0000002", "tt0000009"]
+    assert comparison.imdb_titles(SERIES_CSV)["id"].to_list() == ["tt0000001", "tt0000002", "tt0000009"]
 
 
 def test_a_series_without_imdb_match_keeps_its_row_with_empty_imdb_fields_and_is_counted(built):
@@ -182,7 +185,7 @@ def test_the_provenance_names_partition_run_and_the_fetch_times_of_what_was_read
 
 def test_the_parquet_keeps_the_column_types(built):
     table = pl.read_parquet(io.BytesIO(report_files.to_parquet(built)))
-    assert table.schema == pl.Schema(report.SCHEMA)
+    assert table.schema == pl.Schema(comparison.SCHEMA)
     assert table.schema["imdb_votes"] == pl.Int64 and table.schema["tmdb_vote_average"] == pl.Float64
     assert table.schema["first_air_year"] == pl.Int32 and table.schema["imdb_matched"] == pl.Boolean
     assert table.equals(built.table)
@@ -191,12 +194,13 @@ def test_the_parquet_keeps_the_column_types(built):
 
 def test_the_csv_has_a_header_and_one_line_per_series(built):
     table = pl.read_csv(report_files.to_csv(built))
-    assert table.columns == list(report.SCHEMA) and table.height == 4
+    assert table.columns == list(comparison.SCHEMA) and table.height == 4
     assert table["name"].to_list() == ["Série 10", "Série 20", "Série 30", "Série 40"]
 
 
 def test_the_markdown_table_has_a_row_per_series_and_escapes_pipes(built):
-    piped = report.Report(built.table.with_columns(pl.lit("A|B").alias("networks")), DAY, RUN_ID, {}, None)
+    networks = built.table.with_columns(pl.lit("A|B").alias("networks"))
+    piped = comparison.Report(networks, DAY, RUN_ID, {}, None)
     lines = report_files.to_markdown(piped).decode().splitlines()
     table = [line for line in lines if line.startswith("|")]
     assert len(table) == 2 + 4
@@ -219,8 +223,9 @@ def test_the_html_page_is_self_contained_with_the_table_and_two_png_charts(built
     assert "IMDb match: 2 of 4 series." in page
 
 
-def in_language(built: report.Report, language: str) -> report.Report:
-    return report.Report(built.table, DAY, RUN_ID, {**built.params, "language": language}, built.fetched_at)
+def in_language(built: comparison.Report, language: str) -> comparison.Report:
+    chosen = {**built.params, "language": language}
+    return comparison.Report(built.table, DAY, RUN_ID, chosen, built.fetched_at)
 
 
 def test_the_name_column_is_labelled_with_the_language_tmdb_answered_in(built):
@@ -255,15 +260,15 @@ def test_the_table_scrolls_in_its_own_labelled_box_with_rank_and_name_marked_to_
 
 def test_an_empty_ranking_renders_an_empty_report():
     manifest = {**MANIFEST, "ranking": []}
-    empty = report.comparison_report(report.RawPartition(DAY, manifest, [], SERIES_CSV))
-    assert empty.table.height == 0 and empty.table.schema == pl.Schema(report.SCHEMA)
+    empty = comparison.comparison_report(comparison.RawPartition(DAY, manifest, [], SERIES_CSV))
+    assert empty.table.height == 0 and empty.table.schema == pl.Schema(comparison.SCHEMA)
     for _, render in report_files.FORMATS.values():
         assert render(empty)
 
 
 def test_a_series_file_with_another_header_is_refused():
-    with pytest.raises(ValueError, match="series.csv: expected the columns id|tituloPincipal"):
-        report.imdb_titles(b"id|name\ntt1|x\n")
+    with pytest.raises(InvalidInput, match="series.csv: expected the columns id|tituloPincipal"):
+        comparison.imdb_titles(b"id|name\ntt1|x\n")
 
 
 def put_partition(client, bucket: str, day: date, manifest: dict, bodies: list[dict]) -> None:
@@ -293,11 +298,11 @@ def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_fi
     client, day = local_s3.client(), date(2026, 1, 2)
     put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES)
     store = S3ObjectStore(client, TEST_BUCKET)
-    raw = report.read_partition(client, TEST_BUCKET, day)
+    raw = comparison.read_partition(client, TEST_BUCKET, day)
     assert [body["id"] for body in raw.details] == [10, 20, 30, 40] and raw.series_csv == SERIES_CSV
-    first = report_files.write_report(store, report.comparison_report(raw))
-    again = report.read_partition(client, TEST_BUCKET, day)
-    second = report_files.write_report(store, report.comparison_report(again))
+    first = report_files.write_report(store, comparison.comparison_report(raw))
+    again = comparison.read_partition(client, TEST_BUCKET, day)
+    second = report_files.write_report(store, comparison.comparison_report(again))
     keys = [layout.report_key(day, extension) for extension in ("parquet", "csv", "md", "html")]
     assert [stored.key for stored in first] == [stored.key for stored in second] == keys
     listed = client.list_objects_v2(Bucket=TEST_BUCKET, Prefix=layout.report_prefix(day))["Contents"]
@@ -310,20 +315,20 @@ def test_the_report_reads_its_partition_from_s3_and_a_rerun_replaces_the_four_fi
 def test_a_partition_without_manifest_is_named_as_incomplete(local_s3):
     day = date(2026, 1, 3)
     with pytest.raises(
-        report.PartitionIncomplete,
+        PartitionIncomplete,
         match=re.escape(
             f"s3://{TEST_BUCKET}/{layout.manifest_key(day, settings.RAW_DAG_ID)} does not exist: "
             "the raw partition 2026-01-03 is not complete"
         ),
     ):
-        report.read_partition(local_s3.client(), TEST_BUCKET, day)
+        comparison.read_partition(local_s3.client(), TEST_BUCKET, day)
 
 
 def test_a_detail_the_manifest_lists_but_the_lake_lacks_is_named(local_s3):
     client, day = local_s3.client(), date(2026, 1, 4)
     put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES[:1])
-    with pytest.raises(report.PartitionIncomplete, match=re.escape(layout.details_key(day, 20))):
-        report.read_partition(client, TEST_BUCKET, day)
+    with pytest.raises(PartitionIncomplete, match=re.escape(layout.details_key(day, 20))):
+        comparison.read_partition(client, TEST_BUCKET, day)
 
 
 def test_an_object_overwritten_after_its_manifest_is_refused_naming_it(local_s3):
@@ -332,7 +337,8 @@ def test_an_object_overwritten_after_its_manifest_is_refused_naming_it(local_s3)
     put_partition(client, TEST_BUCKET, day, {**MANIFEST, "partition": day.isoformat()}, BODIES)
     key = layout.details_key(day, 30)
     client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps({**BODIES[2], "vote_count": 1}).encode())
-    with pytest.raises(report.PartitionChanged, match=re.escape(f"s3://{TEST_BUCKET}/{key} is ")) as refused:
-        report.read_partition(client, TEST_BUCKET, day)
+    changed = re.escape(f"s3://{TEST_BUCKET}/{key} is ")
+    with pytest.raises(PartitionChanged, match=changed) as refused:
+        comparison.read_partition(client, TEST_BUCKET, day)
     assert "but the manifest of run manual__2026-11-27T00:00:00+00:00 records" in str(refused.value)
     assert f"run {settings.RAW_DAG_ID} for {day} again" in str(refused.value)

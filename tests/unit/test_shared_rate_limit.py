@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from datalake.rate_limit import RateLimiter, SharedRateLimiter, limiter_for
+from datalake.errors import InvalidParameter
+from datalake.tmdb.rate_limit import RateLimiter, SharedRateLimiter, limiter_for
 
 pytestmark = pytest.mark.skipif(
     not shutil.which("redis-server"), reason="needs redis-server (apt-get install -y redis-server)"
@@ -66,13 +67,13 @@ def test_a_redis_url_selects_the_shared_store_and_none_the_host_local_one(redis_
 
 
 def test_a_rate_that_is_not_positive_is_refused(redis_url):
-    with pytest.raises(ValueError, match="positive requests per second; got 0"):
+    with pytest.raises(InvalidParameter, match="positive requests per second; got 0"):
         SharedRateLimiter(0, redis_url, "x")
 
 
 def test_the_tmdb_client_imports_no_redis_until_a_shared_store_is_asked_for():
     """The Lambda's package has no Redis client: importing the client must not need one."""
-    code = "import sys, datalake.tmdb; print('redis' in sys.modules, 'pyrate_limiter' in sys.modules)"
+    code = "import sys, datalake.tmdb.client; print('redis' in sys.modules, 'pyrate_limiter' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO / "plugins", capture_output=True, text=True, check=True
     )

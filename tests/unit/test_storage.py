@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from datalake.storage import LakeWriteError, S3ObjectStore
+from datalake.errors import LakeWriteError
+from datalake.lake.storage import S3ObjectStore
 from local_stack.services import LocalS3, free_port, rclone_s3
 from tests.conftest import TEST_BUCKET
 

@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from urllib3.util.retry import Retry
 
-from datalake.ranking import DiscoverQuery
-from datalake.tmdb import TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound, auth_kind
+from datalake.errors import InvalidConnection, InvalidParameter, TmdbAuthError, TmdbError, TmdbNotFound
+from datalake.tmdb.client import TmdbClient, auth_kind
+from datalake.tmdb.ranking import DiscoverQuery
 
 V3_KEY = "0123456789abcdef0123456789abcdef"
 V4_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJhdWQiOiJ0ZXN0In0.c2lnbmF0dXJl"
@@ -108,7 +109,7 @@ def test_auth_kind_tells_v4_tokens_from_v3_keys():
 
 
 def test_an_unknown_credential_shape_is_refused_without_echoing_it():
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(InvalidConnection) as error:
         TmdbClient("not-a-credential-abc")
     assert "not-a-credential-abc" not in str(error.value)
 
@@ -239,7 +240,7 @@ def test_a_retry_after_beyond_the_deadline_is_not_waited_for(scripted):
 def test_the_longest_retry_after_honoured_fits_in_the_default_deadline():
     from urllib3 import HTTPResponse
 
-    from datalake.tmdb import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, DeadlineRetry, default_retry
+    from datalake.tmdb.client import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, DeadlineRetry, default_retry
 
     retry = DeadlineRetry.following(
         default_retry(), deadline=DEFAULT_DEADLINE, attempt_timeout=sum(DEFAULT_TIMEOUT)
@@ -251,7 +252,8 @@ def test_the_longest_retry_after_honoured_fits_in_the_default_deadline():
 
 @pytest.mark.parametrize("deadline", [0, -1.0])
 def test_a_deadline_that_is_not_positive_is_refused(deadline):
-    with pytest.raises(ValueError, match=rf"deadline must be a number of seconds above 0; got {deadline!r}"):
+    refused = rf"deadline must be a number of seconds above 0; got {deadline!r}"
+    with pytest.raises(InvalidParameter, match=refused):
         TmdbClient(V3_KEY, deadline=deadline)
 
 
@@ -309,7 +311,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(scripted):
 def test_a_huge_retry_after_is_bounded():
     from urllib3 import HTTPResponse
 
-    from datalake.tmdb import MAX_RETRY_AFTER, default_retry
+    from datalake.tmdb.client import MAX_RETRY_AFTER, default_retry
 
     response = HTTPResponse(status=429, headers={"Retry-After": "86400"})
     assert default_retry().get_retry_after(response) == MAX_RETRY_AFTER

@@ -8,10 +8,12 @@ from datetime import date
 
 import pytest
 
-from datalake import layout, tmdb_ingest
-from datalake.ranking import DiscoverQuery
-from datalake.storage import S3ObjectStore
-from datalake.tmdb import TmdbClient, TmdbError, TmdbNotFound
+from datalake import layout
+from datalake.errors import TmdbError, TmdbNotFound
+from datalake.lake.storage import S3ObjectStore
+from datalake.tmdb import ingest as tmdb_ingest
+from datalake.tmdb.client import TmdbClient
+from datalake.tmdb.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.conftest import TEST_BUCKET
 

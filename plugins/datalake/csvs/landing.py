@@ -14,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from datalake.csv_contract import CsvContract, CsvFacts, open_csv
-from datalake.csv_files import CsvFile
+from datalake.csvs.contract import CsvContract, CsvFacts, open_csv
+from datalake.csvs.files import CsvFile
 
 _COMPLETING_CALLS = ("PutObject", "CompleteMultipartUpload")
 PROGRESS_MESSAGE = "Landing progress: %d%% (%d of %d bytes in %.1f s)"
@@ -142,15 +142,15 @@ class ContractCheckedStream:
     def __init__(
         self,
         path: Path,
-        dataset: CsvFile,
+        csv_file: CsvFile,
         etag: ExpectedETag,
         progress: Callable[[int, int, float], None] | None = None,
     ):
-        self._file = open_csv(path, dataset)
+        self._file = open_csv(path, csv_file)
         opened = os.fstat(self._file.fileno())
         self.modified = opened.st_mtime
         """The file's modification time, taken from the open file: the path may be gone by the end."""
-        self._contract = CsvContract(path, dataset)
+        self._contract = CsvContract(path, csv_file)
         self.etag = etag
         self._progress = ProgressLog(opened.st_size, progress) if progress else None
         self.facts: CsvFacts | None = None

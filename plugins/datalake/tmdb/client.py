@@ -31,10 +31,10 @@ from urllib3.exceptions import (
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from datalake.errors import InvalidConnection, InvalidParameter, TmdbAuthError, TmdbError, TmdbNotFound
 from datalake.layout import utc_timestamp
-from datalake.ranking import DiscoverQuery
-from datalake.rate_limit import DEFAULT_PER_SECOND, limiter_for
-from datalake.tmdb_errors import TmdbAuthError, TmdbError, TmdbNotFound
+from datalake.tmdb.ranking import DiscoverQuery
+from datalake.tmdb.rate_limit import DEFAULT_PER_SECOND, limiter_for
 
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -169,7 +169,7 @@ def auth_kind(credential: str) -> str:
         return "bearer"
     if _V3_KEY.fullmatch(credential):
         return "api_key"
-    raise ValueError(
+    raise InvalidConnection(
         "The TMDB credential is neither a v4 read-access token (starts with 'eyJ') "
         "nor a v3 API key (32 hexadecimal characters)."
     )
@@ -199,7 +199,9 @@ class TmdbClient:
         rate_limit_redis_url: str | None = None,
     ):
         if not deadline > 0:
-            raise ValueError(f"TmdbClient: deadline must be a number of seconds above 0; got {deadline!r}.")
+            raise InvalidParameter(
+                f"TmdbClient: deadline must be a number of seconds above 0; got {deadline!r}."
+            )
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._retry = DeadlineRetry.following(

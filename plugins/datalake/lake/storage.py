@@ -19,6 +19,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, FlexibleChecksumError
 
+from datalake.errors import CorruptRead, CorruptWrite, LakeWriteError
+
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
@@ -42,19 +44,6 @@ class StoredObject:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class LakeWriteError(RuntimeError):
-    """The lake could not be written; the message names endpoint, bucket and key, never credentials."""
-
-
-class CorruptWrite(LakeWriteError):
-    """The store did not keep the bytes sent, on any attempt: a fault on the way, worth a retry."""
-
-
-class CorruptRead(RuntimeError):
-    """An object's bytes, as read, fail the checksum the store keeps for them: corrupted on the way (another
-    read heals it) or at rest (it does not, and the message says what to run)."""
 
 
 def stored_mismatch(

@@ -19,11 +19,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
-from datalake import assets, layout, lineage, manifest, params, parity
-from datalake.airflow_tasks import announce, run_day
-from datalake.csv_contract import CsvContractError
-from datalake.csv_files import CsvFile
-from datalake.landing import (
+from datalake import layout, run_params
+from datalake.airflow import assets
+from datalake.airflow.tasks import announce, run_day
+from datalake.csvs.files import CsvFile
+from datalake.csvs.landing import (
     MD5_INSTEAD_OF_CRC32,
     ContractCheckedStream,
     ExpectedETag,
@@ -31,7 +31,9 @@ from datalake.landing import (
     sending_md5s,
     upload_response,
 )
-from datalake.storage import LakeWriteError, StoredObject, describe_s3_failure, stored_mismatch
+from datalake.errors import CsvContractError, InvalidParameter, LakeWriteError
+from datalake.lake import lineage, manifest, parity
+from datalake.lake.storage import StoredObject, describe_s3_failure, stored_mismatch
 
 LOG = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 
 class ReportsLineage:
     """An operator whose run records what it read and wrote in ``self.recorded_lineage``
-    (``datalake.lineage``); the OpenLineage provider asks for it when the task ends, failed or not.
+    (``datalake.lake.lineage``); the OpenLineage provider asks for it when the task ends, failed or not.
 
     Hook-level lineage cannot carry it: the provider drops an asset it has no converter for (an HTTP
     endpoint such as TMDB's), and ``airflow dags test`` runs every task in one process, where the hook
@@ -89,7 +91,7 @@ class CsvLandingOperator(ReportsLineage, BaseOperator):
     The contract is checked in the same pass that uploads the bytes; the SHA-256 and row count it
     learns are returned into XCom for the manifest and the event of ``assets.raw_csv(csv_file)``. A file
     that breaks its contract raises ``CsvContractError``, which the DAGs' retry rules
-    (``datalake.retry_rules``) fail at once, and nothing is written: the upload is aborted before the
+    (``datalake.airflow.retry_rules``) fail at once, and nothing is written: the upload is aborted before the
     object exists. An object that does not match the file is deleted before failing.
     The key is ``layout.csv_key`` of the CSV file and the run's day, so a re-run of a date replaces it.
     Its lineage: the local file as input, the object as output.
@@ -139,7 +141,7 @@ class CsvLandingOperator(ReportsLineage, BaseOperator):
 
 def land_checked_csv(
     path: Path,
-    dataset: CsvFile,
+    csv_file: CsvFile,
     bucket: str,
     key: str,
     *,
@@ -170,7 +172,7 @@ def land_checked_csv(
     )
     try:
         with (
-            ContractCheckedStream(path, dataset, etag, logging_progress(log)) as stream,
+            ContractCheckedStream(path, csv_file, etag, logging_progress(log)) as stream,
             upload_response(client) as response,
             sending_md5s(client, etag),
         ):
@@ -193,7 +195,7 @@ def land_checked_csv(
         "Landed s3://%s/%s: met the %s contract, %d rows, %d bytes, sha256 %s, verified",
         bucket,
         key,
-        dataset.name,
+        csv_file.name,
         facts.rows,
         facts.bytes,
         facts.sha256,
@@ -236,7 +238,7 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
     def __init__(self, *, bucket: str, compare_bytes: str | bool = True, **kwargs: Any):
         if fixed := sorted(self.FIXED_ARGUMENTS.keys() & kwargs.keys()):
             reasons = "; ".join(f"{name} is {self.FIXED_ARGUMENTS[name]}" for name in fixed)
-            raise ValueError(f"LambdaParityOperator sets {', '.join(fixed)} itself ({reasons}).")
+            raise InvalidParameter(f"LambdaParityOperator sets {', '.join(fixed)} itself ({reasons}).")
         super().__init__(
             invocation_type="RequestResponse",
             botocore_config={
@@ -266,12 +268,12 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
                 manifest.read_listed(client, self.bucket, document, entry["key"])
         except ValueError as error:
             raise AirflowFailException(f"Parity not checked: {error}") from None
-        run_params = context["params"]
+        chosen = context["params"]
         self.payload = json.dumps(
             {
                 "date": day.isoformat(),
                 "prefix": parity.PARITY_PREFIX,
-                **{name: run_params[name] for name in params.SCHEMAS},
+                **{name: chosen[name] for name in run_params.SCHEMAS},
             }
         )
         result = super().execute(context)

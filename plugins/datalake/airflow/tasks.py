@@ -14,23 +14,22 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datalake import layout, lineage, settings
-from datalake.csv_files import CsvFile
-from datalake.params import check_known, query_from
-from datalake.storage import S3ObjectStore
+from datalake import layout, settings
+from datalake.csvs.files import CsvFile
+from datalake.errors import InvalidConnection
+from datalake.lake import lineage
+from datalake.lake.storage import S3ObjectStore
+from datalake.run_params import check_known, query_from
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset
     from airflow.sdk.types import DagRunProtocol, OutletEventAccessorsProtocol
 
-    from datalake.tmdb import TmdbClient
+    from datalake.tmdb.client import TmdbClient
 
 log = logging.getLogger(__name__)
 
-INCLUDE_DATA = Path(__file__).resolve().parents[2] / "include" / "data"
-
-RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
-"""Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""
+INCLUDE_DATA = Path(__file__).resolve().parents[3] / "include" / "data"
 
 BUCKET_TEMPLATE = f"{{{{ var.value.get('{settings.BUCKET_VARIABLE}', '{settings.DEFAULT_BUCKET}') }}}}"
 """The lake's bucket in an operator's templated field: what ``lake_bucket`` reads in a task."""
@@ -55,8 +54,8 @@ def announce(
     objects: list[dict[str, Any]],
     **facts: Any,
 ) -> None:
-    """The task's one event of ``asset`` (one of ``datalake.assets``): the bucket and what landed in its
-    extra (each object's key, bytes, sha256, source, rows or records) with any other ``facts`` (the
+    """The task's one event of ``asset`` (one of ``datalake.airflow.assets``): the bucket and what landed in
+    its extra (each object's key, bytes, sha256, source, rows or records) with any other ``facts`` (the
     manifest's checks), the lake day as its partition key.
 
     The day is set even when the run has no partition key of its own (``airflow dags test``, a trigger that
@@ -81,24 +80,24 @@ def tmdb_client() -> TmdbClient:
     """
     from airflow.sdk import BaseHook
 
-    from datalake.rate_limit import DEFAULT_PER_SECOND
-    from datalake.tmdb import TmdbClient
+    from datalake.tmdb.client import TmdbClient
+    from datalake.tmdb.rate_limit import DEFAULT_PER_SECOND
 
     connection = BaseHook.get_connection(settings.TMDB_CONN_ID)
     base_url = connection.host or ""
     if "://" not in base_url:
-        raise ValueError(
+        raise InvalidConnection(
             f"Connection '{settings.TMDB_CONN_ID}': host must be the TMDB base URL, "
             f"e.g. https://api.themoviedb.org/3; got {base_url!r}."
         )
     if not connection.password:
-        raise ValueError(
+        raise InvalidConnection(
             f"Connection '{settings.TMDB_CONN_ID}' has no password: "
             "set it to a TMDB v4 read-access token or v3 API key."
         )
     rate = float(connection.extra_dejson.get("requests_per_second", DEFAULT_PER_SECOND))
     redis_url = connection.extra_dejson.get("rate_limit_redis_url") or os.environ.get(
-        RATE_LIMIT_REDIS_URL_ENV
+        settings.RATE_LIMIT_REDIS_URL_ENV
     )
     return TmdbClient(connection.password, base_url, requests_per_second=rate, rate_limit_redis_url=redis_url)
 
@@ -116,7 +115,7 @@ def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
 
     Airflow merges conf keys that are no param into the params without a word, so they are refused here.
     """
-    from datalake import manifest
+    from datalake.lake import manifest
 
     check_known(params)
     query_from(params)
@@ -135,7 +134,8 @@ def discover_and_announce(
     params: Mapping[str, Any], dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
 ) -> dict[str, Any]:
     """Land the discover pages; return the ranking (to map over) and the pages (for the manifest)."""
-    from datalake import assets, tmdb_ingest
+    from datalake.airflow import assets
+    from datalake.tmdb import ingest as tmdb_ingest
 
     query = query_from(params)
     discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
@@ -150,7 +150,8 @@ def land_and_announce_details(
 ) -> dict[str, Any]:
     """Land ``/tv/{series_id}`` in ``language`` under the run's partition and announce it; return its
     entry."""
-    from datalake import assets, tmdb_ingest
+    from datalake.airflow import assets
+    from datalake.tmdb import ingest as tmdb_ingest
 
     stored = tmdb_ingest.land_series_details(
         tmdb_client(), lake_store(), series_id, language, run_day(dag_run)
@@ -176,7 +177,8 @@ def close_partition(
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    from datalake import assets, checks, manifest
+    from datalake.airflow import assets
+    from datalake.lake import checks, manifest
 
     store = lake_store()
     day = run_day(dag_run)

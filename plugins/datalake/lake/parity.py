@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from datalake.errors import InvalidInput
+
 PARITY_PREFIX = "Parity/Lambda/"
 """Where the DAG asks the Lambda to write; the SAM template grants PutObject there too."""
 
@@ -39,7 +41,7 @@ def _by_relative_key(
     for stored in objects:
         key = str(stored["key"])
         if not key.startswith(prefix):
-            raise ValueError(f"The {side}'s object {key!r} is not under the prefix {prefix!r}.")
+            raise InvalidInput(f"The {side}'s object {key!r} is not under the prefix {prefix!r}.")
         relative[key[len(prefix) :]] = stored
     return relative
 
@@ -53,7 +55,7 @@ def parse_lambda_result(payload: str | bytes | Mapping[str, Any]) -> Mapping[str
     parsed."""
     result = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
     if not isinstance(result, Mapping) or not {"ids", "objects"} <= result.keys():
-        raise ValueError(
+        raise InvalidInput(
             f"The Lambda's result must be an object with 'ids' and 'objects'; got {str(result)[:200]!r}."
         )
     return result

@@ -5,8 +5,8 @@ retracts its manifest (``retract_manifest``), so a run that fails half-way leave
 incomplete rather than a manifest that no longer describes its objects. Entries are sorted by key,
 so re-running a date yields the same entries for objects whose bytes did not change.
 
-``airflow_tasks.close_partition`` adds the run's day-over-day ``checks`` (``datalake.checks``) against the
-previous complete partition, which ``previous_manifest`` finds by listing the manifests.
+``airflow_tasks.close_partition`` adds the run's day-over-day ``checks`` (``datalake.lake.checks``) against
+the previous complete partition, which ``previous_manifest`` finds by listing the manifests.
 
 Readers take a partition only through ``read_manifest`` and ``read_listed``: no manifest, or an
 object whose size or SHA-256 differs from its entry, is refused naming the key.
@@ -23,25 +23,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datalake import layout
-from datalake.storage import (
-    CorruptRead,
-    LakeWriteError,
-    S3ObjectStore,
-    StoredObject,
-    describe_s3_failure,
-    read_object,
-)
-
-
-class PartitionIncomplete(ValueError):
-    """The raw partition lacks its manifest or an object the manifest lists: nothing to read yet.
-
-    A ValueError, like the package's other permanent failures: retrying within the run cannot heal it.
-    """
-
-
-class PartitionChanged(ValueError):
-    """An object differs from what the partition's manifest records: it was overwritten after that run."""
+from datalake.errors import CorruptRead, LakeWriteError, PartitionChanged, PartitionIncomplete
+from datalake.lake.storage import S3ObjectStore, StoredObject, describe_s3_failure, read_object
 
 
 def build_manifest(

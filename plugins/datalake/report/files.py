@@ -1,7 +1,7 @@
 """The report's four files: Parquet, CSV, Markdown and one self-contained HTML page with two matplotlib
 charts, the partition's day-over-day checks and a link to the history.
 
-Pure (no Airflow). Every format is built in memory before the first PUT, so a failure while rendering
+Every format is built in memory before the first PUT, so a failure while rendering
 writes nothing, and a re-run replaces all four.
 """
 
@@ -16,9 +16,10 @@ from typing import Any
 
 import polars as pl
 
-from datalake import checks, layout, settings
-from datalake.report import DISPLAY, Report, display_rows
-from datalake.storage import S3ObjectStore, StoredObject
+from datalake import layout, settings
+from datalake.lake import checks
+from datalake.lake.storage import S3ObjectStore, StoredObject
+from datalake.report.comparison import DISPLAY, Report, display_rows
 
 LOCALIZED = frozenset({"name", "genres"})
 """The columns TMDB translates into the run's ``language``; the rest of the page is in English."""

@@ -1,4 +1,4 @@
-"""Airflow glue of the anime top-10 report: which partition a run reports on, and the lake to do it in.
+"""Airflow glue of the anime top-N report: which partition a run reports on, and the lake to do it in.
 
 The report itself (polars, matplotlib) is imported inside the task functions so that parsing the DAG
 stays fast; what the DAG file needs at import time here is names only.
@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from datalake import airflow_tasks, layout, lineage
+from datalake import layout
+from datalake.airflow import tasks as airflow_tasks
+from datalake.lake import lineage
 
 if TYPE_CHECKING:
     from airflow.sdk.types import DagRunProtocol, OutletEventAccessorsProtocol
@@ -32,12 +34,14 @@ def write_partition_report(
 ) -> list[dict[str, Any]]:
     """Read the run's raw partition, write the four report files, then rebuild the history across
     partitions; announce them; returns what was written."""
-    from datalake import assets, history, report, report_files
+    from datalake.airflow import assets
+    from datalake.report import comparison, history
+    from datalake.report import files as report_files
 
     day = report_day(params, dag_run)
     store = airflow_tasks.lake_store()
-    raw = report.read_partition(store.client, store.bucket, day)
-    built = report.comparison_report(raw)
+    raw = comparison.read_partition(store.client, store.bucket, day)
+    built = comparison.comparison_report(raw)
     print(built.match_summary)
     stored = [entry.as_dict() for entry in report_files.write_report(store, built)]
     ranking_history = history.read_history(store.client, store.bucket)

@@ -12,9 +12,9 @@ from datetime import date
 from typing import Any
 
 from datalake import layout
-from datalake.ranking import MAX_PAGE, DiscoverQuery, cut_is_final, rank
-from datalake.storage import S3ObjectStore, StoredObject
-from datalake.tmdb import TmdbClient, TmdbResponse
+from datalake.lake.storage import S3ObjectStore, StoredObject
+from datalake.tmdb.client import TmdbClient, TmdbResponse
+from datalake.tmdb.ranking import MAX_PAGE, DiscoverQuery, cut_is_final, rank
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""What a task read and wrote, named as OpenLineage names datasets; no Airflow here.
+"""What a task read and wrote, named as OpenLineage names datasets.
 
 The task bodies record their inputs and outputs while they run (``record``); the operator that runs
-them (``datalake.operators``) hands what was recorded to the OpenLineage provider when the task ends.
+them (``datalake.airflow.operators``) hands what was recorded to the OpenLineage provider when the task ends.
 Outside such a run (the Lambda, a unit test) recording does nothing.
 """
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from datalake.errors import InvalidParameter
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def web_endpoint(url: str) -> LineageDataset:
     """
     parts = urlsplit(url)
     if not parts.scheme or not parts.hostname:
-        raise ValueError(f"Not an absolute URL: {url!r}")
+        raise InvalidParameter(f"Not an absolute URL: {url!r}")
     host = f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
     return LineageDataset(f"{parts.scheme}://{host}", parts.path or "/")
 

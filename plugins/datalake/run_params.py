@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from datalake.ranking import DiscoverQuery
+from datalake.errors import InvalidParameter
+from datalake.tmdb.ranking import DiscoverQuery
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "top_n": {
@@ -77,7 +78,7 @@ def check_known(values: Mapping[str, Any]) -> None:
         close = difflib.get_close_matches(name, RUN_PARAMS, n=1)
         return f"'{name}' (did you mean '{close[0]}'?)" if close else f"'{name}'"
 
-    raise ValueError(
+    raise InvalidParameter(
         f"Unknown parameter(s) {', '.join(named(name) for name in unknown)}; "
         f"the known ones are: {', '.join(RUN_PARAMS)}."
     )
@@ -87,13 +88,13 @@ def _check(name: str, value: Any) -> Any:
     schema = SCHEMAS[name]
     if schema["type"] == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"Parameter '{name}' must be an integer; got {value!r}.")
+            raise InvalidParameter(f"Parameter '{name}' must be an integer; got {value!r}.")
         low, high = schema.get("minimum"), schema.get("maximum")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise ValueError(f"Parameter '{name}' must be {bounds}; got {value}.")
+            raise InvalidParameter(f"Parameter '{name}' must be {bounds}; got {value}.")
     elif not isinstance(value, str) or not re.fullmatch(schema["pattern"], value):
-        raise ValueError(
+        raise InvalidParameter(
             f"Parameter '{name}' must match {schema['pattern']} ({schema['description']}); got {value!r}."
         )
     return value

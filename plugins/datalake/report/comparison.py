@@ -1,10 +1,10 @@
 """The question the lake exists for: how do the top-ranked anime series compare, on TMDB and on IMDb?
 
-Pure (no Airflow), so it runs in a task, a test or a notebook alike: it reads one partition's raw
+It runs in a task, a test or a notebook alike: it reads one partition's raw
 objects (the manifest's ranking, the ``tv_{id}.json`` bodies, ``series.csv``) through any boto3 S3
 client, joins them with polars, and renders the table as Parquet, CSV, Markdown and one
 self-contained HTML page with two matplotlib charts, the partition's day-over-day checks and a link to
-the history (``datalake.history``): the files are ``datalake.report_files``.
+the history (``datalake.report.history``): the files are ``datalake.report.files``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import Any
 import polars as pl
 
 from datalake import layout, settings
-from datalake.csv_files import DELIMITER, NULL_MARKER, SERIES
-
-# PartitionChanged and PartitionIncomplete: what read_partition raises, named here for the report's callers.
-from datalake.manifest import PartitionChanged, PartitionIncomplete, read_listed, read_manifest  # noqa: F401
+from datalake.csvs.files import DELIMITER, NULL_MARKER, SERIES
+from datalake.errors import InvalidInput
+from datalake.lake.manifest import read_listed, read_manifest
 
 SCHEMA: dict[str, pl.DataType] = {
     "rank": pl.Int32(),
@@ -155,7 +154,7 @@ def imdb_titles(series_csv: bytes) -> pl.DataFrame:
     )
     if tuple(frame.columns) != SERIES.columns:
         found = DELIMITER.join(frame.columns)
-        raise ValueError(f"{SERIES.filename}: expected the columns {SERIES.header}, found {found}")
+        raise InvalidInput(f"{SERIES.filename}: expected the columns {SERIES.header}, found {found}")
     return frame.select("id", *_IMDB_TYPES).unique(subset="id", keep="first", maintain_order=True)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from datalake.errors import InvalidParameter
+
 DELIMITER = "|"
 NULL_MARKER = r"\N"
 
@@ -59,6 +61,6 @@ def csv_file_named(name: str) -> CsvFile:
     for csv_file in CSV_FILES:
         if csv_file.name == name:
             return csv_file
-    raise ValueError(
+    raise InvalidParameter(
         f"Unknown CSV file {name!r}: expected one of {', '.join(known.name for known in CSV_FILES)}."
     )

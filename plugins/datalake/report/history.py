@@ -1,6 +1,6 @@
 """The ranking over time: every reported partition's top series, and the day-over-day checks of each.
 
-Pure (no Airflow). Built from what is already refined, never from the raw bodies again: each complete
+Built from what is already refined, never from the raw bodies again: each complete
 partition's manifest (its checks) and its report's ``top10.parquet`` (its ranked rows). A complete partition
 whose report is not written yet is named on the page and left out of the rows. Both files are rendered in
 memory before the first PUT, so a failure while rendering writes nothing, and each run replaces both.
@@ -19,8 +19,11 @@ from typing import Any
 
 import polars as pl
 
-from datalake import checks, layout, manifest, report_files, settings
-from datalake.storage import CorruptRead, S3ObjectStore, StoredObject, read_object
+from datalake import layout, settings
+from datalake.errors import CorruptRead
+from datalake.lake import checks, manifest
+from datalake.lake.storage import S3ObjectStore, StoredObject, read_object
+from datalake.report import files as report_files
 
 SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),

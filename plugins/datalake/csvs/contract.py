@@ -4,7 +4,7 @@ Constant memory: the file is read in chunks, never whole. The field count of eve
 checked at C speed by reducing each chunk to its delimiters and newlines (``bytes.translate``)
 and comparing that with the shape a valid chunk must have; only a failing chunk is split into
 lines to find the line to name. ``CsvContract`` takes the bytes in whatever chunks they come, so
-the same pass can run while the bytes are on their way to the lake (see ``datalake.landing``).
+the same pass can run while the bytes are on their way to the lake (see ``datalake.csvs.landing``).
 
 Bounded too: the header must end within ``HEADER_BOUND`` bytes, a data line is never held (only its
 delimiters, and no more of them than a valid line has), and a message quotes at most an excerpt of
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from datalake.csv_files import DELIMITER, CsvFile
+from datalake.csvs.files import DELIMITER, CsvFile
+from datalake.errors import CsvContractError
 
 CHUNK_BYTES = 1 << 20
 HEADER_BOUND = 64 * 1024
@@ -45,16 +46,6 @@ _NOT_REGULAR = {
 }
 
 
-class CsvContractError(ValueError):
-    """The file breaks its dataset's contract; the message names the file, the line and what was expected."""
-
-    def __init__(self, path: Path, line: int | None, problem: str):
-        where = f"{path}: line {line}" if line else str(path)
-        super().__init__(f"{where}: {problem}")
-        self.path = path
-        self.line = line
-
-
 @dataclass(frozen=True)
 class CsvFacts:
     """What the check learned on the way: the figures that travel with the object."""
@@ -74,10 +65,10 @@ class CsvContract:
     chunk ends is refused there (its delimiters are not kept waiting for its end): "found more than".
     """
 
-    def __init__(self, path: Path, dataset: CsvFile):
+    def __init__(self, path: Path, csv_file: CsvFile):
         self.path = path
-        self.dataset = dataset
-        self._expected_fields = len(dataset.columns)
+        self.csv_file = csv_file
+        self._expected_fields = len(csv_file.columns)
         self._good_line = _SEPARATOR * (self._expected_fields - 1) + _NEWLINE
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._digest = hashlib.sha256()
@@ -100,10 +91,10 @@ class CsvContract:
             end = self._header.find(_NEWLINE, 0, HEADER_BOUND)
             if end < 0:
                 if len(self._header) >= HEADER_BOUND:
-                    _refuse_endless_header(self._header, self.dataset, self.path)
+                    _refuse_endless_header(self._header, self.csv_file, self.path)
                 return
             self._header, chunk = self._header[:end], self._header[end + 1:]
-            _check_header(self._header, self.dataset, self.path)
+            _check_header(self._header, self.csv_file, self.path)
             self._lines_done = 1
         structure = self._carry + chunk.translate(None, _NOT_STRUCTURE)
         cut = structure.rfind(_NEWLINE) + 1
@@ -120,11 +111,11 @@ class CsvContract:
         _check_utf8(self._decoder, b"", self.path, self._lines_done, final=True)
         if self._size == 0:
             raise CsvContractError(
-                self.path, None, f"is empty: expected the header line {self.dataset.header!r} and data rows"
+                self.path, None, f"is empty: expected the header line {self.csv_file.header!r} and data rows"
             )
         lines = self._lines_done
         if lines == 0:  # a lone header without newline
-            _check_header(self._header, self.dataset, self.path)
+            _check_header(self._header, self.csv_file, self.path)
             lines = 1
         elif not self._ends_with_newline:
             _check_fields(self._carry + _NEWLINE, self._good_line, self.path, lines, self._expected_fields)
@@ -132,14 +123,14 @@ class CsvContract:
         return CsvFacts(bytes=self._size, rows=lines - 1, sha256=self._digest.hexdigest())
 
 
-def open_csv(path: Path, dataset: CsvFile) -> BinaryIO:
+def open_csv(path: Path, csv_file: CsvFile) -> BinaryIO:
     """``path`` opened for reading, or the contract's error saying why it cannot be: not found, a broken
     link, a directory or other file that is not a regular one, permission denied.
 
     One open, then a look at what was opened: no check that the file could vanish or change after.
     Opened without blocking, so that a named pipe is refused at once instead of waiting for a writer.
     """
-    expected = f"expected the {dataset.name} dataset's {dataset.filename} file"
+    expected = f"expected the {csv_file.name} dataset's {csv_file.filename} file"
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -161,11 +152,11 @@ def open_csv(path: Path, dataset: CsvFile) -> BinaryIO:
     return os.fdopen(descriptor, "rb")
 
 
-def check_csv(path: Path, dataset: CsvFile, chunk_bytes: int = CHUNK_BYTES) -> CsvFacts:
-    """Stream ``path`` once: it is a readable file of non-empty UTF-8 with the dataset's exact header and
+def check_csv(path: Path, csv_file: CsvFile, chunk_bytes: int = CHUNK_BYTES) -> CsvFacts:
+    """Stream ``path`` once: it is a readable file of non-empty UTF-8 with the CSV file's exact header and
     field count."""
-    contract = CsvContract(path, dataset)
-    with open_csv(path, dataset) as stream:
+    contract = CsvContract(path, csv_file)
+    with open_csv(path, csv_file) as stream:
         while chunk := stream.read(chunk_bytes):
             contract.update(chunk)
     return contract.finish()
@@ -205,32 +196,32 @@ def _excerpt(text: str) -> str:
     return f"{text[:EXCERPT_CHARS]!r}... ({len(text)} characters)"
 
 
-def _refuse_endless_header(start: bytes, dataset: CsvFile, path: Path) -> None:
+def _refuse_endless_header(start: bytes, csv_file: CsvFile, path: Path) -> None:
     found = start[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
     raise CsvContractError(
         path,
         1,
         (
             f"no line end within the first {HEADER_BOUND} bytes (the line starts {found!r}...): "
-            f"expected the header line {dataset.header!r}"
+            f"expected the header line {csv_file.header!r}"
         ),
     )
 
 
-def _check_header(line: bytes, dataset: CsvFile, path: Path) -> None:
+def _check_header(line: bytes, csv_file: CsvFile, path: Path) -> None:
     found = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
-    if found == dataset.header:
+    if found == csv_file.header:
         return
     if found.startswith("\ufeff"):
         raise CsvContractError(path, 1, "starts with a byte-order mark (BOM): expected plain UTF-8")
     columns = found.split(DELIMITER)
-    for position, (want, got) in enumerate(zip(dataset.columns, columns, strict=False), start=1):
+    for position, (want, got) in enumerate(zip(csv_file.columns, columns, strict=False), start=1):
         if want != got:
             raise CsvContractError(path, 1, f"header column {position} is {_excerpt(got)}, expected {want!r}")
     raise CsvContractError(
         path,
         1,
-        f"header has {len(columns)} columns, expected the {len(dataset.columns)} of {dataset.header!r}",
+        f"header has {len(columns)} columns, expected the {len(csv_file.columns)} of {csv_file.header!r}",
     )
 
 

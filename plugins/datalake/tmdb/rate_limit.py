@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from datalake.errors import InvalidParameter
+
 DEFAULT_PER_SECOND = 35.0
 
 
@@ -32,7 +34,7 @@ class RateLimiter:
 
     def __init__(self, per_second: float, state_file: Path):
         if per_second <= 0:
-            raise ValueError(f"A rate limit must be positive requests per second; got {per_second}.")
+            raise InvalidParameter(f"A rate limit must be positive requests per second; got {per_second}.")
         self.interval = 1.0 / per_second
         self.state_file = state_file
         self._lock = threading.Lock()
@@ -64,7 +66,7 @@ class SharedRateLimiter:
 
     def __init__(self, per_second: float, redis_url: str, name: str):
         if per_second <= 0:
-            raise ValueError(f"A rate limit must be positive requests per second; got {per_second}.")
+            raise InvalidParameter(f"A rate limit must be positive requests per second; got {per_second}.")
         from pyrate_limiter import GCRA, Limiter, Rate, RedisStateStore, StateBucket
         from redis import Redis
 

@@ -1,6 +1,6 @@
 """Day-over-day checks: a new partition's manifest against the previous complete partition's.
 
-Pure (no Airflow, no S3): two manifests in, a list of checks out. What they compare is what a manifest
+Pure (no S3): two manifests in, a list of checks out. What they compare is what a manifest
 records: each CSV's rows (``records``) and bytes, and the TMDB ranking (id, name, vote average and count
 per rank). A header or column-count change is no check: the CSV contract refuses it before upload.
 
@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from datalake import layout
-from datalake.csv_files import CSV_FILES, CsvFile
+from datalake.csvs.files import CSV_FILES, CsvFile
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
@@ -51,8 +51,8 @@ def _percent_change(before: int, after: int) -> float:
     return (after - before) / before * 100
 
 
-def _csv_entry(document: Mapping[str, Any], dataset: CsvFile) -> Mapping[str, Any] | None:
-    key = layout.csv_key(dataset, date.fromisoformat(document["partition"]))
+def _csv_entry(document: Mapping[str, Any], csv_file: CsvFile) -> Mapping[str, Any] | None:
+    key = layout.csv_key(csv_file, date.fromisoformat(document["partition"]))
     return next((entry for entry in document["objects"] if entry["key"] == key), None)
 
 
@@ -62,10 +62,10 @@ def csv_checks(
     """Rows and bytes of each CSV against the previous partition's, within ±``max_change_percent``."""
     compared_with = previous["partition"]
     checks = []
-    for dataset in CSV_FILES:
-        now, before = _csv_entry(current, dataset), _csv_entry(previous, dataset)
+    for csv_file in CSV_FILES:
+        now, before = _csv_entry(current, csv_file), _csv_entry(previous, csv_file)
         for field, unit in (("records", "rows"), ("bytes", "bytes")):
-            name = f"{dataset.filename} {unit}"
+            name = f"{csv_file.filename} {unit}"
             if now is None:
                 checks.append(Check(name, FAIL, "not in this partition", "a landed file", compared_with))
                 continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from datalake import layout
-from datalake.csv_files import CsvFile
+from datalake.csvs.files import CsvFile
 
 SCHEME = "x-datalake"
 
@@ -36,4 +36,4 @@ RAW_MANIFESTS = _root("datalake_raw_manifests", layout.MANIFEST_ROOT)
 """The run manifests: an event means a raw partition is complete; the report is scheduled on it."""
 
 REFINED_REPORTS = _root("datalake_refined_anime_top10", layout.REPORT_ROOT)
-"""The anime top-10 report's four files, for whatever reads the refined zone."""
+"""The anime top-N report's four files, for whatever reads the refined zone."""
