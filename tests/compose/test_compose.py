@@ -239,7 +239,7 @@ def test_a_lost_worker_is_survived_with_the_timeouts_of_make_cluster(compose):
 
 def test_every_worker_draws_on_one_tmdb_budget_in_the_compose_redis(compose, services):
     env = compose["x-airflow-common"]["environment"]
-    url = env[airflow_tasks.RATE_LIMIT_REDIS_URL_ENV]
+    url = env[settings.RATE_LIMIT_REDIS_URL_ENV]
     assert url.startswith("redis://") and "@redis:6379/" in url
     assert url != env["AIRFLOW__CELERY__BROKER_URL"], "the budget keeps out of the broker's database"
     # Each replica records its own container hostname as task_instance.hostname: no fixed one.
@@ -275,9 +275,9 @@ def test_dags_plugins_include_logs_and_config_are_mounted_where_airflow_looks(co
 def test_the_mounted_dag_and_plugin_files_exist(compose):
     common = compose["x-airflow-common"]
     assert (host_path(common, AIRFLOW_HOME / "dags" / "datalake_raw_ingest.py")).is_file()
-    assert (host_path(common, AIRFLOW_HOME / "plugins" / "datalake" / "airflow_tasks.py")).is_file()
-    for dataset in CSV_FILES:
-        assert host_path(common, AIRFLOW_HOME / "include" / "data" / dataset.filename).is_file()
+    assert (host_path(common, AIRFLOW_HOME / "plugins" / "datalake" / "airflow" / "tasks.py")).is_file()
+    for csv_file in CSV_FILES:
+        assert host_path(common, AIRFLOW_HOME / "include" / "data" / csv_file.filename).is_file()
 
 
 def test_csv_defaults_are_where_the_dag_looks_in_the_container(compose):
@@ -287,18 +287,18 @@ def test_csv_defaults_are_where_the_dag_looks_in_the_container(compose):
     tasks_file = Path(airflow_tasks.__file__).resolve()
     tasks_in_container = container_path(common, tasks_file)
     assert tasks_in_container is not None, "plugins/ is not mounted"
-    root = tasks_file.parents[2]
-    data_in_container = tasks_in_container.parents[2] / PurePosixPath(
+    root = tasks_file.parents[3]
+    data_in_container = tasks_in_container.parents[3] / PurePosixPath(
         airflow_tasks.INCLUDE_DATA.relative_to(root).as_posix()
     )
     assert data_in_container == AIRFLOW_HOME / "include" / "data"
     assert host_path(common, data_in_container) == airflow_tasks.INCLUDE_DATA
-    for dataset in CSV_FILES:
-        variable = f"AIRFLOW_VAR_{dataset.variable.upper()}"
-        assert interpolate(common["environment"][variable]) == str(data_in_container / dataset.filename), (
+    for csv_file in CSV_FILES:
+        variable = f"AIRFLOW_VAR_{csv_file.variable.upper()}"
+        assert interpolate(common["environment"][variable]) == str(data_in_container / csv_file.filename), (
             variable
         )
-        assert f"${{{dataset.variable.upper()}:-" in common["environment"][variable], (
+        assert f"${{{csv_file.variable.upper()}:-" in common["environment"][variable], (
             f"{variable}: no override"
         )
 
