@@ -12,3 +12,6 @@ TMDB_CONN_ID = "tmdb_default"
 
 BUCKET_VARIABLE = "datalake_bucket"
 DEFAULT_BUCKET = "datalake"
+
+RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
+"""Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""
