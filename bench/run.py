@@ -46,10 +46,12 @@ from datalake import settings
 from datalake.csvs.files import MOVIES, SERIES, CsvFile
 from datalake.settings import RAW_DAG_ID
 from datalake.tmdb.rate_limit import DEFAULT_PER_SECOND
-from local_stack.cluster import WORKER_CONCURRENCY, WORKERS, celery_cluster
+from local_stack.cluster import WORKERS, celery_cluster
 from local_stack.databases import INSTALL, missing_binaries
-from local_stack.run import airflow_settings, local_airflow, run_and_report
+from local_stack.environment import WORKER_CONCURRENCY, airflow_settings
+from local_stack.run import run_and_report
 from local_stack.services import LocalS3, LocalTmdb, free_port, rclone_s3, tmdb_sandbox
+from local_stack.stack import local_airflow
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".bench"

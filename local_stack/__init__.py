@@ -1,6 +1,11 @@
-"""How the project runs on one machine: the embedded services (``services``), the Airflow settings and
-connections that point at them (``run.local_airflow``), and the runners on top: ``make run`` (``run``),
-``make airflow`` (``standalone``), ``make airflow-cli`` (``cli``), ``make cluster`` (``cluster``).
+"""How the project runs on one machine, in layers that import downward only:
+
+- the commands: ``make run`` (``run``), ``make backfill`` (``backfill``), ``make airflow-cli`` (``cli``);
+- the stacks: ``make airflow`` (``standalone``), ``make cluster`` (``cluster``);
+- their base: ``stack`` (the lock, the services, the settings applied, the DB migrated; the ``Stack`` type),
+  ``environment`` (the local Airflow configuration, one table per kind of stack), and below them the
+  embedded ``services``, the cluster's ``databases``, ``processes``, ``airflow_api``, ``progress``,
+  ``run_log``, ``summary``.
 
 Local tooling: it may import ``sandbox`` and ``datalake``; product code never imports it. Importing this
 package puts ``plugins/`` on the path, as Airflow does for the DAGs and pytest's ``pythonpath`` for the

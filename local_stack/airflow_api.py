@@ -20,6 +20,8 @@ from typing import Any
 
 import requests
 
+from local_stack.progress import Follower
+
 ADMIN = "admin"
 POLL_SECONDS = 2.0
 SERVER_ERROR_TRIES = 3
@@ -191,8 +193,6 @@ class AirflowApi:
         (a new ``Follower`` by default); the runs' final JSON by ``(dag_id, run_id)``. ``while_waiting`` is
         called at every poll (e.g. to drop runs an unpause created)."""
         if watch is None:
-            from local_stack.progress import Follower
-
             watch = Follower(self.api).follow
         pending = list(runs)
         finished: dict[tuple[str, str], dict] = {}

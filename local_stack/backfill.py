@@ -22,14 +22,12 @@ from local_stack.processes import during
 from local_stack.run import (
     REPORT_START_SECONDS,
     add_executor_argument,
-    add_location_arguments,
     airflow_stack,
-    guarded,
     run_conf,
     task_follower,
     user_s3_client,
 )
-from local_stack.standalone import Stack
+from local_stack.stack import Stack, add_location_arguments, guarded
 from local_stack.summary import partition_line
 
 MAX_DAYS = 31
@@ -140,7 +138,7 @@ def backfill(stack: Stack, days: list[date], conf: dict) -> int:
     """``make backfill`` on a started stack: one line per partition; 1 if any run failed, naming it and the
     logs' folder."""
     raws, reports = run_backfill(stack.client, days, conf)
-    logs = stack.local / "logs"
+    logs = stack.logs
     s3 = stack.s3.client() if stack.s3 else user_s3_client()
     failed = 0
     print(f"\nPartitions of {RAW_DAG_ID} backfilled:")

@@ -3,7 +3,7 @@
     python -m local_stack.cli tasks test datalake_raw_ingest discover_top_anime 2026-11-27
 
 It holds the metadata DB's lock while it runs, like ``make run`` and ``make airflow`` (see
-``local_stack.run.local_airflow``), so it waits while either runs on the same ``--local``.
+``local_stack.stack.local_airflow``), so it waits while either runs on the same ``--local``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from local_stack.processes import during
-from local_stack.run import add_location_arguments, airflow, guarded, local_airflow
+from local_stack.stack import add_location_arguments, airflow, guarded, local_airflow
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """``make cluster``: docker-compose.yaml's topology natively on loopback, in the foreground, until Ctrl-C.
 
 PostgreSQL (metadata DB) and Redis (Celery broker, and the one TMDB budget of every worker), the same embedded
-S3, TMDB sandbox and Lambda as ``make run`` (``run.local_airflow``: a user's own ``AIRFLOW_CONN_*`` wins), and
-Airflow with the CeleryExecutor: api-server, scheduler, dag-processor, triggerer and two Celery workers.
+S3, TMDB sandbox and Lambda as ``make run`` (``stack.local_airflow``: a user's own ``AIRFLOW_CONN_*`` wins),
+and Airflow with the CeleryExecutor: api-server, scheduler, dag-processor, triggerer and two Celery workers,
+configured by ``environment.cluster_environment``.
 ``make run EXECUTOR=celery`` and ``make backfill EXECUTOR=celery`` start one for their job
 (``celery_cluster``) and drive it through the REST API as they drive the standalone stack.
 """
@@ -19,43 +20,44 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import requests
 from cryptography.fernet import Fernet
 
-from datalake.settings import RATE_LIMIT_REDIS_URL_ENV, RAW_DAG_ID
+from datalake.settings import RAW_DAG_ID
 from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
-from local_stack.hostname import WORKER_HOSTNAME_ENV
-from local_stack.run import REPO, add_location_arguments, guarded, local_airflow
+from local_stack.environment import (
+    WORKER_CONCURRENCY,
+    airflow_home,
+    api_url,
+    cluster_environment,
+    worker_environment,
+)
 from local_stack.services import free_port
-from local_stack.standalone import Stack, admin_password
+from local_stack.stack import (
+    READY_SECONDS,
+    Stack,
+    add_location_arguments,
+    admin_password,
+    guarded,
+    healthy,
+    local_airflow,
+    wait_until,
+)
+from sandbox import HOST
 
-HOST = "127.0.0.1"
 WORKERS = ("worker-1", "worker-2")
-WORKER_CONCURRENCY = 4
-READY_SECONDS = 300.0
-
-LOST_WORKER_SETTINGS = {
-    # A task whose worker died stops heartbeating: failed (and retried elsewhere) after 30 s, not 300 s.
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
-    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-    # A task the dead worker had taken but not started stays queued: requeued after 45 s, checked every 10 s.
-    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "45",
-    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
-    # A message is acknowledged when its task ends, so one whose worker died is not lost with it...
-    "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
-    # ...and Redis hands an unacknowledged one out again after 5 min (not a day): longer than any task of
-    # these DAGs runs, so a live worker's task is never delivered twice.
-    "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "300",
-}
+COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
+"""What the health endpoint must report healthy (besides each worker's own word) before the cluster serves."""
 
 
 @dataclass
 class Cluster(Stack):
-    """The Celery cluster: a ``standalone.Stack`` whose processes' pids are known by name."""
+    """The Celery cluster: a ``stack.Stack`` whose processes' pids are known by name."""
 
     pids: dict[str, int] = field(default_factory=dict)
 
@@ -82,31 +84,12 @@ def credentials(folder: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
-def cluster_settings(database: str, broker: str, secret: dict[str, str], api_port: int) -> dict[str, str]:
-    """What every Airflow process of the cluster shares, besides ``run.airflow_settings``."""
-    url = f"http://{HOST}:{api_port}"
-    return {
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CELERY__BROKER_URL": broker,
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{database}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
-        "AIRFLOW__CORE__FERNET_KEY": secret["fernet_key"],
-        "AIRFLOW__API_AUTH__JWT_SECRET": secret["jwt_secret"],
-        "AIRFLOW__API__HOST": HOST,
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API__BASE_URL": url,
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "local_stack.hostname.worker_hostname",
-        RATE_LIMIT_REDIS_URL_ENV: broker,
-        # local_stack.hostname must import in every process, the task processes too.
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        **LOST_WORKER_SETTINGS,
-    }
-
-
 @contextmanager
-def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iterator[Cluster]:
-    """Every server and process of the cluster, healthy, until exit; then all of them stopped."""
+def celery_cluster(
+    lake: Path, local: Path, api_port: int | None = None, quiet: bool = False
+) -> Iterator[Cluster]:
+    """Every server and process of the cluster, healthy, until exit; then all of them stopped. ``quiet``:
+    with ``environment.warning_filters``."""
     require_binaries()
     local = local.resolve()
     folder = local / "cluster"
@@ -120,11 +103,17 @@ def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iter
             postgres_server(folder / "postgres", secret["postgres"], logs / "postgres.log")
         )
         print(f"PostgreSQL: {database.split('@')[1]}   Redis: {broker.split('@')[1]}")
-        os.environ.update(cluster_settings(database, broker, secret, api_port))
-        airflow_db = f"postgresql+psycopg2://{database}"
-        s3, bucket = stack.enter_context(local_airflow(lake, local, "make cluster", database=airflow_db))
-        client = AirflowApi(f"http://{HOST}:{api_port}", admin_password(Path(os.environ["AIRFLOW_HOME"])))
-        cluster = Cluster(client, local, lake.resolve(), s3, bucket)
+        environment = partial(
+            cluster_environment,
+            database=database,
+            broker=broker,
+            secret=secret,
+            api_port=api_port,
+            quiet=quiet,
+        )
+        services = stack.enter_context(local_airflow(lake, local, "make cluster", environment))
+        client = AirflowApi(api_url(api_port), admin_password(airflow_home(local)))
+        cluster = Cluster(client, local, lake.resolve(), services.s3, services.bucket)
         commands = {
             "api-server": [airflow, "api-server", "--host", HOST, "--port", str(api_port)],
             "scheduler": [airflow, "scheduler"],
@@ -142,11 +131,7 @@ def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iter
                 "--concurrency",
                 str(WORKER_CONCURRENCY),
             ]
-            environments[worker] = {
-                **os.environ,
-                WORKER_HOSTNAME_ENV: worker,
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            }
+            environments[worker] = {**os.environ, **worker_environment(worker)}
         processes = {}
         for name, command in commands.items():
             # A worker's warm shutdown lets its running tasks finish; the others stop at once.
@@ -155,34 +140,13 @@ def celery_cluster(lake: Path, local: Path, api_port: int | None = None) -> Iter
             )
         cluster.pids = {name: process.pid for name, process in processes.items()}
         (folder / "processes.json").write_text(json.dumps(cluster.pids))
-        wait_until_healthy(cluster, processes, logs)
+        wait_until(
+            lambda: healthy(client.url, COMPONENTS) and all(_worker_ready(logs, name) for name in WORKERS),
+            processes,
+            lambda name, code: f"{name} exited with code {code}; see {logs / (name + '.log')}",
+            f"The cluster did not become healthy within {READY_SECONDS:.0f} s; see the logs in {logs}",
+        )
         yield cluster
-
-
-def wait_until_healthy(cluster: Cluster, processes: dict[str, Any], logs: Path) -> None:
-    """Until the API reports every component healthy and each Celery worker has said it is ready."""
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        for name, process in processes.items():
-            if process.poll() is not None:
-                raise SystemExit(
-                    f"{name} exited with code {process.returncode}; see {logs / (name + '.log')}"
-                )
-        if _components_healthy(cluster.client.url) and all(_worker_ready(logs, worker) for worker in WORKERS):
-            return
-        time.sleep(1)
-    raise SystemExit(
-        f"The cluster did not become healthy within {READY_SECONDS:.0f} s; see the logs in {logs}"
-    )
-
-
-def _components_healthy(url: str) -> bool:
-    try:
-        health = requests.get(f"{url}/api/v2/monitor/health", timeout=2).json()
-    except (requests.RequestException, ValueError):
-        return False
-    parts = ("metadatabase", "scheduler", "dag_processor", "triggerer")
-    return all((health.get(part) or {}).get("status") == "healthy" for part in parts)
 
 
 def _worker_ready(logs: Path, worker: str) -> bool:

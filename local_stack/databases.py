@@ -14,10 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from local_stack import processes
 from local_stack.services import free_port
+from sandbox import HOST
 
-HOST = "127.0.0.1"
 INSTALL = "apt-get install -y postgresql redis-server"
 POSTGRES_USER = "postgres"
 """The OS user the server runs as when we are root: initdb and postgres refuse to run as root."""
@@ -156,8 +160,6 @@ def _create_database(
     process: subprocess.Popen, port: int, password: str, database: str, log_path: Path
 ) -> None:
     """Wait until the server accepts logins, then create ``database`` unless it exists."""
-    import psycopg2
-
     deadline = time.monotonic() + READY_SECONDS
     while True:
         if process.poll() is not None:
@@ -215,9 +217,6 @@ def redis_server(data: Path, password: str, log_path: Path, port: int | None = N
 
 
 def _wait_for_redis(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
     deadline = time.monotonic() + READY_SECONDS
     client = Redis.from_url(url, socket_connect_timeout=1)
     while True:

@@ -1,5 +1,6 @@
 """A run's full log: every child process's output in one file per run under ``.local/logs/``, streamed to
-the terminal as well with ``VERBOSE=1``; and the environment that keeps third-party noise out of it.
+the terminal as well with ``VERBOSE=1`` (``local_stack.environment.warning_filters`` keeps third-party
+noise out of it).
 
 The terminal then shows only what the runner itself prints (``local_stack.progress``), and the file holds
 everything a run used to print, for when something needs a closer look.
@@ -16,15 +17,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-NOISE_FILTERS = (
-    # Airflow's CLI warns at import that graphviz is missing; only `airflow dags show --imgcat` would need it.
-    "ignore:Could not import graphviz:UserWarning:airflow.cli.commands.dag_command",
-    # svcs.fastapi, which Airflow's execution API imports, imports fastapi.testclient, whose starlette warns
-    # that httpx is deprecated for it (StarletteDeprecationWarning, a UserWarning); no test client runs.
-    "ignore:Using `httpx` with `starlette.testclient` is deprecated:UserWarning:fastapi.testclient",
-)
-"""``PYTHONWARNINGS`` entries for the warnings a run's user cannot act on, each by message, category and
-the module that warns, so that any other warning still shows."""
 _COPY_CHUNK = 65536
 
 
@@ -36,13 +28,6 @@ def run_log_path(local: Path, now: datetime | None = None) -> Path:
 def verbose(environ: Mapping[str, str] = os.environ) -> bool:
     """``VERBOSE=1`` (or true/yes): the run's log is streamed to the terminal too."""
     return environ.get("VERBOSE", "").strip().lower() in ("1", "true", "yes")
-
-
-def quiet_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` with ``NOISE_FILTERS`` added to its ``PYTHONWARNINGS`` (the user's own entries kept,
-    and applied last, so they win), for the children a runner starts."""
-    entries = [*NOISE_FILTERS, *filter(None, environ.get("PYTHONWARNINGS", "").split(","))]
-    return {**environ, "PYTHONWARNINGS": ",".join(dict.fromkeys(entries))}
 
 
 class RunLog:

@@ -231,7 +231,7 @@ def test_workers_scale_out(services):
 
 def test_a_lost_worker_is_survived_with_the_timeouts_of_make_cluster(compose):
     """The same heartbeat, queued and broker timeouts as the native cluster, whose tests kill a worker."""
-    from local_stack.cluster import LOST_WORKER_SETTINGS
+    from local_stack.environment import LOST_WORKER_SETTINGS
 
     env = compose["x-airflow-common"]["environment"]
     assert {key: env.get(key) for key in LOST_WORKER_SETTINGS} == LOST_WORKER_SETTINGS

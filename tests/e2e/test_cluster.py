@@ -32,7 +32,7 @@ from local_stack.cluster import WORKERS, Cluster
 from local_stack.databases import missing_binaries
 from local_stack.run import run_and_report
 from local_stack.services import free_port, tmdb_sandbox
-from local_stack.standalone import admin_password
+from local_stack.stack import admin_password
 from tests.catalog import expected_top
 from tests.e2e.conftest import clean_environment
 

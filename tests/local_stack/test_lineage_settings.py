@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from local_stack.run import lineage_settings
+from local_stack.environment import lineage_settings
 
 
 def test_events_go_to_files_under_the_local_folder_in_the_datalake_namespace(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import run
+from local_stack import stack
 
 HEAD = "d2f4e1b3c5a7"
 
@@ -31,56 +31,56 @@ def migrations(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[st
         set_revision(tmp_path / "airflow.db", HEAD)
         return 0
 
-    monkeypatch.setattr(run, "airflow", airflow)
+    monkeypatch.setattr(stack, "airflow", airflow)
     return commands
 
 
 def test_a_fresh_db_is_migrated_and_stamped(tmp_path, migrations):
     db = tmp_path / "airflow.db"
-    run.migrate(db)
+    stack.migrate(db)
     assert migrations == [("db", "migrate")]
     assert json.loads((tmp_path / "airflow.db.migrated").read_text())["revision"] == HEAD
 
 
 def test_a_db_this_airflow_migrated_is_not_migrated_again(tmp_path, migrations):
     db = tmp_path / "airflow.db"
-    run.migrate(db)
-    run.migrate(db)
+    stack.migrate(db)
+    stack.migrate(db)
     assert migrations == [("db", "migrate")]
 
 
 def test_a_db_that_moved_since_its_migration_is_migrated(tmp_path, migrations):
     db = tmp_path / "airflow.db"
-    run.migrate(db)
+    stack.migrate(db)
     set_revision(db, "0123456789ab")  # e.g. downgraded, or replaced by an older DB
-    run.migrate(db)
+    stack.migrate(db)
     assert migrations == [("db", "migrate")] * 2
 
 
 def test_a_db_created_empty_is_migrated(tmp_path, migrations):
     db = tmp_path / "airflow.db"
-    run.migrate(db)
+    stack.migrate(db)
     db.unlink()
     sqlite3.connect(db).close()
-    run.migrate(db)
+    stack.migrate(db)
     assert migrations == [("db", "migrate")] * 2
 
 
 def test_another_airflow_version_migrates(tmp_path, migrations, monkeypatch):
     db = tmp_path / "airflow.db"
-    run.migrate(db)
-    monkeypatch.setattr(run.importlib.metadata, "version", lambda name: "9.9.9")
-    run.migrate(db)
+    stack.migrate(db)
+    monkeypatch.setattr(stack.importlib.metadata, "version", lambda name: "9.9.9")
+    stack.migrate(db)
     assert migrations == [("db", "migrate")] * 2
 
 
 def test_a_failed_migration_stops_and_leaves_no_stamp(tmp_path, monkeypatch):
-    monkeypatch.setattr(run, "airflow", lambda *args: 1)
+    monkeypatch.setattr(stack, "airflow", lambda *args: 1)
     with pytest.raises(SystemExit, match="airflow db migrate failed"):
-        run.migrate(tmp_path / "airflow.db")
+        stack.migrate(tmp_path / "airflow.db")
     assert not (tmp_path / "airflow.db.migrated").exists()
 
 
 def test_the_revision_check_never_creates_the_db(tmp_path):
-    assert run.db_revision(tmp_path / "airflow.db") is None
+    assert stack.db_revision(tmp_path / "airflow.db") is None
     assert not (tmp_path / "airflow.db").exists()

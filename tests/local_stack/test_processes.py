@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_stack import processes, run
+from local_stack import processes, stack
 from local_stack.processes import during, exclusive_use
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_a_stop_signal_stops_the_running_child_and_exits_with_128_plus_it(capsys
         with during("the sleeper"):
             return processes.run_child([sys.executable, "-c", sleeper])
 
-    assert run.guarded("make test", body) == code
+    assert stack.guarded("make test", body) == code
     name = signal.Signals(signum).name
     assert f"make test: interrupted by {name} during the sleeper;" in capsys.readouterr().err
     assert [child for child in psutil.Process().children(recursive=True) if sleeper in child.cmdline()] == []

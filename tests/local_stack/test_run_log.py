@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.run_log import NOISE_FILTERS, RunLog, quiet_environment, run_log_path, verbose
+from local_stack.run_log import RunLog, run_log_path, verbose
 
 CHILD = (
     "import sys; print('scheduler started', flush=True); print('task failed', file=sys.stderr, flush=True)"
@@ -58,28 +58,3 @@ def test_verbose_streams_the_childs_output_to_the_terminal_as_well(tmp_path):
 def test_a_closed_log_gives_no_sink(tmp_path):
     with pytest.raises(RuntimeError, match="not open"):
         RunLog(tmp_path / "run.log").sink  # noqa: B018
-
-
-WARN = """
-import warnings
-warnings.warn_explicit("Using `httpx` with `starlette.testclient` is deprecated; install `httpx2` instead.",
-                       UserWarning, "testclient.py", 1, module="fastapi.testclient")
-warnings.warn_explicit("Could not import graphviz. Rendering graph ...", UserWarning, "dag_command.py", 57,
-                       module="airflow.cli.commands.dag_command")
-warnings.warn_explicit("Could not import graphviz.", UserWarning, "mine.py", 1, module="datalake.mine")
-warnings.warn_explicit("something else", UserWarning, "testclient.py", 2, module="fastapi.testclient")
-"""
-
-
-def test_the_noise_filters_silence_only_those_warnings_where_they_arise(tmp_path):
-    environment = quiet_environment({"PATH": "/usr/bin", "PYTHONWARNINGS": "error::ResourceWarning"})
-    assert environment["PYTHONWARNINGS"].split(",") == [*NOISE_FILTERS, "error::ResourceWarning"]
-    shown = subprocess.run(
-        [sys.executable, "-c", WARN], env=environment, capture_output=True, text=True, check=True
-    ).stderr
-    assert "httpx" not in shown and "Rendering graph" not in shown and "Invalid -W option" not in shown
-    assert "mine.py" in shown and "something else" in shown
-    unfiltered = subprocess.run(
-        [sys.executable, "-c", WARN], capture_output=True, text=True, check=True
-    ).stderr
-    assert "httpx" in unfiltered and "Rendering graph" in unfiltered

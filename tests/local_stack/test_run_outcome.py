@@ -9,7 +9,7 @@ import pytest
 
 from datalake import settings
 from local_stack import run
-from local_stack.standalone import Stack
+from local_stack.stack import Stack
 
 DAY = date(2026, 11, 27)
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from local_stack.processes import exclusive_use
-from local_stack.run import metadata_lock
+from local_stack.stack import metadata_lock
 
 REPO = Path(__file__).resolve().parents[2]
 
