@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,6 +31,7 @@ AWS_OVERLAY = REPO / "docker-compose.aws.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = REPO / "Dockerfile"
 IMAGE_REQUIREMENTS = REPO / "requirements-image.txt"
+PYPROJECT = REPO / "pyproject.toml"
 
 AIRFLOW_HOME = PurePosixPath("/opt/airflow")
 AIRFLOW_SERVICES = (
@@ -139,6 +141,17 @@ def pins(path: Path) -> dict[str, str]:
     found = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)", line.strip())
+        if match:
+            found[normalise(match[1])] = match[2]
+    return found
+
+
+def project_pins() -> dict[str, str]:
+    """The direct pins of pyproject.toml: its dependencies and every extra's, names normalised."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    found = {}
+    for requirement in [*project["dependencies"], *sum(project["optional-dependencies"].values(), [])]:
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+)", requirement)
         if match:
             found[normalise(match[1])] = match[2]
     return found
@@ -423,7 +436,7 @@ def test_dockerfile_extends_the_pinned_airflow_image():
     ]
     match = re.fullmatch(r"FROM apache/airflow:(?P<airflow>[\d.]+)-python(?P<python>\d+\.\d+)", lines[0])
     assert match, f"first instruction: {lines[0]!r}"
-    assert match["airflow"] == pins(REPO / "requirements.txt")["apache-airflow"], (
+    assert match["airflow"] == project_pins()["apache-airflow"], (
         "the image's Airflow is the pinned one"
     )
     assert match["python"] == f"{sys.version_info.major}.{sys.version_info.minor}", (
@@ -443,7 +456,7 @@ def test_dockerfile_installs_image_requirements_with_the_constraints():
 
 
 def test_image_requirements_are_names_whose_versions_come_from_the_constraints():
-    direct = pins(REPO / "requirements.txt")
+    direct = project_pins()
     constraints = pins(REPO / "constraints.txt")
     text = IMAGE_REQUIREMENTS.read_text(encoding="utf-8")
     names = []
@@ -456,12 +469,12 @@ def test_image_requirements_are_names_whose_versions_come_from_the_constraints()
     excluded = [normalise(name) for name in re.search(r"^# not-in-image: (.*)$", text, re.M)[1].split()]
     assert "apache-airflow" in names, "pip must keep the base image's Airflow"
     for name in names:
-        assert name in direct, f"{name}: in the image but not pinned in requirements.txt"
-        assert constraints.get(name) == direct[name], f"{name}: requirements.txt and constraints.txt disagree"
+        assert name in direct, f"{name}: in the image but not pinned in pyproject.toml"
+        assert constraints.get(name) == direct[name], f"{name}: pyproject.toml and constraints.txt disagree"
     assert not set(names) & set(excluded)
     unplaced = sorted(set(direct) - set(names) - set(excluded))
     assert not unplaced, (
-        f"{unplaced}: pinned in requirements.txt but neither in requirements-image.txt nor on its "
+        f"{unplaced}: pinned in pyproject.toml but neither in requirements-image.txt nor on its "
         "'# not-in-image:' line; decide whether the compose image needs it"
     )
 
