@@ -18,7 +18,7 @@ import pytest
 
 from local_stack import words
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STUB = """#!{python}
 import json, os, sys
 with open(os.environ["STUB_LOG"], "a") as log:
