@@ -1,8 +1,5 @@
-"""docker-compose.yaml, its Dockerfile and .env.example, checked without a Docker engine.
-
-Two layers: the file as YAML (services, dependencies, mounts, environment, wiring to the code's
-settings), and a real compose parser, Debian's ``docker-compose`` 1.29 (``config`` validates and
-interpolates with no engine). In CI (``CI`` set) a missing ``docker-compose`` fails the run;
+"""docker-compose.yaml through a real compose parser, Debian's ``docker-compose`` 1.29 (``config``
+validates and interpolates with no engine). In CI (``CI`` set) a missing ``docker-compose`` fails the run;
 locally those tests skip, saying how to install it.
 """
 
@@ -19,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 AWS_OVERLAY = REPO / "docker-compose.aws.yaml"
 ENV_EXAMPLE = REPO / ".env.example"

@@ -1,5 +1,4 @@
-"""The ranking over time: rows from each reported partition, the page (in Chromium too), and the partition
-page's link and checks."""
+"""The history page as Debian's Chromium renders it: both charts and the checks."""
 
 from __future__ import annotations
 

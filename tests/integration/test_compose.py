@@ -1,10 +1,4 @@
-"""docker-compose.yaml, its Dockerfile and .env.example, checked without a Docker engine.
-
-Two layers: the file as YAML (services, dependencies, mounts, environment, wiring to the code's
-settings), and a real compose parser, Debian's ``docker-compose`` 1.29 (``config`` validates and
-interpolates with no engine). In CI (``CI`` set) a missing ``docker-compose`` fails the run;
-locally those tests skip, saying how to install it.
-"""
+"""The compose sandbox service's command line is one ``python -m sandbox.tmdb_app`` accepts."""
 
 from __future__ import annotations
 
@@ -18,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 VARIABLE = re.compile(r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
 """``${NAME}`` or ``${NAME:-default}``, not ``$${...}`` (a literal ``$`` for the container's shell)."""

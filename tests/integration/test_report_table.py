@@ -1,4 +1,5 @@
-"""The comparison table: the join of TMDB details with the IMDb series file, and its four renderings."""
+"""The comparison table read from its partition on the real S3 server: what it refuses, what a rerun
+replaces."""
 
 from __future__ import annotations
 

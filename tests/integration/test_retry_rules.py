@@ -1,4 +1,5 @@
-"""The retry rules: which failures fail at once and which retry, declared once and attached to every task."""
+"""The retry rules in an in-process run on the metadata database: which failures fail at once and
+which retry."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The ranking over time: rows from each reported partition, the page (in Chromium too), and the partition
-page's link and checks."""
+"""The ranking over time: rows from each reported partition, the page, and the partition page's link
+and checks."""
 
 from __future__ import annotations
 

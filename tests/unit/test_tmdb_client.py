@@ -1,4 +1,4 @@
-"""The TMDB client against the sandbox (real HTTP), and against a scripted server for faults."""
+"""The TMDB client's rules that need no server: credential kinds, the deadline, Retry-After bounds."""
 
 from __future__ import annotations
 

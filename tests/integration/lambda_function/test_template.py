@@ -1,4 +1,4 @@
-"""The SAM template: clean for cfn-lint, and in step with the code it deploys."""
+"""The SAM template is clean for cfn-lint (a child process), which catches a broken copy."""
 
 from __future__ import annotations
 

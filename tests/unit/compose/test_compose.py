@@ -1,9 +1,6 @@
-"""docker-compose.yaml, its Dockerfile and .env.example, checked without a Docker engine.
-
-Two layers: the file as YAML (services, dependencies, mounts, environment, wiring to the code's
-settings), and a real compose parser, Debian's ``docker-compose`` 1.29 (``config`` validates and
-interpolates with no engine). In CI (``CI`` set) a missing ``docker-compose`` fails the run;
-locally those tests skip, saying how to install it.
+"""docker-compose.yaml, its Dockerfile and .env.example as files: services, dependencies, mounts,
+environment, wiring to the code's settings, and the image's requirements. A real compose parser checks
+the file in tests/e2e/test_compose.py.
 """
 
 from __future__ import annotations

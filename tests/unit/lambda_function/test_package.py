@@ -1,4 +1,5 @@
-"""The deployment package: what it holds, what it leaves out, and that a rebuild gives the same bytes."""
+"""Only the modules the package docstring names import Airflow, and where it says: what keeps Airflow
+out of the Lambda's zip."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SAM template: clean for cfn-lint, and in step with the code it deploys."""
+"""The SAM template in step with the code it deploys."""
 
 from __future__ import annotations
 

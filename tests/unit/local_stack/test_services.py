@@ -1,4 +1,4 @@
-"""Each embedded service is checked to be the one just started before use; its config holds no file secret."""
+"""The lake folder of the embedded S3: one that cannot serve is named before anything starts."""
 
 from __future__ import annotations
 
