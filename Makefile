@@ -45,7 +45,7 @@ test: $(COMPILED) ## the whole suite, every tier (tests/unit, dags, integration,
 	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest
 
 test-fast: $(COMPILED) ## the fast tier: unit tests and DAG integrity, under a minute (no server, no DAG run)
-	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest -n 2 tests/unit tests/dags
+	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest tests/unit tests/dags
 
 lint: $(COMPILED) ## the house style (ruff check and ruff format --check: pyproject.toml); .ci/run runs it first
 	$(BIN)/ruff check .
