@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import matplotlib.font_manager  # noqa: F401 (its first import on a machine runs fc-list: here, unguarded)
 import pytest
 from sqlalchemy.engine import Engine
 
