@@ -1,6 +1,6 @@
 # The Airflow image of docker-compose.yaml: the official image plus this project's pinned requirements.
-# The Airflow version must equal the apache-airflow pin in requirements.txt, and the Python version the
-# interpreter constraints.txt was resolved with (`make lock`); tests/compose checks both.
+# The Airflow version must equal the apache-airflow pin in pyproject.toml, and the Python version the
+# interpreter constraints.txt was resolved with (`make lock`); tests/unit/compose checks both.
 FROM apache/airflow:3.3.2-python3.11
 
 # Names from requirements-image.txt, versions from constraints.txt: one source of truth with the local

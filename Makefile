@@ -21,7 +21,7 @@ INSTALLED := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 LAMBDA_ZIP := dist/tmdb_ingest_lambda.zip
 
-.PHONY: help run backfill airflow cluster airflow-cli test lint bench lock clean lambda-package
+.PHONY: help run backfill airflow cluster airflow-cli test test-fast lint bench lock clean lambda-package
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -41,11 +41,15 @@ cluster: $(COMPILED) $(LAMBDA_ZIP) ## docker-compose's Celery topology natively:
 airflow-cli: $(COMPILED) $(LAMBDA_ZIP) ## any airflow command there: CMD="tasks test datalake_raw_ingest ..."
 	$(BIN)/python -m local_stack.words CMD -- $(BIN)/python -m local_stack.cli
 
-test: $(COMPILED) ## the test suite; PYTEST_ARGS="-m 'not e2e'" for the fast part
+test: $(COMPILED) ## the whole suite, every tier (tests/unit, dags, integration, e2e); PYTEST_ARGS adds options
 	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest
 
-lint: $(COMPILED) ## the house style (ruff: pyproject.toml); .ci/run runs it before the tests
+test-fast: $(COMPILED) ## the fast tier: unit tests and DAG integrity, under a minute (no server, no DAG run)
+	$(BIN)/python -m local_stack.words PYTEST_ARGS -- $(BIN)/python -m pytest tests/unit tests/dags
+
+lint: $(COMPILED) ## the house style (ruff check and ruff format --check: pyproject.toml); .ci/run runs it first
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(COMPILED) $(LAMBDA_ZIP) ## every stage against its bare baseline; QUICK=1 small, LANDING=1 or TMDB=1 one stage
 	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(LANDING),--landing-only) $(if $(TMDB),--tmdb-only)
@@ -55,11 +59,12 @@ lambda-package: $(LAMBDA_ZIP) ## the Lambda's zip: the same inputs give the same
 $(LAMBDA_ZIP): $(INSTALLED) constraints.txt $(wildcard lambda_function/*.py) $(shell find plugins/datalake -name '*.py')
 	$(BIN)/python -m lambda_function.build
 
-# Reinstalls only when the pins change.
-$(INSTALLED): requirements.txt constraints.txt
+# Reinstalls only when the pins change. The project itself goes in editable (plugins/datalake imports as
+# `datalake` from anywhere), with every extra: the local stack, the tests and the linter.
+$(INSTALLED): pyproject.toml constraints.txt
 	test -x $(BIN)/python || "$$PYTHON" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[local,test,dev]' -c constraints.txt
 	touch $@
 
 # Bytecode for every installed module, once per install: where PYTHONDONTWRITEBYTECODE is set, Python
@@ -68,10 +73,10 @@ $(COMPILED): $(INSTALLED)
 	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
 	touch $@
 
-lock: ## re-resolve constraints.txt from requirements.txt
+lock: ## re-resolve constraints.txt from pyproject.toml (its dependencies and every extra)
 	test -x $(BIN)/python || "$$PYTHON" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip compile --quiet --python $(BIN)/python --no-header requirements.txt -o constraints.txt
+	$(BIN)/uv pip compile --quiet --python $(BIN)/python --no-header pyproject.toml --all-extras -o constraints.txt
 
 clean: ## remove the venv, the local state, the lake and the Lambda zip
 	rm -rf $(VENV) .local .lake dist

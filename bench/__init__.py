@@ -4,5 +4,3 @@ Absolute times drift on shared machines; a ratio against a baseline measured mom
 """
 
 from __future__ import annotations
-
-import local_stack  # noqa: F401 (puts plugins/ on the path, for datalake)

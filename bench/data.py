@@ -51,7 +51,7 @@ def _row(dataset: CsvFile, number: int) -> str:
 def synthetic_csv(folder: Path, dataset: CsvFile, megabytes: int) -> Path:
     """``folder/<size>MB_<file>``: at least ``megabytes`` MB (10^6 bytes) of valid rows; made once, reused
     after."""
-    path = folder / f"{megabytes}MB_{dataset.filename}"
+    path = folder / f"{megabytes}MB_{csv_file.filename}"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)

@@ -165,7 +165,7 @@ def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]
             landing, landing_cpu = min(landing, wall), min(landing_cpu, cpu)
             client.delete_object(Bucket=BUCKET, Key=key)
         ratio = bare / landing
-        rows.append(Row(f"CSV landing {megabytes} MB ({dataset.filename})", size_mb / landing, "MB/s",
+        rows.append(Row(f"CSV landing {megabytes} MB ({csv_file.filename})", size_mb / landing, "MB/s",
                         size_mb / bare, ratio, ">= 0.8 x bare upload_file", ratio >= 0.8))
         bare_per_mb, landing_per_mb = bare_cpu * 1000 / size_mb, landing_cpu * 1000 / size_mb
         extra = landing_per_mb - bare_per_mb
@@ -197,7 +197,7 @@ def peak_rows(s3: LocalS3, sizes: Sizes) -> list[Row]:
         path = synthetic_csv(OUT / "data", dataset, megabytes)
         key = f"bench/peak/{path.name}"
         output = subprocess.run(
-            [sys.executable, "-m", "bench.peak", str(path), dataset.name, BUCKET, key],
+            [sys.executable, "-m", "bench.peak", str(path), csv_file.name, BUCKET, key],
             env=os.environ.copy(), cwd=REPO, check=True, capture_output=True, text=True,
         ).stdout
         peaks[megabytes] = float(output.split()[-1])

@@ -7,17 +7,7 @@
   embedded ``services``, the cluster's ``databases``, ``processes``, ``airflow_api``, ``progress``,
   ``run_log``, ``summary``.
 
-Local tooling: it may import ``sandbox`` and ``datalake``; product code never imports it. Importing this
-package puts ``plugins/`` on the path, as Airflow does for the DAGs and pytest's ``pythonpath`` for the
-tests, so that ``python -m local_stack.<runner>`` finds ``datalake`` whatever the order of its imports.
+Local tooling: it may import ``sandbox`` and ``datalake``; product code never imports it.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
-
-if str(PLUGINS) not in sys.path:
-    sys.path.insert(0, str(PLUGINS))

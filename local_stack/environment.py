@@ -141,9 +141,9 @@ def lineage_settings(local: Path, environ: Mapping[str, str]) -> dict[str, str]:
 def dataset_variables(environ: Mapping[str, str]) -> dict[str, str]:
     """``MOVIES_CSV=...`` and ``SERIES_CSV=...`` become the Airflow Variables the DAG reads."""
     return {
-        f"AIRFLOW_VAR_{dataset.variable.upper()}": str(Path(environ[dataset.variable.upper()]).resolve())
-        for dataset in CSV_FILES
-        if environ.get(dataset.variable.upper())
+        f"AIRFLOW_VAR_{csv_file.variable.upper()}": str(Path(environ[csv_file.variable.upper()]).resolve())
+        for csv_file in CSV_FILES
+        if environ.get(csv_file.variable.upper())
     }
 
 

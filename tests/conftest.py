@@ -1,4 +1,5 @@
-"""Services shared by the whole session: one real S3 server (rclone) and one TMDB sandbox."""
+"""What every test gets: its tier from its folder, the guard on what a cheap tier may use, and the services
+shared by the whole session (one real S3 server, rclone, and one TMDB sandbox)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,56 @@ os.environ.update(
 from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox  # noqa: E402
 
 TEST_BUCKET = "datalake-test"
+
+TIERS = ("unit", "dags", "integration", "e2e")
+"""tests/<tier>/, cheapest first; the folder is the test's marker (``-m unit``), so no test lacks one.
+unit: plain Python, no server, no Airflow database, no child process, no network (tests/unit/conftest.py).
+dags: the DAGs parse and keep their static rules; no server, no DAG run (tests/dags/conftest.py).
+integration: real servers on loopback, ``dag.test()`` on the metadata database, child processes.
+e2e: Airflow's own processes, ``make run``, the cluster, Chromium, docker-compose."""
+
+SERVERLESS_TIERS = ("unit", "dags")
+SERVER_FIXTURES = {
+    "local_s3": "rclone serving S3 (tests/conftest.py)",
+    "tmdb": "the TMDB sandbox on a socket (tests/conftest.py)",
+    "lambda_zip": "uv installing the Lambda's dependencies (tests/integration/lambda_function)",
+    "secrets_manager": "a Secrets Manager stand-in on a socket (tests/integration/lambda_function)",
+    "lambda_endpoint": "python -m sandbox.lambda_app (tests/integration/lambda_function)",
+    "lambda_client": "python -m sandbox.lambda_app (tests/integration/lambda_function)",
+    "standalone": "make airflow (tests/e2e/conftest.py)",
+}
+"""Every shared fixture that starts a process or a server or migrates the Airflow database: a test of a
+serverless tier that asks for one fails at collection."""
+
+
+def tier_of(path: Path, tests: Path) -> str | None:
+    """The tier folder ``path`` lies in under ``tests``, or None."""
+    parts = path.relative_to(tests).parts if path.is_relative_to(tests) else ()
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test is marked with its folder's tier; one outside a tier folder, or one of a serverless tier
+    that asks for a server fixture, stops the run before anything starts, naming the test and the fix."""
+    tests = config.rootpath / "tests"
+    problems = []
+    for item in items:
+        tier = tier_of(item.path, tests)
+        if tier is None:
+            folders = ", ".join(f"tests/{name}" for name in TIERS)
+            problems.append(f"{item.nodeid}: not in a tier folder; move it to one of {folders}")
+            continue
+        item.add_marker(tier)
+        servers = [name for name in SERVER_FIXTURES if name in item.fixturenames]
+        if tier in SERVERLESS_TIERS and servers:
+            used = "; ".join(f"{name}: {SERVER_FIXTURES[name]}" for name in servers)
+            problems.append(
+                f"{item.nodeid}: tests/{tier} starts no server but this test uses {used}; "
+                "move it to tests/integration"
+            )
+    if problems:
+        raise pytest.UsageError("tests in the wrong tier:\n  " + "\n  ".join(problems))
 
 
 @pytest.fixture(scope="session")

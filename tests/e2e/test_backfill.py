@@ -44,11 +44,11 @@ def check_partition(lake: Path, day: date) -> dict:
     """The partition is complete: both CSVs as shipped, the discover page, the top 10's details, the manifest
     listing exactly those with their bytes, and the four report files. Returns the manifest."""
     bucket = lake / BUCKET
-    for dataset in CSV_FILES:
-        landed = bucket / layout.csv_key(dataset, day)
-        assert landed.read_bytes() == (REPO / "include" / "data" / dataset.filename).read_bytes()
+    for csv_file in CSV_FILES:
+        landed = bucket / layout.csv_key(csv_file, day)
+        assert landed.read_bytes() == (REPO / "include" / "data" / csv_file.filename).read_bytes()
     top = expected_top(DiscoverQuery())
-    expected = {layout.csv_key(dataset, day) for dataset in CSV_FILES} | {layout.discover_key(day, 1)}
+    expected = {layout.csv_key(csv_file, day) for csv_file in CSV_FILES} | {layout.discover_key(day, 1)}
     expected |= {layout.details_key(day, series_id) for series_id in top}
     manifest = json.loads((bucket / layout.manifest_key(day, DAG_ID)).read_text())
     assert manifest["partition"] == day.isoformat()

@@ -111,13 +111,13 @@ def test_the_terminal_shows_a_short_run_without_warnings_and_the_full_log_one_pa
 def test_the_run_lands_exactly_the_csvs_the_top_ten_and_the_manifest(first_run):
     _, _, files = first_run
     top = expected_top(DiscoverQuery())
-    expected = {layout.csv_key(dataset, DATE) for dataset in CSV_FILES}
+    expected = {layout.csv_key(csv_file, DATE) for csv_file in CSV_FILES}
     expected |= {layout.discover_key(DATE, 1)} | {layout.details_key(DATE, series_id) for series_id in top}
     assert set(files) == expected | {layout.manifest_key(DATE, DAG_ID)}
-    for dataset in CSV_FILES:
+    for csv_file in CSV_FILES:
         assert (
-            files[layout.csv_key(dataset, DATE)]
-            == (REPO / "include" / "data" / dataset.filename).read_bytes()
+            files[layout.csv_key(csv_file, DATE)]
+            == (REPO / "include" / "data" / csv_file.filename).read_bytes()
         )
     for series_id in top:
         details = json.loads(files[layout.details_key(DATE, series_id)])

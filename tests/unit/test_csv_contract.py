@@ -3,12 +3,8 @@ from __future__ import annotations
 import errno
 import os
 import re
-import shutil
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -297,31 +293,6 @@ def test_an_unreadable_file_says_permission_denied(tmp_path, monkeypatch):
     expected = f"movies.csv: cannot be read: permission denied to uid {os.geteuid()}$"
     with pytest.raises(CsvContractError, match=expected):
         check_csv(path, MOVIES)
-
-
-def test_an_unreadable_file_says_permission_denied_when_the_kernel_denies_it():
-    """The same without simulation: the check runs in a process of its own, dropped to nobody when root."""
-    folder = Path(tempfile.mkdtemp(prefix="unreadable-"))  # not under tmp_path, which nobody cannot enter
-    try:
-        folder.chmod(0o755)
-        path = write(folder, f"{HEADER}\n{ROW}\n")
-        path.chmod(0o000)
-        check = (
-            "import sys, pathlib; from datalake.csvs.contract import check_csv; "
-            "from datalake.csvs.files import MOVIES; check_csv(pathlib.Path(sys.argv[1]), MOVIES)"
-        )
-        command = [sys.executable, "-c", check, str(path)]
-        uid = os.geteuid()
-        if uid == 0:
-            if not shutil.which("setpriv"):
-                pytest.skip("running as root, and no setpriv to drop privileges with")
-            command, uid = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command], 65534
-        plugins = Path(__file__).resolve().parents[2] / "plugins"
-        environment = {**os.environ, "PYTHONPATH": str(plugins)}
-        done = subprocess.run(command, capture_output=True, text=True, env=environment)
-        assert f"CsvContractError: {path}: cannot be read: permission denied to uid {uid}\n" in done.stderr
-    finally:
-        shutil.rmtree(folder)
 
 
 def test_a_file_that_vanishes_before_the_open_is_not_found(tmp_path, monkeypatch):

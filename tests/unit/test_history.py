@@ -1,27 +1,20 @@
-"""The ranking over time: rows from each reported partition, the page (in Chromium too), and the partition
-page's link and checks."""
+"""The ranking over time: rows from each reported partition, the page, and the partition page's link
+and checks."""
 
 from __future__ import annotations
 
-import io
 import posixpath
 import re
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import polars as pl
-import pytest
 
-from datalake import layout, settings
+from datalake import layout
 from datalake.csvs.files import SERIES
-from datalake.lake import checks, manifest
-from datalake.lake.storage import S3ObjectStore
+from datalake.lake import checks
 from datalake.report import comparison, history
 from datalake.report import files as report_files
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_or_skip
 
-HISTORY_BUCKET = "datalake-history-test"
 DAYS = [date(2026, 4, 1), date(2026, 4, 2), date(2026, 4, 3)]
 
 
@@ -80,44 +73,6 @@ def test_with_two_partitions_the_page_has_both_charts_and_each_partitions_checks
     assert "not reported yet, so not in the history: 2026-04-03" in page
 
 
-def put_partition(store: S3ObjectStore, day: date, reported: pl.DataFrame | None, found: list[dict]) -> None:
-    document = manifest.build_manifest(dag_id=settings.RAW_DAG_ID, run_id=f"run-{day}", logical_date=None,
-                                       day=day, params={}, ranking=[], objects=[])
-    manifest.store_manifest(store, {**document, "checks": found})
-    if reported is not None:
-        buffer = io.BytesIO()
-        reported.write_parquet(buffer)
-        key = layout.report_key(day, "parquet")
-        store.client.put_object(Bucket=store.bucket, Key=key, Body=buffer.getvalue())
-
-
-def test_the_history_is_read_from_each_complete_partitions_manifest_and_report_and_written_whole(local_s3):
-    """In a bucket of its own: the history takes every complete partition of the lake."""
-    client = local_s3.client()
-    client.create_bucket(Bucket=HISTORY_BUCKET)
-    store = S3ObjectStore(client, HISTORY_BUCKET)
-    for day, reported in TABLES.items():
-        put_partition(store, day, reported, CHECKS[day])
-    put_partition(store, DAYS[2], None, [])
-    store.client.put_object(Bucket=HISTORY_BUCKET, Key=layout.report_key(date(2026, 4, 4), "parquet"),
-                            Body=b"not a partition: no manifest")
-
-    built = history.read_history(store.client, HISTORY_BUCKET)
-    assert built.days == DAYS[:2] and built.unreported == (DAYS[2],)
-    assert built.checks == CHECKS
-    assert built.table.equals(history.history_rows(TABLES))
-
-    stored = history.write_history(store, built)
-    assert [entry.key for entry in stored] == [layout.history_key("parquet"), layout.history_key("html")]
-    assert [entry.key for entry in stored] == [
-        "Refined/Reports/AnimeTop10/history.parquet", "Refined/Reports/AnimeTop10/history.html"
-    ]
-    parquet = store.client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("parquet"))["Body"].read()
-    assert pl.read_parquet(io.BytesIO(parquet)).equals(built.table)
-    page = store.client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("html"))
-    assert page["ContentType"] == "text/html; charset=utf-8"
-
-
 def test_the_partition_page_links_to_the_history_and_shows_its_own_checks():
     empty = comparison.comparison(
         comparison.tmdb_series([], []), comparison.imdb_titles(f"{SERIES.header}\n".encode())
@@ -129,37 +84,3 @@ def test_the_partition_page_links_to_the_history_and_shows_its_own_checks():
     resolved = posixpath.normpath(posixpath.join(layout.report_prefix(DAYS[1]), link))
     assert resolved == layout.history_key("html")
     assert checks.to_html_table(CHECKS[DAYS[1]], "checks") in page
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def test_the_history_page_renders_both_charts_and_the_checks_in_chromium(browser, tmp_path: Path):
-    page_file = tmp_path / "history.html"
-    page_file.write_bytes(history.to_html(history.History(history.history_rows(TABLES), CHECKS)))
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url))
-    page.goto(page_file.as_uri(), wait_until="load")
-    sizes = page.evaluate(
-        "Promise.all([...document.images].map(img => img.decode().then(() => [img.id, img.naturalWidth, "
-        "img.getBoundingClientRect().height])))"
-    )
-    assert [chart for chart, _, _ in sizes] == ["chart-bump", "chart-vote-average"]
-    assert all(width > 0 and height > 0 for _, width, height in sizes)
-    assert page.locator("table.checks tbody tr").count() == 2
-    assert page.locator("tr.check-warn").inner_text().startswith("TMDB top N left")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "anime_top10_history.png"), full_page=True)
-    page.close()
-    assert [url for url in requested if not url.startswith(("file:", "data:"))] == [], "self-contained"

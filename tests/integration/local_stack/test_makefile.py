@@ -18,7 +18,7 @@ import pytest
 
 from local_stack import words
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STUB = """#!{python}
 import json, os, sys
 with open(os.environ["STUB_LOG"], "a") as log:
@@ -40,7 +40,7 @@ HOSTILE = [
 def project(tmp_path: Path) -> Path:
     """The Makefile beside a stub venv whose stamps are fresh, so only the target's own recipe runs."""
     shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
-    for name in ("requirements.txt", "constraints.txt"):
+    for name in ("pyproject.toml", "constraints.txt"):
         (tmp_path / name).write_text("")
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)

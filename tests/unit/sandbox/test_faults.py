@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
     from fastapi.testclient import TestClient
 
-CATALOG = Path(__file__).resolve().parents[2] / "include" / "data" / "tmdb_catalog.json"
+CATALOG = Path(__file__).resolve().parents[3] / "include" / "data" / "tmdb_catalog.json"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.sandbox.test"
 API_KEY = "0123456789abcdef0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

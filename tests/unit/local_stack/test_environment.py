@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,7 +21,6 @@ from local_stack.environment import (
     cluster_environment,
     local_environment,
     standalone_environment,
-    warning_filters,
     worker_environment,
 )
 from local_stack.hostname import WORKER_HOSTNAME_ENV, worker_hostname
@@ -157,32 +155,6 @@ def test_only_a_quiet_stack_filters_the_noise_warnings(tmp_path):
     assert "PYTHONWARNINGS" not in local_environment(tmp_path, EVERY_SERVICE, {})
     quiet = standalone_environment(tmp_path, EVERY_SERVICE, {}, port=8080, quiet=True)
     assert quiet["PYTHONWARNINGS"].split(",") == list(NOISE_FILTERS)
-
-
-WARN = """
-import warnings
-warnings.warn_explicit("Using `httpx` with `starlette.testclient` is deprecated; install `httpx2` instead.",
-                       UserWarning, "testclient.py", 1, module="fastapi.testclient")
-warnings.warn_explicit("Could not import graphviz. Rendering graph ...", UserWarning, "dag_command.py", 57,
-                       module="airflow.cli.commands.dag_command")
-warnings.warn_explicit("Could not import graphviz.", UserWarning, "mine.py", 1, module="datalake.mine")
-warnings.warn_explicit("something else", UserWarning, "testclient.py", 2, module="fastapi.testclient")
-"""
-
-
-def test_the_noise_filters_silence_only_those_warnings_where_they_arise():
-    environ = {"PATH": "/usr/bin", "PYTHONWARNINGS": "error::ResourceWarning"}
-    filtered = {**environ, **warning_filters(environ)}
-    assert filtered["PYTHONWARNINGS"].split(",") == [*NOISE_FILTERS, "error::ResourceWarning"]
-    shown = subprocess.run(
-        [sys.executable, "-c", WARN], env=filtered, capture_output=True, text=True, check=True
-    ).stderr
-    assert "httpx" not in shown and "Rendering graph" not in shown and "Invalid -W option" not in shown
-    assert "mine.py" in shown and "something else" in shown
-    unfiltered = subprocess.run(
-        [sys.executable, "-c", WARN], capture_output=True, text=True, check=True
-    ).stderr
-    assert "httpx" in unfiltered and "Rendering graph" in unfiltered
 
 
 @pytest.fixture

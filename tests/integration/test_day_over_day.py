@@ -27,8 +27,8 @@ from datalake.tmdb.ranking import DiscoverQuery
 from local_stack.services import CATALOG, tmdb_sandbox
 from tests.catalog import expected_top
 from tests.conftest import REPO, TEST_BUCKET
-from tests.dags import test_dag_runs
-from tests.dags.test_dag_runs import DAG_ID, run
+from tests.integration import test_dag_runs
+from tests.integration.test_dag_runs import DAG_ID, run
 
 dag = test_dag_runs.dag
 """The raw DAG on the test services, as the whole-run tests set it up."""

@@ -98,7 +98,7 @@ def test_a_directory_fails_at_once_saying_so(s3, tmp_path):
 
 def test_an_unreadable_file_fails_at_once_saying_so(s3, tmp_path, monkeypatch):
     """Simulated, as tests run as root (which reads any file): the kernel's answer to an open without
-    permission (``tests/unit/test_csv_contract.py`` has it from the kernel itself)."""
+    permission (``tests/integration/test_csv_contract.py`` has it from the kernel itself)."""
     path = csv_of(tmp_path / "movies.csv", 0.1)
     real_open = os.open
 

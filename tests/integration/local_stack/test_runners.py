@@ -14,7 +14,7 @@ import pytest
 from local_stack.processes import exclusive_use
 from local_stack.stack import metadata_lock
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def environment() -> dict[str, str]:

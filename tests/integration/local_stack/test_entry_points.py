@@ -1,5 +1,5 @@
 """Every runner starts as ``python -m <module>`` from the repository, as the Makefile starts it: with no
-PYTHONPATH, whatever order its imports are sorted in (``local_stack`` puts ``plugins/`` on the path)."""
+PYTHONPATH, whatever order its imports are sorted in (the editable install puts ``datalake`` on the path)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("module", [

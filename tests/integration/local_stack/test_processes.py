@@ -17,7 +17,7 @@ import pytest
 from local_stack import processes, stack
 from local_stack.processes import during, exclusive_use
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 START_A_SLEEPER = """
 import sys, time

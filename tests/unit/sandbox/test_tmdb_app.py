@@ -16,7 +16,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient` is deprecated")
     from fastapi.testclient import TestClient
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CATALOG = REPO / "include" / "data" / "tmdb_catalog.json"
 SERIES_CSV = REPO / "include" / "data" / "series.csv"
 MOVIES_CSV = REPO / "include" / "data" / "movies.csv"

@@ -1,19 +1,14 @@
-"""docker-compose.yaml, its Dockerfile and .env.example, checked without a Docker engine.
-
-Two layers: the file as YAML (services, dependencies, mounts, environment, wiring to the code's
-settings), and a real compose parser, Debian's ``docker-compose`` 1.29 (``config`` validates and
-interpolates with no engine). In CI (``CI`` set) a missing ``docker-compose`` fails the run;
-locally those tests skip, saying how to install it.
+"""docker-compose.yaml, its Dockerfile and .env.example as files: services, dependencies, mounts,
+environment, wiring to the code's settings, and the image's requirements. A real compose parser checks
+the file in tests/e2e/test_compose.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,12 +20,13 @@ from datalake.airflow import tasks as airflow_tasks
 from datalake.csvs.files import CSV_FILES
 from datalake.tmdb.client import DEFAULT_BASE_URL
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 AWS_OVERLAY = REPO / "docker-compose.aws.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = REPO / "Dockerfile"
 IMAGE_REQUIREMENTS = REPO / "requirements-image.txt"
+PYPROJECT = REPO / "pyproject.toml"
 
 AIRFLOW_HOME = PurePosixPath("/opt/airflow")
 AIRFLOW_SERVICES = (
@@ -140,6 +136,17 @@ def pins(path: Path) -> dict[str, str]:
     found = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)", line.strip())
+        if match:
+            found[normalise(match[1])] = match[2]
+    return found
+
+
+def project_pins() -> dict[str, str]:
+    """The direct pins of pyproject.toml: its dependencies and every extra's, names normalised."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    found = {}
+    for requirement in [*project["dependencies"], *sum(project["optional-dependencies"].values(), [])]:
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+)", requirement)
         if match:
             found[normalise(match[1])] = match[2]
     return found
@@ -398,24 +405,6 @@ def test_the_sandbox_accepts_the_credential_airflow_sends(services):
         )
 
 
-def test_the_sandbox_command_line_is_the_apps(services):
-    sandbox = services["tmdb-sandbox"]
-    result = subprocess.run(
-        [sys.executable, "-m", "sandbox.tmdb_app", "--help"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert result.returncode == 0, result.stderr
-    for flag in sandbox["command"][::2]:
-        assert flag in result.stdout, f"sandbox.tmdb_app has no {flag}"
-
-
-# ---------------------------------------------------------------- the image
-
-
 def test_dockerfile_extends_the_pinned_airflow_image():
     lines = [
         line
@@ -424,7 +413,7 @@ def test_dockerfile_extends_the_pinned_airflow_image():
     ]
     match = re.fullmatch(r"FROM apache/airflow:(?P<airflow>[\d.]+)-python(?P<python>\d+\.\d+)", lines[0])
     assert match, f"first instruction: {lines[0]!r}"
-    assert match["airflow"] == pins(REPO / "requirements.txt")["apache-airflow"], (
+    assert match["airflow"] == project_pins()["apache-airflow"], (
         "the image's Airflow is the pinned one"
     )
     assert match["python"] == f"{sys.version_info.major}.{sys.version_info.minor}", (
@@ -444,7 +433,7 @@ def test_dockerfile_installs_image_requirements_with_the_constraints():
 
 
 def test_image_requirements_are_names_whose_versions_come_from_the_constraints():
-    direct = pins(REPO / "requirements.txt")
+    direct = project_pins()
     constraints = pins(REPO / "constraints.txt")
     text = IMAGE_REQUIREMENTS.read_text(encoding="utf-8")
     names = []
@@ -457,12 +446,12 @@ def test_image_requirements_are_names_whose_versions_come_from_the_constraints()
     excluded = [normalise(name) for name in re.search(r"^# not-in-image: (.*)$", text, re.M)[1].split()]
     assert "apache-airflow" in names, "pip must keep the base image's Airflow"
     for name in names:
-        assert name in direct, f"{name}: in the image but not pinned in requirements.txt"
-        assert constraints.get(name) == direct[name], f"{name}: requirements.txt and constraints.txt disagree"
+        assert name in direct, f"{name}: in the image but not pinned in pyproject.toml"
+        assert constraints.get(name) == direct[name], f"{name}: pyproject.toml and constraints.txt disagree"
     assert not set(names) & set(excluded)
     unplaced = sorted(set(direct) - set(names) - set(excluded))
     assert not unplaced, (
-        f"{unplaced}: pinned in requirements.txt but neither in requirements-image.txt nor on its "
+        f"{unplaced}: pinned in pyproject.toml but neither in requirements-image.txt nor on its "
         "'# not-in-image:' line; decide whether the compose image needs it"
     )
 
@@ -578,143 +567,3 @@ def test_no_token_shaped_strings_in_the_compose_files():
 
 
 # ---------------------------------------------------------------- a real compose parser
-
-
-@pytest.fixture(scope="module")
-def docker_compose() -> str:
-    found = shutil.which("docker-compose")
-    if found:
-        return found
-    message = (
-        "docker-compose (Debian's 1.29, validates with no Docker engine) is not installed: "
-        "apt-get install -y docker-compose"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(f"{message} (.ci/run installs it)")
-    pytest.skip(message)
-
-
-def run_compose(
-    docker_compose: str, tmp_path: Path, *args: str, files=(COMPOSE_FILE,), env_file: str = "", profiles=()
-) -> subprocess.CompletedProcess:
-    """``docker-compose ... config`` with only ``env_file`` as the environment (not the caller's or a local
-    .env)."""
-    dotenv = tmp_path / "compose.env"
-    dotenv.write_text(env_file, encoding="utf-8")
-    command = [docker_compose, "--env-file", str(dotenv), "--project-directory", str(files[0].parent)]
-    command += [arg for file in files for arg in ("-f", str(file))]
-    command += [arg for profile in profiles for arg in ("--profile", profile)]
-    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
-    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, env=environ)
-
-
-def assert_valid(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 0, result.stderr
-    assert "is not set" not in result.stderr, f"a variable without a default:\n{result.stderr}"
-
-
-@pytest.mark.parametrize("settings_file", ["none", ".env.example"])
-def test_docker_compose_validates_the_file(docker_compose, tmp_path, settings_file):
-    env_file = ENV_EXAMPLE.read_text(encoding="utf-8") if settings_file == ".env.example" else ""
-    assert_valid(run_compose(docker_compose, tmp_path, "config", "-q", env_file=env_file))
-    assert_valid(
-        run_compose(
-            docker_compose,
-            tmp_path,
-            "config",
-            "-q",
-            env_file=env_file,
-            profiles=("sandbox", "debug", "flower"),
-        )
-    )
-    assert_valid(
-        run_compose(
-            docker_compose, tmp_path, "config", "-q", env_file=env_file, files=(COMPOSE_FILE, AWS_OVERLAY)
-        )
-    )
-
-
-def test_docker_compose_wires_the_sandbox_profile(docker_compose, tmp_path):
-    token = "fedcba9876543210" * 2
-    result = run_compose(
-        docker_compose,
-        tmp_path,
-        "config",
-        profiles=("sandbox",),
-        env_file=f"TMDB_BASE_URL={SANDBOX_URL}\nTMDB_API_TOKEN={token}\nDATALAKE_BUCKET=lake-x\n",
-    )
-    assert_valid(result)
-    merged = yaml.safe_load(result.stdout)["services"]
-    tmdb = json.loads(merged["airflow-worker"]["environment"]["AIRFLOW_CONN_TMDB_DEFAULT"])
-    assert tmdb == {"conn_type": "http", "host": SANDBOX_URL, "password": token}
-    assert merged["tmdb-sandbox"]["environment"]["TMDB_SANDBOX_CREDENTIALS"] == token
-    assert merged["airflow-worker"]["environment"]["AIRFLOW_VAR_DATALAKE_BUCKET"] == "lake-x"
-    assert merged["minio-init"]["environment"]["DATALAKE_BUCKET"] == "lake-x"
-    # Left to minio-init's shell, which reads the environment above (compose's output keeps the escape).
-    assert '"lake/$${DATALAKE_BUCKET}"' in merged["minio-init"]["command"][1]
-
-
-def test_docker_compose_aws_overlay_leaves_no_service_on_minio(docker_compose, tmp_path):
-    result = run_compose(
-        docker_compose,
-        tmp_path,
-        "config",
-        files=(COMPOSE_FILE, AWS_OVERLAY),
-        profiles=("debug", "flower"),
-        env_file="AWS_REGION=sa-east-1\n",
-    )
-    assert_valid(result)
-    merged = yaml.safe_load(result.stdout)["services"]
-    base = load()["services"]
-    with_aws = [
-        name for name, service in base.items() if "AIRFLOW_CONN_AWS_DEFAULT" in service.get("environment", {})
-    ]
-    assert set(with_aws) == {*AIRFLOW_SERVICES, *OPTIONAL_AIRFLOW_SERVICES}
-    for name in with_aws:
-        env = merged[name]["environment"]
-        assert json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"]) == {
-            "conn_type": "aws",
-            "extra": {"region_name": "sa-east-1"},
-        }
-        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", (
-            f"{name}: the overlay must add to the environment"
-        )
-        assert "AWS_ACCESS_KEY_ID" in env
-    assert merged["airflow-worker"]["environment"]["DUMB_INIT_SETSID"] == "0"
-
-
-def _depends_on_missing_service(text: str) -> str:
-    return text.replace(
-        "      minio:\n        condition: service_healthy\n",
-        "      minio:\n        condition: service_healthy\n      no-such-service:\n        condition: service_healthy\n",  # noqa: E501 (verbatim data)
-        1,
-    )
-
-
-def _unknown_condition(text: str) -> str:
-    return text.replace("condition: service_completed_successfully", "condition: service_finished", 1)
-
-
-def _sandbox_without_its_profile_list(text: str) -> str:
-    return text.replace("    profiles:\n      - sandbox\n", "    profiles: sandbox\n", 1)
-
-
-@pytest.mark.parametrize(
-    "breakage, message",
-    [
-        (_depends_on_missing_service, "no-such-service"),
-        (_unknown_condition, "service_finished"),
-        (_sandbox_without_its_profile_list, "profiles"),
-    ],
-)
-def test_docker_compose_rejects_a_broken_copy(docker_compose, tmp_path, breakage, message):
-    """The validation bites: the same file, broken one way, fails with a message naming the fault."""
-    original = COMPOSE_FILE.read_text(encoding="utf-8")
-    broken = breakage(original)
-    assert broken != original, "the breakage no longer applies to docker-compose.yaml"
-    copy = tmp_path / "project" / "docker-compose.yaml"
-    copy.parent.mkdir()
-    copy.write_text(broken, encoding="utf-8")
-    result = run_compose(docker_compose, tmp_path, "config", "-q", files=(copy,))
-    assert result.returncode != 0
-    assert message in result.stderr, result.stderr
