@@ -24,7 +24,7 @@ _PEOPLE = (
 )
 
 
-def _row(dataset: CsvFile, number: int) -> str:
+def _row(csv_file: CsvFile, number: int) -> str:
     gender, character, artist, born, died, profession = _PEOPLE[number % len(_PEOPLE)]
     title_id = f"tt{_STAMP.decode()}{number:03d}"
     values = {
@@ -45,21 +45,21 @@ def _row(dataset: CsvFile, number: int) -> str:
         "profissao": profession,
         "titulosMaisConhecidos": f"{title_id},tt0245429,tt5323662",
     }
-    return DELIMITER.join(values[column] for column in dataset.columns) + "\n"
+    return DELIMITER.join(values[column] for column in csv_file.columns) + "\n"
 
 
-def synthetic_csv(folder: Path, dataset: CsvFile, megabytes: int) -> Path:
+def synthetic_csv(folder: Path, csv_file: CsvFile, megabytes: int) -> Path:
     """``folder/<size>MB_<file>``: at least ``megabytes`` MB (10^6 bytes) of valid rows; made once, reused
     after."""
     path = folder / f"{megabytes}MB_{csv_file.filename}"
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    block = "".join(_row(dataset, number) for number in range(BLOCK_ROWS)).encode()
+    block = "".join(_row(csv_file, number) for number in range(BLOCK_ROWS)).encode()
     target = megabytes * 1_000_000
     partial = path.with_suffix(".part")
     with partial.open("wb") as out:
-        written = out.write((dataset.header + "\n").encode())
+        written = out.write((csv_file.header + "\n").encode())
         number = 0
         while written < target:
             written += out.write(block.replace(_STAMP, b"%07d" % number))

@@ -79,7 +79,7 @@ one_task()
 
 @dataclass(frozen=True)
 class Sizes:
-    """The CSVs to land, as (dataset, MB): the real files' sizes and 1 GB; small ones with --quick."""
+    """The CSVs to land, as (csv_file, MB): the real files' sizes and 1 GB; small ones with --quick."""
 
     files: tuple[tuple[CsvFile, int], ...]
     top_ns: tuple[int, ...]
@@ -151,8 +151,8 @@ def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]
     client = s3.client()
     rows: list[Row] = []
     check_rates: list[float] = []
-    for dataset, megabytes in sizes.files:
-        path = synthetic_csv(OUT / "data", dataset, megabytes)
+    for csv_file, megabytes in sizes.files:
+        path = synthetic_csv(OUT / "data", csv_file, megabytes)
         size_mb = path.stat().st_size / 1e6
         key = f"bench/{path.name}"
         bare = landing = bare_cpu = landing_cpu = math.inf
@@ -161,7 +161,7 @@ def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]
             bare, bare_cpu = min(bare, wall), min(bare_cpu, cpu)
             client.delete_object(Bucket=BUCKET, Key=key)
             wall, cpu = cpu_timed(
-                partial(land_checked_csv, path, dataset, BUCKET, key, aws_conn_id=settings.AWS_CONN_ID))
+                partial(land_checked_csv, path, csv_file, BUCKET, key, aws_conn_id=settings.AWS_CONN_ID))
             landing, landing_cpu = min(landing, wall), min(landing_cpu, cpu)
             client.delete_object(Bucket=BUCKET, Key=key)
         ratio = bare / landing
@@ -174,7 +174,7 @@ def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]
                         f"this process's user+sys CPU: landing {landing_per_mb:.2f} ms/MB, bare upload_file "
                         f"{bare_per_mb:.2f} ms/MB (baseline column); fixed costs included"))
         if not landing_only:
-            check_rates.append(size_mb / timed(partial(check_csv, path, dataset))[0])
+            check_rates.append(size_mb / timed(partial(check_csv, path, csv_file))[0])
     if landing_only:
         return rows
     rate = statistics.median(check_rates)
@@ -193,8 +193,8 @@ def bare_upload(s3: LocalS3, path: Path, key: str) -> None:
 def peak_rows(s3: LocalS3, sizes: Sizes) -> list[Row]:
     """Peak RSS of one landing per size, each in a fresh interpreter, against the smallest size's."""
     peaks: dict[int, float] = {}
-    for dataset, megabytes in sizes.files:
-        path = synthetic_csv(OUT / "data", dataset, megabytes)
+    for csv_file, megabytes in sizes.files:
+        path = synthetic_csv(OUT / "data", csv_file, megabytes)
         key = f"bench/peak/{path.name}"
         output = subprocess.run(
             [sys.executable, "-m", "bench.peak", str(path), csv_file.name, BUCKET, key],
