@@ -34,6 +34,13 @@ DATABASE = "postgres:pw@127.0.0.1:5432/airflow"
 BROKER = "redis://:pw@127.0.0.1:6379/0"
 
 
+@pytest.fixture(autouse=True)
+def ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables' log-server ports, numbered instead of bound: a unit test opens no socket."""
+    taken = iter(range(40000, 41000))
+    monkeypatch.setattr(environment, "free_port", lambda: next(taken))
+
+
 def cluster(local: Path, environ: dict[str, str], services: Services = EVERY_SERVICE) -> dict[str, str]:
     return cluster_environment(local, services, environ, DATABASE, BROKER, SECRET, api_port=8793)
 
