@@ -1,4 +1,5 @@
 """``python -m bench [--quick]``: see ``bench.run``."""
+
 from __future__ import annotations
 
 import sys

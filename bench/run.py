@@ -60,7 +60,7 @@ LATENCY = 0.05
 """Seconds the TMDB sandbox waits before each answer: about a real round trip to TMDB."""
 PAGE_SIZE = 20
 """Results per TMDB discover page."""
-ONE_TASK_DAG = '''from airflow.sdk import dag, task
+ONE_TASK_DAG = """from airflow.sdk import dag, task
 import pendulum
 
 
@@ -74,7 +74,7 @@ def one_task():
 
 
 one_task()
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -161,25 +161,54 @@ def csv_rows(s3: LocalS3, sizes: Sizes, landing_only: bool = False) -> list[Row]
             bare, bare_cpu = min(bare, wall), min(bare_cpu, cpu)
             client.delete_object(Bucket=BUCKET, Key=key)
             wall, cpu = cpu_timed(
-                partial(land_checked_csv, path, csv_file, BUCKET, key, aws_conn_id=settings.AWS_CONN_ID))
+                partial(land_checked_csv, path, csv_file, BUCKET, key, aws_conn_id=settings.AWS_CONN_ID)
+            )
             landing, landing_cpu = min(landing, wall), min(landing_cpu, cpu)
             client.delete_object(Bucket=BUCKET, Key=key)
         ratio = bare / landing
-        rows.append(Row(f"CSV landing {megabytes} MB ({csv_file.filename})", size_mb / landing, "MB/s",
-                        size_mb / bare, ratio, ">= 0.8 x bare upload_file", ratio >= 0.8))
+        rows.append(
+            Row(
+                f"CSV landing {megabytes} MB ({csv_file.filename})",
+                size_mb / landing,
+                "MB/s",
+                size_mb / bare,
+                ratio,
+                ">= 0.8 x bare upload_file",
+                ratio >= 0.8,
+            )
+        )
         bare_per_mb, landing_per_mb = bare_cpu * 1000 / size_mb, landing_cpu * 1000 / size_mb
         extra = landing_per_mb - bare_per_mb
-        rows.append(Row(f"CSV landing CPU {megabytes} MB, over bare", extra, "ms/MB", bare_per_mb, None,
-                        f"<= {LANDING_CPU_TARGET:g} ms/MB over bare", extra <= LANDING_CPU_TARGET,
-                        f"this process's user+sys CPU: landing {landing_per_mb:.2f} ms/MB, bare upload_file "
-                        f"{bare_per_mb:.2f} ms/MB (baseline column); fixed costs included"))
+        rows.append(
+            Row(
+                f"CSV landing CPU {megabytes} MB, over bare",
+                extra,
+                "ms/MB",
+                bare_per_mb,
+                None,
+                f"<= {LANDING_CPU_TARGET:g} ms/MB over bare",
+                extra <= LANDING_CPU_TARGET,
+                f"this process's user+sys CPU: landing {landing_per_mb:.2f} ms/MB, bare upload_file "
+                f"{bare_per_mb:.2f} ms/MB (baseline column); fixed costs included",
+            )
+        )
         if not landing_only:
             check_rates.append(size_mb / timed(partial(check_csv, path, csv_file))[0])
     if landing_only:
         return rows
     rate = statistics.median(check_rates)
-    rows.append(Row("contract check alone", rate, "MB/s", None, None, ">= 300 MB/s", rate >= 300,
-                    f"median over the {len(check_rates)} files"))
+    rows.append(
+        Row(
+            "contract check alone",
+            rate,
+            "MB/s",
+            None,
+            None,
+            ">= 300 MB/s",
+            rate >= 300,
+            f"median over the {len(check_rates)} files",
+        )
+    )
     rows += peak_rows(s3, sizes)
     return rows
 
@@ -198,7 +227,11 @@ def peak_rows(s3: LocalS3, sizes: Sizes) -> list[Row]:
         key = f"bench/peak/{path.name}"
         output = subprocess.run(
             [sys.executable, "-m", "bench.peak", str(path), csv_file.name, BUCKET, key],
-            env=os.environ.copy(), cwd=REPO, check=True, capture_output=True, text=True,
+            env=os.environ.copy(),
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         peaks[megabytes] = float(output.split()[-1])
         s3.client().delete_object(Bucket=BUCKET, Key=key)
@@ -208,13 +241,23 @@ def peak_rows(s3: LocalS3, sizes: Sizes) -> list[Row]:
         if megabytes == sizes.smallest[1]:
             rows.append(Row(f"peak RSS, landing {megabytes} MB", peak, "MB", None, None, "baseline", None))
         else:
-            rows.append(Row(f"peak RSS, landing {megabytes} MB", peak, "MB", smallest, peak / smallest,
-                            f"<= {smallest:.0f} + 50 MB", peak - smallest <= 50,
-                            f"{peak - smallest:+.1f} MB over {sizes.smallest[1]} MB"))
+            rows.append(
+                Row(
+                    f"peak RSS, landing {megabytes} MB",
+                    peak,
+                    "MB",
+                    smallest,
+                    peak / smallest,
+                    f"<= {smallest:.0f} + 50 MB",
+                    peak - smallest <= 50,
+                    f"{peak - smallest:+.1f} MB over {sizes.smallest[1]} MB",
+                )
+            )
     return rows
 
 
 # --- DAG parse time ----------------------------------------------------------------------------------
+
 
 def parse_rows(repeats: int) -> list[Row]:
     """Import of the DAG file in a fresh interpreter (as the DAG processor does) vs a one-task DAG's."""

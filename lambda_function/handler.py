@@ -35,8 +35,14 @@ DETAIL_WORKERS = 4
 """Details fetched at once: a few overlap TMDB's latency; the client's rate limit still caps the pace."""
 SECRET_JSON_KEY = "TMDB_API_TOKEN"
 S3_SETTINGS = (
-    "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
 )
 """The environment that decides where and as whom the S3 client writes: its cache key."""
 
@@ -84,8 +90,9 @@ def _s3_client_for(settings: tuple[str | None, ...]) -> Any:
 def parse_event(event: Any) -> tuple[date, str, DiscoverQuery]:
     """The partition date, key prefix and discover query of an event; ValueError names the key that is off."""
     if not isinstance(event, Mapping):
-        raise ValueError(f"The event must be a JSON object with some of the keys {', '.join(EVENT_KEYS)}; "
-                         f"got {event!r}.")
+        raise ValueError(
+            f"The event must be a JSON object with some of the keys {', '.join(EVENT_KEYS)}; got {event!r}."
+        )
     unknown = sorted(set(event) - set(EVENT_KEYS))
     if unknown:
         raise ValueError(

@@ -114,8 +114,11 @@ def run_backfill(
     backfilling = during(f"the backfill of {RAW_DAG_ID} from {span}")
     with backfilling, client.unpaused(RAW_DAG_ID) as stop_unasked_runs:
         backfill = client.create_backfill(body)
-        print(f"Backfill {backfill['id']} of {RAW_DAG_ID}: {len(keys)} partitions, {span} "
-              f"(reprocess_behavior={REPROCESS})", flush=True)
+        print(
+            f"Backfill {backfill['id']} of {RAW_DAG_ID}: {len(keys)} partitions, {span} "
+            f"(reprocess_behavior={REPROCESS})",
+            flush=True,
+        )
         raws = client.new_runs(RAW_DAG_ID, raw_before, keys, CREATED_SECONDS, run_type="backfill")
         if missing := [key for key in keys if key not in raws]:
             raise SystemExit(f"The backfill created no run for {', '.join(missing)} (one still running?).")

@@ -161,8 +161,12 @@ def exclusive_use(lock_path: Path, holder: str) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"Waiting for {_holder(lock_path)}, which uses the same metadata DB "
-                  f"(lock {lock_path}); Ctrl-C gives up.", file=sys.stderr, flush=True)
+            print(
+                f"Waiting for {_holder(lock_path)}, which uses the same metadata DB "
+                f"(lock {lock_path}); Ctrl-C gives up.",
+                file=sys.stderr,
+                flush=True,
+            )
             fcntl.flock(descriptor, fcntl.LOCK_EX)
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, json.dumps({"pid": os.getpid(), "holder": holder}).encode(), 0)

@@ -115,8 +115,10 @@ def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterat
                 stack_context = standalone_stack(lake, local, free_port(), holder, quiet=True)
             with stack_context as stack:
                 kind = "CeleryExecutor" if executor == "celery" else "standalone"
-                print(f"Airflow ({kind}): {stack.client.url}  (login: {ADMIN} / {stack.client.password})",
-                      flush=True)
+                print(
+                    f"Airflow ({kind}): {stack.client.url}  (login: {ADMIN} / {stack.client.password})",
+                    flush=True,
+                )
                 if import_errors(stack.client):
                     raise SystemExit(f"The DAGs do not import (see above); the full log: {log_path}")
                 yield stack
@@ -154,8 +156,11 @@ def run_and_report(
         if report is None:
             return raw, None
         report_id = report["dag_run_id"]
-        print(f"{REPORT_DAG_ID} started from its asset schedule for partition {key}: run {report_id} "
-              f"({report['run_type']})", flush=True)
+        print(
+            f"{REPORT_DAG_ID} started from its asset schedule for partition {key}: run {report_id} "
+            f"({report['run_type']})",
+            flush=True,
+        )
         return raw, client.follow([(REPORT_DAG_ID, report_id)], watch)[REPORT_DAG_ID, report_id]
 
 
@@ -165,8 +170,10 @@ def run_partition(stack: Stack, day: date, conf: dict, celery: bool = False) -> 
     raw, report = run_and_report(stack.client, day, conf)
     logs = stack.logs
     if raw["state"] != "success":
-        print(f"The run {raw['dag_run_id']} of {RAW_DAG_ID} for {day} ended {raw['state']}; logs: {logs}",
-              file=sys.stderr)
+        print(
+            f"The run {raw['dag_run_id']} of {RAW_DAG_ID} for {day} ended {raw['state']}; logs: {logs}",
+            file=sys.stderr,
+        )
         return 1
     with during(f"the summary of what landed for {day}"):
         s3 = stack.s3.client() if stack.s3 else user_s3_client()

@@ -226,7 +226,9 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
     if not LAMBDA_ZIP.exists():
         build.build(LAMBDA_ZIP)
     environment = {
-        **s3.lambda_environment(bucket), "TMDB_BASE_URL": tmdb.base_url, "TMDB_API_TOKEN": tmdb.credential,
+        **s3.lambda_environment(bucket),
+        "TMDB_BASE_URL": tmdb.base_url,
+        "TMDB_API_TOKEN": tmdb.credential,
     }
     endpoint = stack.enter_context(
         local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", local / "lambda")

@@ -4,6 +4,7 @@ Invoke API. S3 needs none of ours: ``rclone serve s3`` is a real S3 server.
 Product code never imports this package; it only sees the connection settings that ``local_stack``
 derives from these. How they are started, on which ports, is ``local_stack``'s business.
 """
+
 from __future__ import annotations
 
 HOST = "127.0.0.1"

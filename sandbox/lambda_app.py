@@ -162,8 +162,10 @@ class LocalLambda:
         else:
             outcome = self._outcome(done, request_id)
         report = f"REPORT RequestId: {request_id}\tDuration: {(time.monotonic() - started) * 1000:.2f} ms"
-        full_log = (f"START RequestId: {request_id} Version: $LATEST\n{outcome.log}"
-                    f"END RequestId: {request_id}\n{report}\n")
+        full_log = (
+            f"START RequestId: {request_id} Version: $LATEST\n{outcome.log}"
+            f"END RequestId: {request_id}\n{report}\n"
+        )
         for line in full_log.splitlines():
             log.info("[%s] %s", name, line)
         return Invocation(outcome.payload, outcome.failed, full_log)

@@ -13,7 +13,8 @@ CATALOG = Path(__file__).resolve().parents[1] / "include" / "data" / "tmdb_catal
 def expected_top(query: DiscoverQuery, catalog: Path = CATALOG) -> list[int]:
     series = json.loads(catalog.read_text())["series"]
     eligible = [
-        s for s in series
+        s
+        for s in series
         if query.genre_id in [genre["id"] for genre in s["genres"]]
         and query.origin_country in s["origin_country"]
         and s["vote_count"] >= query.min_vote_count

@@ -17,23 +17,34 @@ from datalake.tmdb.ranking import DiscoverQuery
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "top_n": {
-        "type": "integer", "minimum": 1, "maximum": 100, "title": "Top N",
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "title": "Top N",
         "description": "How many of the best-rated series to fetch details for (1 to 100).",
     },
     "min_vote_count": {
-        "type": "integer", "minimum": 0, "title": "Minimum vote count",
+        "type": "integer",
+        "minimum": 0,
+        "title": "Minimum vote count",
         "description": "Series with fewer TMDB votes are left out (vote_count.gte).",
     },
     "language": {
-        "type": "string", "pattern": "^[a-z]{2}(-[A-Z]{2})?$", "title": "Language",
+        "type": "string",
+        "pattern": "^[a-z]{2}(-[A-Z]{2})?$",
+        "title": "Language",
         "description": "TMDB response language: ISO 639-1, optionally with a region, e.g. pt-BR.",
     },
     "genre_id": {
-        "type": "integer", "minimum": 1, "title": "Genre id",
+        "type": "integer",
+        "minimum": 1,
+        "title": "Genre id",
         "description": "TMDB TV genre id (16 = Animation).",
     },
     "origin_country": {
-        "type": "string", "pattern": "^[A-Z]{2}$", "title": "Origin country",
+        "type": "string",
+        "pattern": "^[A-Z]{2}$",
+        "title": "Origin country",
         "description": "ISO 3166-1 code of the country of origin, e.g. JP.",
     },
 }
@@ -43,17 +54,21 @@ DEFAULTS = DiscoverQuery()
 RUN_PARAMS: dict[str, dict[str, Any]] = {
     **SCHEMAS,
     "lambda_function_name": {
-        "type": ["null", "string"], "title": "Lambda function",
+        "type": ["null", "string"],
+        "title": "Lambda function",
         "description": "The Lambda to run for the parity check; empty: the Variable lambda_function_name; "
         "neither set: the check is skipped.",
     },
     "max_change_percent": {
-        "type": "number", "minimum": 0, "title": "Largest day-over-day change (%)",
+        "type": "number",
+        "minimum": 0,
+        "title": "Largest day-over-day change (%)",
         "description": "A CSV whose row count or size moved by more than this percentage since the previous "
         "complete partition is a warning of the run's checks.",
     },
     "strict_checks": {
-        "type": "boolean", "title": "Strict checks",
+        "type": "boolean",
+        "title": "Strict checks",
         "description": "A check that warns or fails fails the run: the partition is not marked complete.",
     },
 }

@@ -1,5 +1,6 @@
 """Names that tie the code to its deployment: DAG ids, connection ids, Variables and their defaults, and
 environment variables."""
+
 from __future__ import annotations
 
 RAW_DAG_ID = "datalake_raw_ingest"

@@ -75,7 +75,8 @@ def test_each_landing_task_announces_its_zone_asset(dag):
         "write_manifest": [Asset(name="datalake_raw_manifests", uri="x-datalake://Raw/_manifests")],
     }
     assert [assets.raw_csv(MOVIES).uri, assets.raw_csv(SERIES).uri, assets.RAW_TMDB.uri] == [
-        f"x-datalake://{layout.csv_root(MOVIES)}", f"x-datalake://{layout.csv_root(SERIES)}",
+        f"x-datalake://{layout.csv_root(MOVIES)}",
+        f"x-datalake://{layout.csv_root(SERIES)}",
         f"x-datalake://{layout.TMDB_ROOT}",
     ]
 
@@ -90,8 +91,14 @@ def test_both_dags_serialize_as_the_scheduler_stores_them(dagbag):
 
 def test_tasks_and_dependencies(dag):
     assert set(dag.task_ids) == {
-        "open_partition", "land_movies_csv", "land_series_csv", "discover_top_anime", "ranked_ids",
-        "fetch_series_details", "write_manifest", "invoke_lambda_parity",
+        "open_partition",
+        "land_movies_csv",
+        "land_series_csv",
+        "discover_top_anime",
+        "ranked_ids",
+        "fetch_series_details",
+        "write_manifest",
+        "invoke_lambda_parity",
     }
     assert dag.get_task("ranked_ids").upstream_task_ids == {"discover_top_anime"}
     assert dag.get_task("fetch_series_details").upstream_task_ids == {"ranked_ids"}
@@ -102,10 +109,16 @@ def test_the_partition_is_opened_before_any_landing_task(dag):
     """Every task that writes to the partition runs only after its manifest was retracted."""
     assert dag.get_task("open_partition").upstream_task_ids == set()
     assert dag.get_task("open_partition").downstream_task_ids == {
-        "land_movies_csv", "land_series_csv", "discover_top_anime",
+        "land_movies_csv",
+        "land_series_csv",
+        "discover_top_anime",
     }
     landing = {
-        "land_movies_csv", "land_series_csv", "discover_top_anime", "fetch_series_details", "write_manifest",
+        "land_movies_csv",
+        "land_series_csv",
+        "discover_top_anime",
+        "fetch_series_details",
+        "write_manifest",
     }
     assert landing <= dag.get_task("open_partition").get_flat_relative_ids(upstream=False)
 
@@ -113,7 +126,10 @@ def test_the_partition_is_opened_before_any_landing_task(dag):
 def test_the_manifest_comes_after_every_landing_and_survives_skipped_details(dag):
     manifest = dag.get_task("write_manifest")
     assert manifest.upstream_task_ids == {
-        "discover_top_anime", "land_movies_csv", "land_series_csv", "fetch_series_details",
+        "discover_top_anime",
+        "land_movies_csv",
+        "land_series_csv",
+        "fetch_series_details",
     }
     assert manifest.downstream_task_ids == {"invoke_lambda_parity"}
     assert manifest.trigger_rule == "none_failed"
@@ -153,8 +169,14 @@ def test_csv_tasks_land_each_csv_file_from_its_path_into_the_lake_bucket(dag):
 def test_params_have_defaults_descriptions_and_bounds(dag):
     params = dag.params
     assert {name: params[name] for name in params} == {
-        "top_n": 10, "min_vote_count": 200, "language": "pt-BR", "genre_id": 16, "origin_country": "JP",
-        "lambda_function_name": None, "max_change_percent": 10, "strict_checks": False,
+        "top_n": 10,
+        "min_vote_count": 200,
+        "language": "pt-BR",
+        "genre_id": 16,
+        "origin_country": "JP",
+        "lambda_function_name": None,
+        "max_change_percent": 10,
+        "strict_checks": False,
     }
     for name in params:
         assert params.get_param(name).description

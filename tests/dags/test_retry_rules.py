@@ -99,7 +99,8 @@ def test_a_failure_no_rule_names_a_plain_value_error_included_takes_the_tasks_ow
 
 
 PACKAGE_ERRORS = [
-    cls for _, cls in inspect.getmembers(errors, inspect.isclass)
+    cls
+    for _, cls in inspect.getmembers(errors, inspect.isclass)
     if issubclass(cls, errors.DatalakeError) and cls is not errors.DatalakeError
 ]
 

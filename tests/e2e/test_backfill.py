@@ -70,10 +70,22 @@ def report_partitions(db: Path) -> dict[str, str]:
 
 
 def make_backfill(first: str, last: str, lake: Path, local: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "local_stack.backfill", "--from", first, "--to", last,
-               "--lake", str(lake), "--local", str(local)]
-    return subprocess.run(command, cwd=REPO, env=clean_environment(), capture_output=True, text=True,
-                          timeout=1200)
+    command = [
+        sys.executable,
+        "-m",
+        "local_stack.backfill",
+        "--from",
+        first,
+        "--to",
+        last,
+        "--lake",
+        str(lake),
+        "--local",
+        str(local),
+    ]
+    return subprocess.run(
+        command, cwd=REPO, env=clean_environment(), capture_output=True, text=True, timeout=1200
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +117,11 @@ def test_make_backfill_prints_one_line_per_partition(made):
         manifest = json.loads((lake / BUCKET / layout.manifest_key(day, DAG_ID)).read_text())
         size = sum(entry["bytes"] for entry in manifest["objects"])
         html = lake.resolve() / BUCKET / layout.report_key(day, "html")
-        line = re.search(rf"^{day}\s+(\d+) objects\s+([\d,]+) bytes\s+#1 .+ \({top}\)  report: (\S+)$",
-                         result.stdout, re.MULTILINE)
+        line = re.search(
+            rf"^{day}\s+(\d+) objects\s+([\d,]+) bytes\s+#1 .+ \({top}\)  report: (\S+)$",
+            result.stdout,
+            re.MULTILINE,
+        )
         assert line, result.stdout[-3000:]
         assert int(line.group(1)) == len(manifest["objects"])
         assert int(line.group(2).replace(",", "")) == size
@@ -168,8 +183,9 @@ def test_the_ui_trigger_forms_backfill_choice_over_two_days(standalone):
         keys = [day.isoformat() for day in partitions]
         raws = client.new_runs(DAG_ID, raw_before, keys, seconds=60, run_type="backfill")
         assert sorted(raws) == keys
-        finished = client.follow([(DAG_ID, run["dag_run_id"]) for run in raws.values()],
-                                 while_waiting=stop_unasked_runs)
+        finished = client.follow(
+            [(DAG_ID, run["dag_run_id"]) for run in raws.values()], while_waiting=stop_unasked_runs
+        )
         assert {run["state"] for run in finished.values()} == {"success"}
         reports = client.new_runs(REPORT_DAG_ID, reports_before, keys, seconds=120)
         finished = client.follow([(REPORT_DAG_ID, run["dag_run_id"]) for run in reports.values()])

@@ -21,7 +21,11 @@ COMPOSE_FILE = REPO / "docker-compose.yaml"
 AWS_OVERLAY = REPO / "docker-compose.aws.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 AIRFLOW_SERVICES = (
-    "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker", "airflow-triggerer",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
     "airflow-init",
 )
 OPTIONAL_AIRFLOW_SERVICES = ("airflow-cli", "flower")

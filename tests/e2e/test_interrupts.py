@@ -31,11 +31,25 @@ DAY = "2026-11-27"
 def start(module: str, tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     """The runner in a session of its own, as from another terminal; its output goes to a file."""
     output = tmp_path / "output.log"
-    command = [sys.executable, "-m", module, "--lake", str(tmp_path / "lake"),
-               "--local", str(tmp_path / "local"), *args]
+    command = [
+        sys.executable,
+        "-m",
+        module,
+        "--lake",
+        str(tmp_path / "lake"),
+        "--local",
+        str(tmp_path / "local"),
+        *args,
+    ]
     with output.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env={**clean_environment(), "PYTHONUNBUFFERED": "1"},
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**clean_environment(), "PYTHONUNBUFFERED": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return process, output
 
 
@@ -100,14 +114,26 @@ def hold_the_report(client: AirflowApi, process: subprocess.Popen, output: Path)
     """Keep the report from starting (its DAG paused: the scheduler creates no asset-triggered run for
     it), so that the runner is still waiting for it when the signal comes: a report takes two seconds."""
     client.set_paused(settings.REPORT_DAG_ID, True)
-    wait_for(lambda: [run for run in client.dag_runs(settings.RAW_DAG_ID)
-                      if run.get("partition_key") == DAY and run["state"] == "success"], process, output)
+    wait_for(
+        lambda: [
+            run
+            for run in client.dag_runs(settings.RAW_DAG_ID)
+            if run.get("partition_key") == DAY and run["state"] == "success"
+        ],
+        process,
+        output,
+    )
     time.sleep(2 * POLL_SECONDS)  # the runner's own poll sees the raw run end and waits for the report
 
 
-@pytest.mark.parametrize("signum, wait_for_report", [
-    (signal.SIGTERM, False), (signal.SIGHUP, False), (signal.SIGINT, True),
-])
+@pytest.mark.parametrize(
+    "signum, wait_for_report",
+    [
+        (signal.SIGTERM, False),
+        (signal.SIGHUP, False),
+        (signal.SIGINT, True),
+    ],
+)
 def test_a_signal_to_make_run_alone_stops_everything_and_leaves_no_credential(
     tmp_path, signum, wait_for_report
 ):

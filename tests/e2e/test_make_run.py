@@ -53,9 +53,12 @@ def task_logs(local: Path, day: str) -> str:
     """Every task log of the raw DAG's runs of partition ``day``: the scheduler's tasks log to files, not to
     the runner's output."""
     with sqlite3.connect(local / "airflow" / "airflow.db") as db:
-        run_ids = [run_id for (run_id,) in db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? AND partition_key = ?", (DAG_ID, day)
-        )]
+        run_ids = [
+            run_id
+            for (run_id,) in db.execute(
+                "SELECT run_id FROM dag_run WHERE dag_id = ? AND partition_key = ?", (DAG_ID, day)
+            )
+        ]
     logs = local / "airflow" / "logs" / f"dag_id={DAG_ID}"
     paths = [path for run_id in run_ids for path in (logs / f"run_id={run_id}").rglob("*.log")]
     return "".join(path.read_text(errors="replace") for path in paths)

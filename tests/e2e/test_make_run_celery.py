@@ -23,8 +23,10 @@ from tests.e2e.test_make_run import DATE, DAY, lake_files
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.cluster,
-    pytest.mark.skipif(bool(missing_binaries()) and not os.environ.get("CI"),
-                       reason="needs apt-get install -y postgresql redis-server"),
+    pytest.mark.skipif(
+        bool(missing_binaries()) and not os.environ.get("CI"),
+        reason="needs apt-get install -y postgresql redis-server",
+    ),
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,10 +38,25 @@ def celery_run():
     root = Path(tempfile.mkdtemp(prefix="datalake-celery-run-"))
     root.chmod(0o755)
     try:
-        command = [sys.executable, "-m", "local_stack.run", "--date", DAY, "--lake", str(root / "lake"),
-                   "--local", str(root / "local")]
-        result = subprocess.run(command, cwd=REPO, env={**clean_environment(), "EXECUTOR": "celery"},
-                                capture_output=True, text=True, timeout=900)
+        command = [
+            sys.executable,
+            "-m",
+            "local_stack.run",
+            "--date",
+            DAY,
+            "--lake",
+            str(root / "lake"),
+            "--local",
+            str(root / "local"),
+        ]
+        result = subprocess.run(
+            command,
+            cwd=REPO,
+            env={**clean_environment(), "EXECUTOR": "celery"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         yield result, lake_files(root / "lake"), lake_files(root / "lake", "Refined")
     finally:
         shutil.rmtree(root, ignore_errors=True)

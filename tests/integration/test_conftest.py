@@ -21,7 +21,9 @@ def project_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_skips_that_name_a_package_are_summed_up_with_one_install_command(pytester: pytest.Pytester):
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(**{"tests/unit/test_skips.py": """
+    pytester.makepyfile(
+        **{
+            "tests/unit/test_skips.py": """
         import pytest
 
         def test_page():
@@ -35,12 +37,16 @@ def test_skips_that_name_a_package_are_summed_up_with_one_install_command(pytest
 
         def test_other():
             pytest.skip("not today")
-        """})
+        """
+        }
+    )
     result = pytester.runpytest_subprocess()
-    result.stdout.fnmatch_lines([
-        "Skipped 3 tests for software this machine lacks (1 need chromium, 2 need docker-compose); "
-        "enable them with: apt-get install -y chromium docker-compose",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "Skipped 3 tests for software this machine lacks (1 need chromium, 2 need docker-compose); "
+            "enable them with: apt-get install -y chromium docker-compose",
+        ]
+    )
 
 
 def test_nothing_is_added_when_no_package_is_missing(pytester: pytest.Pytester):
@@ -52,7 +58,9 @@ def test_nothing_is_added_when_no_package_is_missing(pytester: pytest.Pytester):
 
 def test_an_airflow_deprecation_fails_the_test_that_triggers_it(pytester: pytest.Pytester):
     pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(**{"tests/unit/test_warnings.py": """
+    pytester.makepyfile(
+        **{
+            "tests/unit/test_warnings.py": """
         import warnings
         from airflow.exceptions import AirflowProviderDeprecationWarning, RemovedInAirflow4Warning
 
@@ -64,5 +72,7 @@ def test_an_airflow_deprecation_fails_the_test_that_triggers_it(pytester: pytest
 
         def test_other_libraries_only_warn():
             warnings.warn("old", DeprecationWarning)
-        """})
+        """
+        }
+    )
     pytester.runpytest_subprocess().assert_outcomes(passed=1, failed=2)

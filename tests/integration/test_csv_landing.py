@@ -59,13 +59,13 @@ def test_a_good_file_lands_unchanged_with_its_facts(s3, tmp_path, megabytes):
 
 
 @pytest.mark.parametrize("megabytes", [0.5, 20], ids=["single-part", "multipart"])
-def test_a_bad_last_line_lands_nothing_and_leaves_no_upload_behind(s3, lake_root, tmp_path, megabytes,
-                                                                    caplog):
+def test_a_bad_last_line_lands_nothing_and_leaves_no_upload_behind(
+    s3, lake_root, tmp_path, megabytes, caplog
+):
     path = csv_of(tmp_path / "movies.csv", megabytes, last="short|row\n")
     key = f"landing/bad-{megabytes}.csv"
     last_line = path.read_bytes().count(b"\n")
-    expected = (f"{path}: line {last_line}: "
-                f"expected {len(MOVIES.columns)} fields separated by '|', found 2")
+    expected = f"{path}: line {last_line}: expected {len(MOVIES.columns)} fields separated by '|', found 2"
     with pytest.raises(CsvContractError, match=re.escape(expected)):
         land(path, key)
     assert f"Nothing landed at s3://{TEST_BUCKET}/{key}: the file breaks its contract" in caplog.text
@@ -200,8 +200,10 @@ def test_filename_and_dest_bucket_are_templated():
 
 @pytest.mark.parametrize("argument", [{"gzip": True}, {"replace": False}, {"dest_key": "x.csv"}])
 def test_arguments_of_a_local_to_s3_transfer_are_refused_by_name(argument):
-    refused = ("Invalid arguments were passed to CsvLandingOperator (task_id: land_movies_csv). "
-               f"Invalid arguments were:\n**kwargs: {argument}")
+    refused = (
+        "Invalid arguments were passed to CsvLandingOperator (task_id: land_movies_csv). "
+        f"Invalid arguments were:\n**kwargs: {argument}"
+    )
     with pytest.raises(TypeError, match=f"^{re.escape(refused)}$"):
         landing_operator(filename="movies.csv", **argument)
 

@@ -75,21 +75,26 @@ def partitioned_run(dag, day: date, logical_date: datetime, monkeypatch) -> Any:
 def partition_objects(client, day: date) -> dict[str, bytes]:
     """Every object of the day's partition, in any root."""
     keys = [obj["Key"] for obj in client.list_objects_v2(Bucket=TEST_BUCKET).get("Contents", [])]
-    return {key: client.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read()
-            for key in keys if f"/{layout.partition_path(day)}/" in key}
+    return {
+        key: client.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read()
+        for key in keys
+        if f"/{layout.partition_path(day)}/" in key
+    }
 
 
 def parity_check(day: date) -> str:
     """The parity task of a run for ``day``, as the DAG configures it (it reads the lake before invoking)."""
-    operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name="tmdb_ingest",
-                                    bucket=TEST_BUCKET)
+    operator = LambdaParityOperator(
+        task_id="invoke_lambda_parity", function_name="tmdb_ingest", bucket=TEST_BUCKET
+    )
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     dag_run = SimpleNamespace(dag_id=DAG_ID, partition_key=None, logical_date=midnight, run_after=midnight)
     return operator.execute({"params": run_params.RUN_DEFAULTS, "dag_run": dag_run})
 
 
-def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(dag, local_s3, tmp_path,
-                                                                               monkeypatch):
+def test_a_failed_rerun_retracts_the_manifest_so_readers_refuse_the_partition(
+    dag, local_s3, tmp_path, monkeypatch
+):
     day = date(2026, 11, 27)
     client = local_s3.client()
     manifest_key, page_key = layout.manifest_key(day, DAG_ID), layout.discover_key(day, 1)
@@ -176,7 +181,10 @@ def test_a_partitioned_run_lands_under_its_key_and_its_events_carry_it_and_queue
             )
         ).all()
     assert {name for name, _, _ in events} == {
-        "datalake_raw_csv_movies", "datalake_raw_csv_series", "datalake_raw_tmdb", "datalake_raw_manifests",
+        "datalake_raw_csv_movies",
+        "datalake_raw_csv_series",
+        "datalake_raw_tmdb",
+        "datalake_raw_manifests",
     }
     assert {partition_key for _, partition_key, _ in events} == {"2026-11-24"}
     assert {extra["bucket"] for _, _, extra in events} == {TEST_BUCKET}

@@ -56,9 +56,11 @@ def manifest_event_checks(run_id: str) -> list[dict]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        (extra,) = session.query(AssetEvent.extra).filter(
-            AssetEvent.source_run_id == run_id, AssetEvent.source_task_id == "write_manifest"
-        ).one()
+        (extra,) = (
+            session.query(AssetEvent.extra)
+            .filter(AssetEvent.source_run_id == run_id, AssetEvent.source_task_id == "write_manifest")
+            .one()
+        )
     return extra["checks"]
 
 
@@ -133,8 +135,9 @@ def test_three_days_of_different_data_give_their_checks_and_one_history(dag, loc
         varied_catalog(tmp_path / "day2.json", lambda all_series: [s for s in all_series if s["id"] != best]),
         varied_catalog(
             tmp_path / "day3.json",
-            lambda all_series: [{**s, "vote_count": s["vote_count"] - 1} if s["id"] == second else s
-                                for s in all_series],
+            lambda all_series: [
+                {**s, "vote_count": s["vote_count"] - 1} if s["id"] == second else s for s in all_series
+            ],
         ),
     ]
     lines = (REPO / "include" / "data" / SERIES.filename).read_bytes().splitlines(keepends=True)
@@ -165,14 +168,17 @@ def test_three_days_of_different_data_give_their_checks_and_one_history(dag, loc
     left = next(check for check in recorded[days[1]] if check["name"] == "TMDB top N left")
     assert left["observed"].startswith(f"1: {best} ") and left["compared_with"] == "2026-08-01"
     assert levels(days[2]) == {
-        "series.csv rows": "warn", "series.csv bytes": "warn", **moved, "TMDB vote_count down": "fail"
+        "series.csv rows": "warn",
+        "series.csv bytes": "warn",
+        **moved,
+        "TMDB vote_count down": "fail",
     }, "the best series is back, the file whole again, and the second has a vote fewer"
     fewer = next(check for check in recorded[days[2]] if check["name"] == "TMDB vote_count down")
     assert fewer["observed"].startswith(f"1: {second} ") and fewer["compared_with"] == "2026-08-02"
 
-    rows = pl.read_parquet(io.BytesIO(
-        client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("parquet"))["Body"].read()
-    ))
+    rows = pl.read_parquet(
+        io.BytesIO(client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("parquet"))["Body"].read())
+    )
     assert rows.group_by("date").len().sort("date").rows() == [(day, 10) for day in days]
     assert best in rows.filter(pl.col("date") == days[0])["tmdb_id"].to_list()
     assert best not in rows.filter(pl.col("date") == days[1])["tmdb_id"].to_list()

@@ -21,9 +21,16 @@ def table(*ranked: tuple[int, str, float]) -> pl.DataFrame:
     """A report table (the history's columns of it) ranking ``(tmdb id, name, vote average)`` in order."""
     return pl.DataFrame(
         [
-            {"rank": rank, "tmdb_id": tmdb_id, "name": name, "tmdb_vote_average": average,
-             "tmdb_vote_count": 1000 + rank, "imdb_rating": 8.5 if tmdb_id % 2 else None,
-             "imdb_votes": 500 if tmdb_id % 2 else None, "status": "Ended"}
+            {
+                "rank": rank,
+                "tmdb_id": tmdb_id,
+                "name": name,
+                "tmdb_vote_average": average,
+                "tmdb_vote_count": 1000 + rank,
+                "imdb_rating": 8.5 if tmdb_id % 2 else None,
+                "imdb_votes": 500 if tmdb_id % 2 else None,
+                "status": "Ended",
+            }
             for rank, (tmdb_id, name, average) in enumerate(ranked, start=1)
         ]
     ).cast({column: comparison.SCHEMA[column] for column in history.SCHEMA if column != "date"})
@@ -34,16 +41,37 @@ TABLES = {
     DAYS[1]: table((2, "Two", 9.1), (1, "One", 8.9), (4, "Four", 8.4)),
 }
 CHECKS = {
-    DAYS[0]: [{"name": "previous partition", "level": "pass", "observed": "first partition",
-               "expected": "an earlier complete partition", "compared_with": None}],
-    DAYS[1]: [{"name": "TMDB top N left", "level": "warn", "observed": "1: 3 Three",
-               "expected": "the same series as that partition's top 3", "compared_with": "2026-04-01"}],
+    DAYS[0]: [
+        {
+            "name": "previous partition",
+            "level": "pass",
+            "observed": "first partition",
+            "expected": "an earlier complete partition",
+            "compared_with": None,
+        }
+    ],
+    DAYS[1]: [
+        {
+            "name": "TMDB top N left",
+            "level": "warn",
+            "observed": "1: 3 Three",
+            "expected": "the same series as that partition's top 3",
+            "compared_with": "2026-04-01",
+        }
+    ],
 }
 
 
 def put_partition(store: S3ObjectStore, day: date, reported: pl.DataFrame | None, found: list[dict]) -> None:
-    document = manifest.build_manifest(dag_id=settings.RAW_DAG_ID, run_id=f"run-{day}", logical_date=None,
-                                       day=day, params={}, ranking=[], objects=[])
+    document = manifest.build_manifest(
+        dag_id=settings.RAW_DAG_ID,
+        run_id=f"run-{day}",
+        logical_date=None,
+        day=day,
+        params={},
+        ranking=[],
+        objects=[],
+    )
     manifest.store_manifest(store, {**document, "checks": found})
     if reported is not None:
         buffer = io.BytesIO()
@@ -60,8 +88,11 @@ def test_the_history_is_read_from_each_complete_partitions_manifest_and_report_a
     for day, reported in TABLES.items():
         put_partition(store, day, reported, CHECKS[day])
     put_partition(store, DAYS[2], None, [])
-    store.client.put_object(Bucket=HISTORY_BUCKET, Key=layout.report_key(date(2026, 4, 4), "parquet"),
-                            Body=b"not a partition: no manifest")
+    store.client.put_object(
+        Bucket=HISTORY_BUCKET,
+        Key=layout.report_key(date(2026, 4, 4), "parquet"),
+        Body=b"not a partition: no manifest",
+    )
 
     built = history.read_history(store.client, HISTORY_BUCKET)
     assert built.days == DAYS[:2] and built.unreported == (DAYS[2],)
@@ -71,7 +102,8 @@ def test_the_history_is_read_from_each_complete_partitions_manifest_and_report_a
     stored = history.write_history(store, built)
     assert [entry.key for entry in stored] == [layout.history_key("parquet"), layout.history_key("html")]
     assert [entry.key for entry in stored] == [
-        "Refined/Reports/AnimeTop10/history.parquet", "Refined/Reports/AnimeTop10/history.html"
+        "Refined/Reports/AnimeTop10/history.parquet",
+        "Refined/Reports/AnimeTop10/history.html",
     ]
     parquet = store.client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("parquet"))["Body"].read()
     assert pl.read_parquet(io.BytesIO(parquet)).equals(built.table)

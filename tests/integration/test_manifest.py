@@ -21,8 +21,15 @@ DAG_ID = settings.RAW_DAG_ID
 def complete_partition(store: S3ObjectStore, day: date) -> dict:
     """One object and the manifest that records it."""
     stored = store.put(layout.csv_key(SERIES, day), b"id\ntt1\n", source="test", records=1, fetched_at="t")
-    document = manifest.build_manifest(dag_id=DAG_ID, run_id="run-1", logical_date=None, day=day, params={},
-                                       ranking=[], objects=[stored.as_dict()])
+    document = manifest.build_manifest(
+        dag_id=DAG_ID,
+        run_id="run-1",
+        logical_date=None,
+        day=day,
+        params={},
+        ranking=[],
+        objects=[stored.as_dict()],
+    )
     manifest.store_manifest(store, document)
     return document
 

@@ -24,8 +24,9 @@ DAY = date(2026, 11, 27)
 RUN_ID = "manual__2026-11-27T00:00:00+00:00"
 
 
-def imdb_row(title_id: str, title: str, first: str, last: str, minutes: str, rating: str, votes: str,
-             artist: str) -> str:
+def imdb_row(
+    title_id: str, title: str, first: str, last: str, minutes: str, rating: str, votes: str, artist: str
+) -> str:
     fields = {
         "id": title_id,
         "tituloPincipal": title,

@@ -99,8 +99,13 @@ def unanswered_port() -> Iterator[int]:
 
 DETAILS = {"id": 42, "name": "Série", "external_ids": {"imdb_id": "tt1"}}
 DETAILS_QUERY = "/tv/42?language=pt-BR&append_to_response=external_ids"
-FAST_RETRY = Retry(total=3, backoff_factor=0, status_forcelist=(429, 500, 502, 503, 504),
-                   respect_retry_after_header=True, raise_on_status=False)
+FAST_RETRY = Retry(
+    total=3,
+    backoff_factor=0,
+    status_forcelist=(429, 500, 502, 503, 504),
+    respect_retry_after_header=True,
+    raise_on_status=False,
+)
 
 
 def test_v4_token_goes_as_bearer_header(scripted):
@@ -137,7 +142,11 @@ def test_server_errors_are_retried(scripted):
 
 
 def test_rate_limiting_honours_retry_after(scripted):
-    limited = {"success": False, "status_code": 25, "status_message": "Your request count (41) is over the allowed limit of 40."}  # noqa: E501 (verbatim data)
+    limited = {
+        "success": False,
+        "status_code": 25,
+        "status_message": "Your request count (41) is over the allowed limit of 40.",
+    }  # noqa: E501 (verbatim data)
     scripted.script = [(429, {"Retry-After": "1"}, json.dumps(limited).encode(), 0.0), ok(DETAILS)]
     started = time.monotonic()
     TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY).tv_details(42, "pt-BR")

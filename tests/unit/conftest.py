@@ -21,8 +21,9 @@ NETWORK_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 
 def forbidden(what: str) -> Callable[..., Any]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
-        pytest.fail(f"tests/unit {what}: move this test to tests/integration (tests/conftest.py TIERS)",
-                    pytrace=False)
+        pytest.fail(
+            f"tests/unit {what}: move this test to tests/integration (tests/conftest.py TIERS)", pytrace=False
+        )
 
     return refuse
 

@@ -34,8 +34,12 @@ def test_a_redis_named_in_the_extra_keeps_the_budget_for_the_whole_cluster(monke
     monkeypatch.delenv(settings.RATE_LIMIT_REDIS_URL_ENV, raising=False)
     connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN)
     assert isinstance(airflow_tasks.tmdb_client().rate_limiter, RateLimiter)
-    connect(monkeypatch, host="http://127.0.0.1:1/3", password=TOKEN,
-            extra={"rate_limit_redis_url": "redis://127.0.0.1:1/0"})
+    connect(
+        monkeypatch,
+        host="http://127.0.0.1:1/3",
+        password=TOKEN,
+        extra={"rate_limit_redis_url": "redis://127.0.0.1:1/0"},
+    )
     assert isinstance(airflow_tasks.tmdb_client().rate_limiter, SharedRateLimiter)
 
 
@@ -49,7 +53,9 @@ def test_the_environment_names_the_shared_store_when_the_extra_does_not(monkeypa
 
 def test_a_host_without_scheme_is_refused_clearly(monkeypatch):
     connect(monkeypatch, host="api.themoviedb.org", password=TOKEN)
-    with pytest.raises(InvalidConnection, match="host must be the TMDB base URL, e.g. https://api.themoviedb.org/3"):
+    with pytest.raises(
+        InvalidConnection, match="host must be the TMDB base URL, e.g. https://api.themoviedb.org/3"
+    ):
         airflow_tasks.tmdb_client()
 
 

@@ -14,12 +14,24 @@ BEFORE, TODAY = date(2026, 3, 1), date(2026, 3, 2)
 
 
 def series(series_id: int, rank: int, vote_average: float = 8.0, vote_count: int = 1000) -> dict:
-    return {"id": series_id, "name": f"Series {series_id}", "rank": rank, "vote_average": vote_average,
-            "vote_count": vote_count}
+    return {
+        "id": series_id,
+        "name": f"Series {series_id}",
+        "rank": rank,
+        "vote_average": vote_average,
+        "vote_count": vote_count,
+    }
 
 
-def manifest(day: date, ranking: list[dict] | None = None, movies: int = 1000, series_rows: int = 500,
-             movies_bytes: int = 100_000, series_bytes: int = 50_000, top_n: int = 3) -> dict:
+def manifest(
+    day: date,
+    ranking: list[dict] | None = None,
+    movies: int = 1000,
+    series_rows: int = 500,
+    movies_bytes: int = 100_000,
+    series_bytes: int = 50_000,
+    top_n: int = 3,
+) -> dict:
     ranking = [series(1, 1), series(2, 2), series(3, 3)] if ranking is None else ranking
     return {
         "partition": day.isoformat(),
@@ -43,8 +55,13 @@ def not_passed(found: list[checks.Check]) -> dict[str, checks.Check]:
 
 def test_without_an_earlier_partition_the_one_check_says_first_partition():
     (only,) = checks.day_over_day(manifest(TODAY), None, 10)
-    assert only.as_dict() == {"name": "previous partition", "level": "pass", "observed": "first partition",
-                              "expected": "an earlier complete partition", "compared_with": None}
+    assert only.as_dict() == {
+        "name": "previous partition",
+        "level": "pass",
+        "observed": "first partition",
+        "expected": "an earlier complete partition",
+        "compared_with": None,
+    }
 
 
 def test_the_same_data_passes_every_check_and_names_the_partition_compared_with():
@@ -52,8 +69,15 @@ def test_the_same_data_passes_every_check_and_names_the_partition_compared_with(
     assert {check.level for check in found} == {"pass"}
     assert {check.compared_with for check in found} == {BEFORE.isoformat()}
     assert set(by_name(found)) == {
-        "movies.csv rows", "movies.csv bytes", "series.csv rows", "series.csv bytes", "TMDB top N entered",
-        "TMDB top N left", "TMDB rank moves", "TMDB vote_count down", "TMDB vote_average moves",
+        "movies.csv rows",
+        "movies.csv bytes",
+        "series.csv rows",
+        "series.csv bytes",
+        "TMDB top N entered",
+        "TMDB top N left",
+        "TMDB rank moves",
+        "TMDB vote_count down",
+        "TMDB vote_average moves",
     }
 
 
@@ -68,8 +92,12 @@ def test_a_row_count_drop_beyond_the_threshold_warns_with_the_change_and_the_ban
 
 @pytest.mark.parametrize(("rows", "level"), [(450, "pass"), (550, "pass"), (449, "warn"), (551, "warn")])
 def test_the_row_threshold_is_inclusive(rows, level):
-    assert by_name(checks.day_over_day(manifest(TODAY, series_rows=rows), manifest(BEFORE), 10))[
-        "series.csv rows"].level == level
+    assert (
+        by_name(checks.day_over_day(manifest(TODAY, series_rows=rows), manifest(BEFORE), 10))[
+            "series.csv rows"
+        ].level
+        == level
+    )
 
 
 def test_the_threshold_is_the_param():
@@ -87,8 +115,12 @@ def test_a_size_change_beyond_the_threshold_warns_on_its_own():
 def test_rows_appearing_in_a_file_that_was_empty_warn():
     found = checks.day_over_day(manifest(TODAY, movies=5), manifest(BEFORE, movies=0), 10)
     assert by_name(found)["movies.csv rows"].level == "warn"
-    assert by_name(checks.day_over_day(manifest(TODAY, movies=0), manifest(BEFORE, movies=0), 10))[
-        "movies.csv rows"].level == "pass"
+    assert (
+        by_name(checks.day_over_day(manifest(TODAY, movies=0), manifest(BEFORE, movies=0), 10))[
+            "movies.csv rows"
+        ].level
+        == "pass"
+    )
 
 
 def test_a_csv_missing_from_the_new_partition_fails_and_one_new_to_it_passes():

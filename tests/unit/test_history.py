@@ -22,9 +22,16 @@ def table(*ranked: tuple[int, str, float]) -> pl.DataFrame:
     """A report table (the history's columns of it) ranking ``(tmdb id, name, vote average)`` in order."""
     return pl.DataFrame(
         [
-            {"rank": rank, "tmdb_id": tmdb_id, "name": name, "tmdb_vote_average": average,
-             "tmdb_vote_count": 1000 + rank, "imdb_rating": 8.5 if tmdb_id % 2 else None,
-             "imdb_votes": 500 if tmdb_id % 2 else None, "status": "Ended"}
+            {
+                "rank": rank,
+                "tmdb_id": tmdb_id,
+                "name": name,
+                "tmdb_vote_average": average,
+                "tmdb_vote_count": 1000 + rank,
+                "imdb_rating": 8.5 if tmdb_id % 2 else None,
+                "imdb_votes": 500 if tmdb_id % 2 else None,
+                "status": "Ended",
+            }
             for rank, (tmdb_id, name, average) in enumerate(ranked, start=1)
         ]
     ).cast({column: comparison.SCHEMA[column] for column in history.SCHEMA if column != "date"})
@@ -35,10 +42,24 @@ TABLES = {
     DAYS[1]: table((2, "Two", 9.1), (1, "One", 8.9), (4, "Four", 8.4)),
 }
 CHECKS = {
-    DAYS[0]: [{"name": "previous partition", "level": "pass", "observed": "first partition",
-               "expected": "an earlier complete partition", "compared_with": None}],
-    DAYS[1]: [{"name": "TMDB top N left", "level": "warn", "observed": "1: 3 Three",
-               "expected": "the same series as that partition's top 3", "compared_with": "2026-04-01"}],
+    DAYS[0]: [
+        {
+            "name": "previous partition",
+            "level": "pass",
+            "observed": "first partition",
+            "expected": "an earlier complete partition",
+            "compared_with": None,
+        }
+    ],
+    DAYS[1]: [
+        {
+            "name": "TMDB top N left",
+            "level": "warn",
+            "observed": "1: 3 Three",
+            "expected": "the same series as that partition's top 3",
+            "compared_with": "2026-04-01",
+        }
+    ],
 }
 
 
@@ -46,7 +67,12 @@ def test_one_row_per_partition_and_ranked_series_with_the_history_columns():
     rows = history.history_rows(TABLES)
     assert rows.schema == pl.Schema(history.SCHEMA)
     assert rows.select("date", "rank", "tmdb_id").rows() == [
-        (DAYS[0], 1, 1), (DAYS[0], 2, 2), (DAYS[0], 3, 3), (DAYS[1], 1, 2), (DAYS[1], 2, 1), (DAYS[1], 3, 4),
+        (DAYS[0], 1, 1),
+        (DAYS[0], 2, 2),
+        (DAYS[0], 3, 3),
+        (DAYS[1], 1, 2),
+        (DAYS[1], 2, 1),
+        (DAYS[1], 3, 4),
     ]
     assert rows.filter(pl.col("tmdb_id") == 2)["tmdb_vote_average"].to_list() == [8.8, 9.1]
     assert rows.filter(pl.col("tmdb_id") == 1)["imdb_rating"].to_list() == [8.5, 8.5]
@@ -77,8 +103,9 @@ def test_the_partition_page_links_to_the_history_and_shows_its_own_checks():
     empty = comparison.comparison(
         comparison.tmdb_series([], []), comparison.imdb_titles(f"{SERIES.header}\n".encode())
     )
-    built = comparison.Report(table=empty, day=DAYS[1], run_id="r", params={}, fetched_at=None,
-                              checks=tuple(CHECKS[DAYS[1]]))
+    built = comparison.Report(
+        table=empty, day=DAYS[1], run_id="r", params={}, fetched_at=None, checks=tuple(CHECKS[DAYS[1]])
+    )
     page = report_files.to_html(built).decode()
     link = re.search(r'<a id="history-link" href="([^"]+)"', page).group(1)
     resolved = posixpath.normpath(posixpath.join(layout.report_prefix(DAYS[1]), link))

@@ -43,12 +43,16 @@ def test_a_different_etag_is_a_mismatch_named_with_both_values():
     assert "ETag" in stored_mismatch({"ETag": f'"{MD5}-2"'}, f"{MD5}-3", len(BODY), no_head)
 
 
-@pytest.mark.parametrize("response", [
-    {"ETag": '"' + "0" * 32 + '"', "ServerSideEncryption": "aws:kms"},
-    {"ETag": '"' + "0" * 32 + '"', "SSECustomerAlgorithm": "AES256"},
-    {"ETag": '"not-an-md5"'},
-    {},
-], ids=["kms", "customer-key", "other-etag", "no-etag"])
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"ETag": '"' + "0" * 32 + '"', "ServerSideEncryption": "aws:kms"},
+        {"ETag": '"' + "0" * 32 + '"', "SSECustomerAlgorithm": "AES256"},
+        {"ETag": '"not-an-md5"'},
+        {},
+    ],
+    ids=["kms", "customer-key", "other-etag", "no-etag"],
+)
 def test_without_an_md5_etag_the_size_from_head_decides(response):
     assert stored_mismatch(response, MD5, len(BODY), lambda: {"ContentLength": len(BODY)}) is None
     assert (

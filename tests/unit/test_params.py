@@ -58,10 +58,14 @@ def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones(
     )
 
 
-@pytest.mark.parametrize(("typo", "meant"), [
-    ("min_votes", "min_vote_count"), ("lambda_function", "lambda_function_name"),
-    ("origin", "origin_country"),
-])
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("min_votes", "min_vote_count"),
+        ("lambda_function", "lambda_function_name"),
+        ("origin", "origin_country"),
+    ],
+)
 def test_a_typo_names_the_parameter_it_resembles(typo, meant):
     with pytest.raises(InvalidParameter, match=re.escape(f"'{typo}' (did you mean '{meant}'?)")):
         run_params.check_known({typo: 1})

@@ -34,10 +34,12 @@ def test_a_serverless_tier_test_using_a_server_fixture_fails_at_collection_namin
     tree.makepyfile(**{f"tests/{tier}/test_cheap.py": "def test_lands(local_s3):\n    pass\n"})
     result = tree.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        f"*tests/{tier}/test_cheap.py::test_lands: tests/{tier} starts no server but this test uses "
-        "local_s3: rclone serving S3 (tests/conftest.py); move it to tests/integration",
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            f"*tests/{tier}/test_cheap.py::test_lands: tests/{tier} starts no server but this test uses "
+            "local_s3: rclone serving S3 (tests/conftest.py); move it to tests/integration",
+        ]
+    )
     result.assert_outcomes()
 
 

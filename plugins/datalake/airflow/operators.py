@@ -183,8 +183,9 @@ def land_checked_csv(
         )
     except CsvContractError:
         # The retry rules fail the task at once on this error; the log says what it left in the lake.
-        log.error("Nothing landed at s3://%s/%s: the file breaks its contract, the upload was aborted.",
-                  bucket, key)
+        log.error(
+            "Nothing landed at s3://%s/%s: the file breaks its contract, the upload was aborted.", bucket, key
+        )
         raise
     except (BotoCoreError, ClientError, S3UploadFailedError) as error:
         raise LakeWriteError(describe_s3_failure(error, client, bucket, key)) from None

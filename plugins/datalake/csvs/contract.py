@@ -93,7 +93,7 @@ class CsvContract:
                 if len(self._header) >= HEADER_BOUND:
                     _refuse_endless_header(self._header, self.csv_file, self.path)
                 return
-            self._header, chunk = self._header[:end], self._header[end + 1:]
+            self._header, chunk = self._header[:end], self._header[end + 1 :]
             _check_header(self._header, self.csv_file, self.path)
             self._lines_done = 1
         structure = self._carry + chunk.translate(None, _NOT_STRUCTURE)
@@ -102,10 +102,14 @@ class CsvContract:
         _check_fields(complete, self._good_line, self.path, self._lines_done, self._expected_fields)
         self._lines_done += complete.count(_NEWLINE)
         if len(self._carry) >= self._expected_fields:
-            raise CsvContractError(self.path, self._lines_done + 1, (
-                f"expected {self._expected_fields} fields separated by {DELIMITER!r}, "
-                f"found more than {self._expected_fields}"
-            ))
+            raise CsvContractError(
+                self.path,
+                self._lines_done + 1,
+                (
+                    f"expected {self._expected_fields} fields separated by {DELIMITER!r}, "
+                    f"found more than {self._expected_fields}"
+                ),
+            )
 
     def finish(self) -> CsvFacts:
         _check_utf8(self._decoder, b"", self.path, self._lines_done, final=True)
@@ -172,7 +176,7 @@ def _check_utf8(
     start = 0
     try:
         for start in range(0, len(chunk), DECODE_BYTES):
-            decoder.decode(view[start:start + DECODE_BYTES])
+            decoder.decode(view[start : start + DECODE_BYTES])
         if final:
             start = len(chunk)
             decoder.decode(b"", True)

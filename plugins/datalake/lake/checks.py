@@ -72,8 +72,13 @@ def csv_checks(
             observed = int(now[field])
             if before is None:
                 checks.append(
-                    Check(name, PASS, f"{observed:,} {unit}", "nothing to compare: not in that partition",
-                          compared_with)
+                    Check(
+                        name,
+                        PASS,
+                        f"{observed:,} {unit}",
+                        "nothing to compare: not in that partition",
+                        compared_with,
+                    )
                 )
                 continue
             earlier = int(before[field])

@@ -89,7 +89,9 @@ def compare(
             differences.append(Difference(key, "written by the Lambda only"))
         elif compare_bytes and _content(ours[key]) != _content(theirs[key]):
             (size, digest), (their_size, their_digest) = _content(ours[key]), _content(theirs[key])
-            detail = (f"the DAG wrote {size} bytes (sha256 {digest}), "
-                      f"the Lambda {their_size} bytes (sha256 {their_digest})")
+            detail = (
+                f"the DAG wrote {size} bytes (sha256 {digest}), "
+                f"the Lambda {their_size} bytes (sha256 {their_digest})"
+            )
             differences.append(Difference(key, detail))
     return differences

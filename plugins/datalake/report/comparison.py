@@ -47,10 +47,21 @@ SCHEMA: dict[str, pl.DataType] = {
 """The comparison table's columns and types, as the Parquet stores them."""
 
 _TMDB_SCHEMA: dict[str, pl.DataType] = {
-    **{column: SCHEMA[column] for column in (
-        "rank", "tmdb_id", "imdb_id", "name", "original_name", "tmdb_vote_average", "tmdb_vote_count",
-        "status", "seasons", "episodes",
-    )},
+    **{
+        column: SCHEMA[column]
+        for column in (
+            "rank",
+            "tmdb_id",
+            "imdb_id",
+            "name",
+            "original_name",
+            "tmdb_vote_average",
+            "tmdb_vote_count",
+            "status",
+            "seasons",
+            "episodes",
+        )
+    },
     "first_air_date": pl.String(),
     "last_air_date": pl.String(),
     "episode_run_time": pl.List(pl.Int32()),
@@ -272,6 +283,7 @@ DISPLAY: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("production_companies", "Production companies", _cell()),
 )
 """What a reader sees of the table, in order: label and formatting per column (empty for a null)."""
+
 
 def display_rows(table: pl.DataFrame, language: str | None = None) -> tuple[list[str], list[list[str]]]:
     """Header labels and cells of the Markdown table and the page; the name's label names its language."""

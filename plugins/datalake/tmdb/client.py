@@ -148,7 +148,8 @@ class DeadlineRetry(Retry):
             raise AttemptsExhausted(_pool, url, exhausted.reason, attempts) from exhausted.reason
         if not retry._next_attempt_fits(response):
             reason = error or ResponseError(
-                ResponseError.SPECIFIC_ERROR.format(status_code=response.status) if response
+                ResponseError.SPECIFIC_ERROR.format(status_code=response.status)
+                if response
                 else ResponseError.GENERIC_ERROR
             )
             raise AttemptsExhausted(_pool, url, reason, attempts) from reason

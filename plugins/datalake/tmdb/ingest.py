@@ -51,8 +51,11 @@ def discover_top_series(
             break
     objects = [
         store.put(
-            layout.discover_key(day, number, prefix), response.body,
-            source=response.url, records=len(response.data["results"]), fetched_at=response.fetched_at,
+            layout.discover_key(day, number, prefix),
+            response.body,
+            source=response.url,
+            records=len(response.data["results"]),
+            fetched_at=response.fetched_at,
         )
         for number, response in enumerate(pages, start=1)
     ]
@@ -61,8 +64,13 @@ def discover_top_series(
         for series in rank(seen, query.top_n)
     ]
     if ranking:
-        log.info("Top %d of %d series over %d page(s): %s", len(ranking), len(seen), len(pages),
-                 [series["id"] for series in ranking])
+        log.info(
+            "Top %d of %d series over %d page(s): %s",
+            len(ranking),
+            len(seen),
+            len(pages),
+            [series["id"] for series in ranking],
+        )
     else:
         log.info(
             "TMDB found no series for %s: there is nothing to fetch, and no detail task will run.",

@@ -29,7 +29,7 @@ from local_stack.services import HOST, REGION, _wait_for_port, free_port
 from tests.conftest import REPO, TEST_BUCKET
 
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:000000000000:secret:tmdb-credential-AbCdEf"
-TOY_HANDLERS = '''
+TOY_HANDLERS = """
 import os, sys, time
 
 def echo(event, context):
@@ -49,7 +49,7 @@ def uses_boto3(event, context):
 
 def uses_requests(event, context):
     import requests
-'''
+"""
 
 
 @dataclass

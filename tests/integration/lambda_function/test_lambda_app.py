@@ -127,7 +127,6 @@ def test_a_function_can_be_named_by_its_arn(lambda_client):
     assert result["function"] == "echo"
 
 
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_endpoint_leaves_no_temporary_work_dir(tmp_path, signum):
     """Without --work-dir the zips unpack into a temporary folder, which goes when the server is stopped."""
@@ -138,8 +137,13 @@ def test_a_stopped_endpoint_leaves_no_temporary_work_dir(tmp_path, signum):
     port = free_port()
     command = [sys.executable, "-m", "sandbox.lambda_app", "--port", str(port), "--config", str(config)]
     with (tmp_path / "lambda_app.log").open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "TMPDIR": str(scratch)}, stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**os.environ, "TMPDIR": str(scratch)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     _wait_for_port(port, process, "sandbox.lambda_app", tmp_path / "lambda_app.log")
     assert [path.name[:13] for path in scratch.iterdir()] == ["local-lambda-"]
     process.send_signal(signum)

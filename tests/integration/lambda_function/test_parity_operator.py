@@ -33,8 +33,13 @@ def land_dag_side(local_s3, tmdb, day: date, change=lambda document, store: None
     discovery = tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
     details = [tmdb_ingest.land_series_details(client, store, i, "pt-BR", day) for i in discovery.ids]
     document = manifest.build_manifest(
-        dag_id=settings.RAW_DAG_ID, run_id=f"manual__{day}", logical_date=None, day=day, params={},
-        ranking=discovery.ranking, objects=[o.as_dict() for o in discovery.objects + details],
+        dag_id=settings.RAW_DAG_ID,
+        run_id=f"manual__{day}",
+        logical_date=None,
+        day=day,
+        params={},
+        ranking=discovery.ranking,
+        objects=[o.as_dict() for o in discovery.objects + details],
     )
     change(document, store)
     manifest.store_manifest(store, document)
@@ -48,8 +53,9 @@ def dag_side(local_s3, tmdb) -> dict:
 
 def run(monkeypatch, local_s3, lambda_endpoint, day: date = DAY, function_name: str = "tmdb_ingest") -> str:
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", local_s3.airflow_connection(lambda_endpoint))
-    operator = LambdaParityOperator(task_id="invoke_lambda_parity", function_name=function_name,
-                                    bucket=TEST_BUCKET)
+    operator = LambdaParityOperator(
+        task_id="invoke_lambda_parity", function_name=function_name, bucket=TEST_BUCKET
+    )
     dag_run = SimpleNamespace(
         dag_id=settings.RAW_DAG_ID,
         partition_key=layout.partition_key(day),
@@ -102,8 +108,9 @@ def lambda_wrote(local_s3, day: date) -> list[str]:
     return [obj["Key"] for obj in listing.get("Contents", [])]
 
 
-def test_an_object_changed_after_its_manifest_fails_naming_it_without_invoking(monkeypatch, local_s3,
-                                                                                lambda_endpoint, tmdb):
+def test_an_object_changed_after_its_manifest_fails_naming_it_without_invoking(
+    monkeypatch, local_s3, lambda_endpoint, tmdb
+):
     day = date(2026, 4, 4)
     land_dag_side(local_s3, tmdb, day)
     page = layout.discover_key(day, 1)
@@ -121,20 +128,35 @@ def test_a_partition_without_manifest_fails_as_incomplete(monkeypatch, local_s3,
     assert lambda_wrote(local_s3, day) == []
 
 
-@pytest.mark.parametrize("argument, value", [
-    ("invocation_type", "Event"), ("payload", "{}"), ("botocore_config", {}), ("retries", 3),
-])
+@pytest.mark.parametrize(
+    "argument, value",
+    [
+        ("invocation_type", "Event"),
+        ("payload", "{}"),
+        ("botocore_config", {}),
+        ("retries", 3),
+    ],
+)
 def test_an_argument_the_check_sets_itself_is_refused_naming_why(argument, value):
     with pytest.raises(InvalidParameter, match=f"sets {argument} itself \\({argument} is "):
         LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET, **{argument: value})
 
 
-@pytest.mark.parametrize("argument, value", [
-    ("qualifier", "live"), ("log_type", "Tail"), ("keep_empty_log_lines", False), ("client_context", "e30="),
-    ("aws_conn_id", "lake_aws"), ("region_name", "sa-east-1"), ("verify", False),
-])
+@pytest.mark.parametrize(
+    "argument, value",
+    [
+        ("qualifier", "live"),
+        ("log_type", "Tail"),
+        ("keep_empty_log_lines", False),
+        ("client_context", "e30="),
+        ("aws_conn_id", "lake_aws"),
+        ("region_name", "sa-east-1"),
+        ("verify", False),
+    ],
+)
 def test_every_other_inherited_argument_is_honoured(argument, value):
-    operator = LambdaParityOperator(task_id="parity", function_name="f", bucket=TEST_BUCKET,
-                                    **{argument: value})
+    operator = LambdaParityOperator(
+        task_id="parity", function_name="f", bucket=TEST_BUCKET, **{argument: value}
+    )
     assert getattr(operator, argument) == value
     assert operator.invocation_type == "RequestResponse" and operator.retries == 0

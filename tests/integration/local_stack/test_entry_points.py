@@ -13,12 +13,26 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.parametrize("module", [
-    "local_stack.run", "local_stack.standalone", "local_stack.cli", "local_stack.cluster", "bench",
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "local_stack.run",
+        "local_stack.standalone",
+        "local_stack.cli",
+        "local_stack.cluster",
+        "bench",
+    ],
+)
 def test_the_runner_starts_without_a_pythonpath(module):
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "usage:" in done.stdout

@@ -84,8 +84,9 @@ def test_run_without_variables_passes_empty_values_the_driver_reads_as_defaults(
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_backfill_passes_from_to_and_conf_verbatim_as_single_arguments(project, value):
-    result, calls = make(project, "backfill", f"FROM={value}", f"TO={value}", f"CONF={value}",
-                         f"EXECUTOR={value}")
+    result, calls = make(
+        project, "backfill", f"FROM={value}", f"TO={value}", f"CONF={value}", f"EXECUTOR={value}"
+    )
     assert result.returncode == 0, result.stderr
     assert not (project / "INJECTED").exists()
     arguments = ["--from", value, "--to", value, "--conf", value]

@@ -41,8 +41,9 @@ def gone(pid: int, timeout: float = 10) -> bool:
 
 
 def test_a_child_ends_even_when_its_runner_is_killed_outright():
-    runner = subprocess.Popen([sys.executable, "-c", START_A_SLEEPER], cwd=REPO, stdout=subprocess.PIPE,
-                              text=True)
+    runner = subprocess.Popen(
+        [sys.executable, "-c", START_A_SLEEPER], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
     child = int(runner.stdout.readline())
     assert psutil.Process(child).ppid() == runner.pid
     assert os.getpgid(child) == child, "in a group of its own, out of reach of the terminal's Ctrl-C"
@@ -86,8 +87,13 @@ with exclusive_use(Path(sys.argv[1]), "the second"):
 def test_a_second_runner_waits_naming_the_first_ones_pid(tmp_path):
     lock = tmp_path / "airflow" / "airflow.db.lock"
     with exclusive_use(lock, "make run for 2026-11-27"):
-        second = subprocess.Popen([sys.executable, "-c", LOCK_THEN_SAY, str(lock)], cwd=REPO,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        second = subprocess.Popen(
+            [sys.executable, "-c", LOCK_THEN_SAY, str(lock)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         waiting = second.stderr.readline()
         assert f"Waiting for make run for 2026-11-27 (pid {os.getpid()})" in waiting
         time.sleep(0.5)

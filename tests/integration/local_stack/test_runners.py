@@ -18,15 +18,23 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def environment() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_") and k != "TMDB_API_TOKEN"
+    }
     return {**clean, "PYTHONUNBUFFERED": "1"}
 
 
 def runner(module: str, lake: Path, local: Path, *args: str) -> subprocess.Popen:
     command = [sys.executable, "-m", module, "--lake", str(lake), "--local", str(local), *args]
-    return subprocess.Popen(command, cwd=REPO, env=environment(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_a_lake_that_is_a_file_stops_make_run_before_anything_starts(tmp_path):
@@ -39,11 +47,14 @@ def test_a_lake_that_is_a_file_stops_make_run_before_anything_starts(tmp_path):
     assert "TMDB sandbox:" not in out and not (tmp_path / "local" / "logs").exists()
 
 
-@pytest.mark.parametrize("module, args, runner_name, signum", [
-    ("local_stack.run", ["--date", "2026-11-27"], "make run", signal.SIGTERM),
-    ("local_stack.cli", ["dags", "list"], "make airflow-cli", signal.SIGINT),
-    ("local_stack.standalone", ["--port", "1"], "make airflow", signal.SIGHUP),
-])
+@pytest.mark.parametrize(
+    "module, args, runner_name, signum",
+    [
+        ("local_stack.run", ["--date", "2026-11-27"], "make run", signal.SIGTERM),
+        ("local_stack.cli", ["dags", "list"], "make airflow-cli", signal.SIGINT),
+        ("local_stack.standalone", ["--port", "1"], "make airflow", signal.SIGHUP),
+    ],
+)
 def test_a_runner_on_a_busy_metadata_db_waits_naming_the_holder_and_a_signal_ends_the_wait(
     tmp_path, module, args, runner_name, signum
 ):

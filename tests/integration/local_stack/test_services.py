@@ -108,12 +108,19 @@ def test_the_lambdas_environment_is_never_written_to_a_file(tmp_path):
     zip_path.write_bytes(b"")
     work = tmp_path / "work"
     with local_lambda("f", zip_path, {"AWS_SECRET_ACCESS_KEY": secret}, tmp_path / "lambda.log", work) as url:
-        answer = requests.post(f"{url}/2015-03-31/functions/f/invocations", data=b"{}",
-                               headers={"X-Amz-Invocation-Type": "DryRun"}, timeout=10)
+        answer = requests.post(
+            f"{url}/2015-03-31/functions/f/invocations",
+            data=b"{}",
+            headers={"X-Amz-Invocation-Type": "DryRun"},
+            timeout=10,
+        )
         assert answer.status_code == 204
         port = url.rsplit(":", 1)[1]  # other tests' endpoints may be running too: find this one by its port
-        endpoint = next(p for p in psutil.Process().children()
-                        if "sandbox.lambda_app" in p.cmdline() and port in p.cmdline())
+        endpoint = next(
+            p
+            for p in psutil.Process().children()
+            if "sandbox.lambda_app" in p.cmdline() and port in p.cmdline()
+        )
         assert endpoint.cmdline()[endpoint.cmdline().index("--config") + 1].startswith("/dev/fd/")
         candidates = [*tmp_path.rglob("*"), *Path("/tmp").glob("local-lambda-*/**/*")]
         holding = [path for path in candidates if path.is_file() and secret.encode() in path.read_bytes()]
@@ -132,11 +139,14 @@ def test_a_lake_this_user_cannot_write_is_named():
 
 
 def assert_not_writable_as_nobody(lake: Path) -> None:
-    check = ("from pathlib import Path; from local_stack.services import check_lake; "
-             f"check_lake(Path({str(lake)!r}), 'b')")
+    check = (
+        "from pathlib import Path; from local_stack.services import check_lake; "
+        f"check_lake(Path({str(lake)!r}), 'b')"
+    )
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    result = subprocess.run([*nobody, sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [*nobody, sys.executable, "-c", check], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert f"The lake folder {lake} is not writable: Permission denied" in result.stderr
     assert list(lake.iterdir()) == []

@@ -40,10 +40,20 @@ def partition(local_s3):
         "ranking": [dict(entry, rank=rank) for rank, entry in enumerate(page[:3], start=1)],
         "objects": [{"key": key, "bytes": len(json.dumps(body))} for key, body in put.items()],
         "checks": [
-            {"name": "TMDB top N left", "level": "warn", "observed": "1: 99 Gone",
-             "expected": "the same series", "compared_with": "2026-11-19"},
-            {"name": "TMDB rank moves", "level": "pass", "observed": "none", "expected": "the same ranks",
-             "compared_with": "2026-11-19"},
+            {
+                "name": "TMDB top N left",
+                "level": "warn",
+                "observed": "1: 99 Gone",
+                "expected": "the same series",
+                "compared_with": "2026-11-19",
+            },
+            {
+                "name": "TMDB rank moves",
+                "level": "pass",
+                "observed": "none",
+                "expected": "the same ranks",
+                "compared_with": "2026-11-19",
+            },
         ],
     }
     key = layout.manifest_key(DAY, settings.RAW_DAG_ID)

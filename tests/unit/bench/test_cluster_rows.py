@@ -39,8 +39,11 @@ def test_a_skipped_row_prints_a_dash_for_its_figure():
 
 
 def test_the_note_puts_the_cluster_beside_dags_test_and_the_lambda():
-    mapped = [{"hostname": "worker-1", "duration": 2.0}, {"hostname": "worker-2", "duration": 3.0},
-              {"hostname": "worker-1", "duration": 4.0}]
+    mapped = [
+        {"hostname": "worker-1", "duration": 2.0},
+        {"hostname": "worker-2", "duration": 3.0},
+        {"hostname": "worker-1", "duration": 4.0},
+    ]
     note = run.cluster_note(mapped, dags_test=5.43, lambda_wall=0.39)
     assert "3 mapped tasks (worker-1 2, worker-2 1; 8 slots)" in note
     assert "median task 3.00 s" in note and "dags test 5.43 s" in note and "Lambda 0.39 s" in note

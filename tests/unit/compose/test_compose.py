@@ -30,13 +30,25 @@ PYPROJECT = REPO / "pyproject.toml"
 
 AIRFLOW_HOME = PurePosixPath("/opt/airflow")
 AIRFLOW_SERVICES = (
-    "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker", "airflow-triggerer",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
     "airflow-init",
 )
 OPTIONAL_AIRFLOW_SERVICES = ("airflow-cli", "flower")
 LONG_RUNNING = (
-    "postgres", "redis", "minio", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-    "airflow-worker", "airflow-triggerer", "flower", "tmdb-sandbox",
+    "postgres",
+    "redis",
+    "minio",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
+    "flower",
+    "tmdb-sandbox",
 )
 SANDBOX_URL = "http://tmdb-sandbox:8000/3"
 
@@ -413,9 +425,7 @@ def test_dockerfile_extends_the_pinned_airflow_image():
     ]
     match = re.fullmatch(r"FROM apache/airflow:(?P<airflow>[\d.]+)-python(?P<python>\d+\.\d+)", lines[0])
     assert match, f"first instruction: {lines[0]!r}"
-    assert match["airflow"] == project_pins()["apache-airflow"], (
-        "the image's Airflow is the pinned one"
-    )
+    assert match["airflow"] == project_pins()["apache-airflow"], "the image's Airflow is the pinned one"
     assert match["python"] == f"{sys.version_info.major}.{sys.version_info.minor}", (
         "constraints.txt is resolved (make lock) for this interpreter; the image's Python must match"
     )

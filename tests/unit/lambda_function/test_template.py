@@ -15,6 +15,8 @@ from sandbox.lambda_app import LocalFunction
 from tests.conftest import REPO
 
 TEMPLATE = REPO / "template.yaml"
+
+
 def function_properties() -> dict:
     template, problems = decode(str(TEMPLATE))
     assert not problems

@@ -48,15 +48,17 @@ def ti(task_id: str, state: str | None, map_index: int = -1) -> dict:
 
 def test_follow_hands_each_poll_of_a_started_run_to_the_watcher_until_the_run_ends():
     run_path = "/dags/d/dagRuns/r"
-    client = Scripted({
-        ("GET", run_path): [response(200, {"state": state}) for state in ("queued", "running", "running")]
-        + [response(200, {"state": "failed"})],
-        ("GET", f"{run_path}/taskInstances"): [
-            response(200, {"task_instances": [ti("a", "running"), ti("b", None, 0)]}),
-            response(200, {"task_instances": [ti("a", "success"), ti("b", "up_for_retry", 0)]}),
-            response(200, {"task_instances": [ti("a", "success"), ti("b", "failed", 0)]}),
-        ],
-    })
+    client = Scripted(
+        {
+            ("GET", run_path): [response(200, {"state": state}) for state in ("queued", "running", "running")]
+            + [response(200, {"state": "failed"})],
+            ("GET", f"{run_path}/taskInstances"): [
+                response(200, {"task_instances": [ti("a", "running"), ti("b", None, 0)]}),
+                response(200, {"task_instances": [ti("a", "success"), ti("b", "up_for_retry", 0)]}),
+                response(200, {"task_instances": [ti("a", "success"), ti("b", "failed", 0)]}),
+            ],
+        }
+    )
     polls: list[list[tuple[str, str | None]]] = []
     finished = client.follow(
         [("d", "r")], lambda tasks: polls.append([(t["task_id"], t["state"]) for t in tasks])

@@ -28,15 +28,22 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-@pytest.mark.parametrize("first, last, message", [
-    ("2026-11-3", "2026-11-04", "FROM must be a date as YYYY-MM-DD; got '2026-11-3'"),
-    ("2026-11-01", "2026-11-31", "TO must be a date as YYYY-MM-DD; got '2026-11-31'"),
-    ("", "2026-11-04", "FROM must be a date as YYYY-MM-DD; got ''"),
-    ("2026-11-01; touch INJECTED #", "2026-11-04", "got '2026-11-01; touch INJECTED #'"),
-    ("2026-11-05", "2026-11-04", "TO (2026-11-04) is before FROM (2026-11-05)"),
-    ("2026-10-01", "2026-11-01", "FROM=2026-10-01 TO=2026-11-01 spans 32 days; a backfill covers at most 31"),
-    (str(TODAY), str(TOMORROW), f"TO ({TOMORROW}) is after today ({TODAY})"),
-])
+@pytest.mark.parametrize(
+    "first, last, message",
+    [
+        ("2026-11-3", "2026-11-04", "FROM must be a date as YYYY-MM-DD; got '2026-11-3'"),
+        ("2026-11-01", "2026-11-31", "TO must be a date as YYYY-MM-DD; got '2026-11-31'"),
+        ("", "2026-11-04", "FROM must be a date as YYYY-MM-DD; got ''"),
+        ("2026-11-01; touch INJECTED #", "2026-11-04", "got '2026-11-01; touch INJECTED #'"),
+        ("2026-11-05", "2026-11-04", "TO (2026-11-04) is before FROM (2026-11-05)"),
+        (
+            "2026-10-01",
+            "2026-11-01",
+            "FROM=2026-10-01 TO=2026-11-01 spans 32 days; a backfill covers at most 31",
+        ),
+        (str(TODAY), str(TOMORROW), f"TO ({TOMORROW}) is after today ({TODAY})"),
+    ],
+)
 def test_bad_ranges_are_refused_before_anything_starts(started, capsys, first, last, message):
     with pytest.raises(SystemExit) as exit:
         backfill.main(["--from", first, "--to", last])
@@ -56,7 +63,9 @@ def test_a_bad_conf_is_refused_like_make_runs(started, capsys):
 def test_a_range_is_every_day_from_first_to_last_inclusive():
     today = date(2026, 12, 2)
     assert backfill.backfill_range("2026-11-30", "2026-12-02", today) == [
-        date(2026, 11, 30), date(2026, 12, 1), date(2026, 12, 2)
+        date(2026, 11, 30),
+        date(2026, 12, 1),
+        date(2026, 12, 2),
     ]
     assert backfill.backfill_range("2026-11-01", "2026-11-01", today) == [date(2026, 11, 1)]
     assert len(backfill.backfill_range("2026-10-02", "2026-11-01", today)) == 31

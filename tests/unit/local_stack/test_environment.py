@@ -60,7 +60,8 @@ def test_the_connections_name_the_started_services_and_the_lambda_beside_the_emb
     chosen = local_environment(tmp_path, EVERY_SERVICE, {})
     aws = json.loads(chosen["AIRFLOW_CONN_AWS_DEFAULT"])
     assert aws["extra"]["service_config"] == {
-        "s3": {"endpoint_url": S3.endpoint_url}, "lambda": {"endpoint_url": "http://127.0.0.1:9002"}
+        "s3": {"endpoint_url": S3.endpoint_url},
+        "lambda": {"endpoint_url": "http://127.0.0.1:9002"},
     }
     assert json.loads(chosen["AIRFLOW_CONN_TMDB_DEFAULT"])["host"] == SANDBOX.base_url
     assert chosen["AIRFLOW_VAR_LAMBDA_FUNCTION_NAME"] == "tmdb_ingest"
@@ -68,7 +69,9 @@ def test_the_connections_name_the_started_services_and_the_lambda_beside_the_emb
 
 
 def test_the_real_tmdb_is_compared_without_its_bytes(tmp_path):
-    real = Services("datalake", S3, LocalTmdb(environment.DEFAULT_BASE_URL, "t", "t"), "http://127.0.0.1:9002")
+    real = Services(
+        "datalake", S3, LocalTmdb(environment.DEFAULT_BASE_URL, "t", "t"), "http://127.0.0.1:9002"
+    )
     assert local_environment(tmp_path, real, {})["AIRFLOW_VAR_LAMBDA_PARITY_COMPARE_BYTES"] == "False"
 
 
@@ -141,9 +144,10 @@ def test_the_cluster_runs_celery_on_its_postgresql_and_redis_with_its_own_secret
     assert chosen["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:8793"
     assert chosen["PYTHONPATH"].split(os.pathsep) == [str(REPO / "plugins"), str(REPO), "/theirs"]
     assert LOST_WORKER_SETTINGS.items() <= chosen.items()
-    assert chosen["AIRFLOW_CONN_AWS_DEFAULT"] == local_environment(tmp_path, EVERY_SERVICE, {})[
-        "AIRFLOW_CONN_AWS_DEFAULT"
-    ], "on the common base"
+    assert (
+        chosen["AIRFLOW_CONN_AWS_DEFAULT"]
+        == local_environment(tmp_path, EVERY_SERVICE, {})["AIRFLOW_CONN_AWS_DEFAULT"]
+    ), "on the common base"
 
 
 def test_the_clusters_hostname_callable_is_the_workers_own(tmp_path):

@@ -24,16 +24,24 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--date", "2026-13-45; rm -rf x #"], "DATE must be a date as YYYY-MM-DD; got '2026-13-45; rm -rf x #'"),
-    (["--date", "2026-02-30"], "DATE must be a date as YYYY-MM-DD; got '2026-02-30'"),
-    (["--conf", "{}' ; touch /tmp/INJECTED ; echo '"], "CONF is not JSON"),
-    (["--conf", "[1, 2]"], "CONF must be a JSON object"),
-    (["--conf", '{"topn": 5, "bogus": "x"}'],
-     "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'; the known ones are: top_n,"),
-    (["--conf", '{"language": "it\'s"}'], "Parameter 'language' must match"),
-    (["--conf", '{"top_n": 0}'], "Parameter 'top_n' must be from 1 to 100; got 0"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            ["--date", "2026-13-45; rm -rf x #"],
+            "DATE must be a date as YYYY-MM-DD; got '2026-13-45; rm -rf x #'",
+        ),
+        (["--date", "2026-02-30"], "DATE must be a date as YYYY-MM-DD; got '2026-02-30'"),
+        (["--conf", "{}' ; touch /tmp/INJECTED ; echo '"], "CONF is not JSON"),
+        (["--conf", "[1, 2]"], "CONF must be a JSON object"),
+        (
+            ["--conf", '{"topn": 5, "bogus": "x"}'],
+            "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'; the known ones are: top_n,",
+        ),
+        (["--conf", '{"language": "it\'s"}'], "Parameter 'language' must match"),
+        (["--conf", '{"top_n": 0}'], "Parameter 'top_n' must be from 1 to 100; got 0"),
+    ],
+)
 def test_bad_values_are_refused_before_anything_starts(started, capsys, arguments, message):
     with pytest.raises(SystemExit) as exit:
         run.main(arguments)

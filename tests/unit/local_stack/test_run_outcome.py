@@ -47,9 +47,13 @@ def test_a_failed_raw_run_exits_non_zero_without_summaries_naming_the_run_and_th
     assert told in printed.err
 
 
-@pytest.mark.parametrize("report_state, told", [
-    ("failed", "run asset__report ended failed"), (None, "never started"),
-])
+@pytest.mark.parametrize(
+    "report_state, told",
+    [
+        ("failed", "run asset__report ended failed"),
+        (None, "never started"),
+    ],
+)
 def test_a_failed_or_missing_report_exits_non_zero_after_the_raw_summary(outcome, capsys, report_state, told):
     assert outcome("success", report_state) == 1
     printed = capsys.readouterr()

@@ -25,8 +25,12 @@ API_KEY = "0123456789abcdef0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 PRODUCT_QUERY = {
-    "language": "pt-BR", "sort_by": "vote_average.desc", "with_genres": "16", "with_origin_country": "JP",
-    "vote_count.gte": "200", "include_adult": "false",
+    "language": "pt-BR",
+    "sort_by": "vote_average.desc",
+    "with_genres": "16",
+    "with_origin_country": "JP",
+    "vote_count.gte": "200",
+    "include_adult": "false",
 }
 # vote_average desc, vote_count desc, id asc over the product's query: 42509 beats 88803 only on id.
 EXPECTED_TOP10 = [209867, 31911, 1429, 85937, 46298, 37854, 13916, 95479, 60863, 42509]
