@@ -5,16 +5,26 @@ naming what was asked, the content type and the first bytes; none lands (``plugi
 
 from __future__ import annotations
 
+import hashlib
 import time
 import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from airflow.dag_processing.dagbag import DagBag
 from urllib3.util.retry import Retry
 
+from datalake import layout, settings
+from datalake.airflow import retry_rules
 from datalake.errors import Permanent, TmdbBadAnswer, TmdbUnexpectedAnswer
+from datalake.lake import manifest
 from datalake.tmdb.client import MAX_BODY_BYTES, TmdbClient
 from datalake.tmdb.ranking import DiscoverQuery
 from sandbox.tmdb_app import HTML_PAGE, MALFORMED_BODY
+from tests.catalog import expected_top
+from tests.conftest import REPO, TEST_BUCKET
 from tests.tmdb_faults import tmdb_faults
 
 SERIES = 209867
@@ -182,3 +192,98 @@ def test_a_huge_body_is_refused_at_the_cap_as_it_streams_without_holding_it(clie
     )
     assert 'starting \'{"padding": "xxxxxxx' in str(failed.value)
     assert len(attempts) == 1
+
+
+# --- the DAG: a partition lands complete and byte-identical, or is not marked complete ------------------
+
+
+@pytest.fixture(scope="module")
+def dag(local_s3, tmdb) -> Iterator[Any]:
+    """The raw DAG on a fresh metadata DB, its connections and Variables pointing at the test services."""
+    from airflow.utils import db
+
+    db.initdb()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_AWS_DEFAULT", local_s3.airflow_connection())
+        patch.setenv("AIRFLOW_CONN_TMDB_DEFAULT", tmdb.airflow_connection())
+        patch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", TEST_BUCKET)
+        patch.delenv("AIRFLOW_VAR_LAMBDA_FUNCTION_NAME", raising=False)
+        yield DagBag(dag_folder=str(REPO / "dags")).dags[settings.RAW_DAG_ID]
+
+
+def run(dag, day: date):
+    return dag.test(logical_date=datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+def landed(lake_root, key: str) -> bytes | None:
+    path = lake_root / TEST_BUCKET / key
+    return path.read_bytes() if path.exists() else None
+
+
+def test_details_first_answered_by_a_proxys_html_page_heal_and_the_partition_lands_byte_identical(
+    dag, tmdb, local_s3, lake_root, monkeypatch
+):
+    """Every detail's first answer is the page, healed by the client's retry; one id's page outlasts the
+    client's five attempts, so its task fails that try and its rule retries it (at once here)."""
+    from airflow.models.taskinstancehistory import TaskInstanceHistory
+    from airflow.utils.session import create_session
+
+    day = date(2026, 9, 21)
+    top = expected_top(DiscoverQuery())
+    stubborn = top[5]
+    client = TmdbClient(tmdb.credential, tmdb.base_url)
+    valid = {series_id: client.tv_details(series_id, "pt-BR").body for series_id in top}
+    monkeypatch.setattr(dag.get_task("fetch_series_details"), "retry_delay", timedelta(0))
+    page = {"fault": "html", "times": 1}
+    with tmdb_faults(
+        tmdb, {**page, "path": f"/3/tv/{stubborn}", "times": 5}, {**page, "path": "/3/tv/*"}
+    ) as received:
+        dag_run = run(dag, day)
+        asked = [request["path"] for request in received()]
+    assert dag_run.state == "success"
+    assert {series_id: asked.count(f"/3/tv/{series_id}") for series_id in top} == {
+        series_id: 7 if series_id == stubborn else 2 for series_id in top
+    }
+    with create_session() as session:
+        tries = session.query(TaskInstanceHistory).filter_by(
+            run_id=dag_run.run_id, task_id="fetch_series_details"
+        )
+        assert [(ti.map_index, ti.retry_reason) for ti in tries] == [
+            (top.index(stubborn), retry_rules.GARBLED_ANSWER.reason)
+        ], "only the stubborn id's task was tried twice, retried by the garbled answer's rule"
+    document = manifest.read_manifest(local_s3.client(), TEST_BUCKET, day, settings.RAW_DAG_ID)
+    entries = {entry["key"]: entry for entry in document["objects"]}
+    for series_id, body in valid.items():
+        key = layout.details_key(day, series_id)
+        assert landed(lake_root, key) == body, f"{key} is not TMDB's valid answer byte for byte"
+        assert entries[key]["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_a_persistent_wrong_shape_for_one_id_fails_its_task_at_once_naming_it_and_marks_nothing_complete(
+    dag, tmdb, lake_root, capfd
+):
+    day = date(2026, 9, 22)
+    victim = expected_top(DiscoverQuery())[3]
+    with tmdb_faults(tmdb, {"path": f"/3/tv/{victim}", "fault": "no-id", "probability": 1}) as received:
+        dag_run = run(dag, day)
+        asked = [request["path"] for request in received()]
+    details = {
+        int(ti.rendered_map_index): ti
+        for ti in dag_run.get_task_instances()
+        if ti.task_id == "fetch_series_details"
+    }
+    assert dag_run.state == "failed"
+    assert (details[victim].state, details[victim].try_number) == ("failed", 1), "no retry"
+    assert {ti.state for series_id, ti in details.items() if series_id != victim} == {"success"}
+    assert asked.count(f"/3/tv/{victim}") == 1
+    assert {ti.task_id: ti.state for ti in dag_run.get_task_instances()}[
+        "write_manifest"
+    ] == "upstream_failed"
+    assert landed(lake_root, layout.details_key(day, victim)) is None
+    assert landed(lake_root, layout.manifest_key(day, settings.RAW_DAG_ID)) is None
+    output = capfd.readouterr().out
+    assert (
+        f"TMDB's answer for TV series {victim} has no 'id' (expected {victim}) "
+        f"(HTTP 200, content type {JSON_TYPE!r}, "
+    ) in output
+    assert ' bytes starting \'{"adult":false,' in output
