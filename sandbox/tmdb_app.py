@@ -6,8 +6,10 @@ product relies on: the credential check, TMDB's error bodies, discover's filters
 that is deliberately not the product's tie-break (popularity first), as TMDB gives no order
 for them and the product must re-rank.
 
-Fault rules make it fail the way TMDB does (429 with ``Retry-After``, 500, 503, slow, malformed or
-empty answers) so tests can prove the client survives; they come from ``create_app(faults=...)``,
+Fault rules make it fail the way TMDB, or what stands between it and the client, does (429 with
+``Retry-After``, 500, 503, slow; and 200s that are not what they claim: a proxy's HTML page, JSON that does
+not parse, a body cut short or stalled after the headers, JSON of the wrong shape, a runaway body) so tests
+can prove the client survives them; they come from ``create_app(faults=...)``,
 ``TMDB_SANDBOX_FAULTS`` (a JSON list) or, at run time, the loopback-only admin API under
 ``/_sandbox``, which also exposes a log of the ``/3`` requests received.
 
@@ -36,6 +38,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 PAGE_SIZE = 20
 MAX_PAGE = 500
@@ -81,6 +84,17 @@ FAULT_ANSWERS: dict[str, tuple[int, Mapping[str, Any]]] = {
     "empty": (200, {}),
 }
 MALFORMED_BODY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Service Temporarily Unavailable</title></head>\n"
+    b"<body><h1>Service Temporarily Unavailable</h1>\n"
+    b"<p>The server is down for maintenance. Please try again later.</p></body></html>\n"
+)
+"""A proxy's or CDN's maintenance page, served with a 200 as some are."""
+HUGE_CHUNK = 64 * 1024
+TRICKLE_STEP = 0.1
+"""Seconds between two pieces of a ``trickle`` body."""
+RESHAPED = frozenset({"invalid-json", "truncated", "stall", "trickle", "no-id", "results-not-list"})
+"""The faults that spoil the real answer, so they need it first."""
 
 SORT_FIELDS = ("popularity", "vote_average", "vote_count", "first_air_date", "name", "original_name")
 LIST_ITEM_FIELDS = (
@@ -118,12 +132,31 @@ class FaultRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str = Field(pattern=r"^/")
-    fault: Literal["429", "500", "503", "slow", "malformed", "empty"]
+    fault: Literal[
+        "429",
+        "500",
+        "503",
+        "slow",
+        "malformed",
+        "empty",
+        "html",
+        "invalid-json",
+        "truncated",
+        "stall",
+        "trickle",
+        "no-id",
+        "results-not-list",
+        "huge",
+    ]
     times: int | None = Field(None, ge=0)
     probability: float | None = Field(None, ge=0, le=1)
     seed: int = 0
     retry_after: int = Field(1, ge=0)
     delay: float = Field(5.0, ge=0)
+    """Seconds ``slow`` waits before the headers, ``stall`` between the headers and the body, and over which
+    ``trickle`` spreads the body."""
+    size: int = Field(64 * 1024 * 1024, ge=0)
+    """Bytes of the body ``huge`` streams (a JSON object of padding), never held whole."""
 
     @model_validator(mode="after")
     def one_trigger(self) -> FaultRule:
@@ -191,10 +224,109 @@ async def inject(
         return await call_next(request)
     if rule.fault == "malformed":
         return Response(MALFORMED_BODY, media_type=TmdbJSONResponse.media_type)
+    if rule.fault == "html":
+        return Response(HTML_PAGE, media_type="text/html; charset=utf-8")
+    if rule.fault == "huge":
+        return HugeBody(rule.size)
+    if rule.fault in RESHAPED:
+        answer = await call_next(request)
+        if answer.status_code != 200:
+            return answer
+        return spoil(rule, b"".join([chunk async for chunk in answer.body_iterator]))
     response = error(*FAULT_ANSWERS[rule.fault])
     if rule.fault == "429":
         response.headers["Retry-After"] = str(rule.retry_after)
     return response
+
+
+def spoil(rule: FaultRule, body: bytes) -> Response:
+    """The real answer ``body`` as ``rule``'s fault serves it."""
+    if rule.fault == "invalid-json":
+        return Response(body[: len(body) // 2], media_type=TmdbJSONResponse.media_type)
+    if rule.fault == "truncated":
+        return CutShort(body)
+    if rule.fault == "stall":
+        return Delayed(body, rule.delay)
+    if rule.fault == "trickle":
+        return Delayed(body, rule.delay, steps=round(rule.delay / TRICKLE_STEP))
+    data = json.loads(body)
+    if rule.fault == "no-id":
+        data.pop("id", None)
+        for series in data.get("results", []):
+            series.pop("id", None)
+    else:  # results-not-list: an object keyed by position, as a broken serializer might send
+        data["results"] = {str(number): series for number, series in enumerate(data.get("results", []), 1)}
+    return TmdbJSONResponse(data)
+
+
+class _RawAnswer(Response):
+    """An answer written as ASGI messages, for the ones a Response cannot send: its headers say
+    TMDB's content type and, when ``length`` is given, a Content-Length."""
+
+    media_type = TmdbJSONResponse.media_type
+
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__(headers=None if length is None else {"content-length": str(length)})
+        if length is None:
+            self.raw_headers = [
+                (name, value) for name, value in self.raw_headers if name != b"content-length"
+            ]
+
+    async def start(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+
+
+class CutShort(_RawAnswer):
+    """Announces ``body``'s whole length, sends its first half and stops: uvicorn closes the connection
+    (its log says "ASGI callable returned without completing response")."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(len(body))
+        self.whole = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.start(send)
+        await send(
+            {"type": "http.response.body", "body": self.whole[: len(self.whole) // 2], "more_body": True}
+        )
+
+
+class Delayed(_RawAnswer):
+    """Sends the headers at once, then ``body`` in ``steps`` pieces spread over ``delay`` seconds: in one
+    piece, a body that stalls after the headers; in many, one that trickles in, each read getting something
+    long before a read timeout while the whole takes ``delay``."""
+
+    def __init__(self, body: bytes, delay: float, steps: int = 1) -> None:
+        super().__init__(len(body))
+        self.whole, self.delay, self.steps = body, delay, max(1, steps)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.start(send)
+        piece = max(1, math.ceil(len(self.whole) / self.steps))
+        for start in range(0, len(self.whole), piece):
+            await asyncio.sleep(self.delay / self.steps)
+            await send(
+                {"type": "http.response.body", "body": self.whole[start : start + piece], "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class HugeBody(_RawAnswer):
+    """A JSON object of ``size`` bytes of padding, streamed in chunks (no Content-Length) and never held
+    whole; once the client has gone, uvicorn drops what is still sent."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head, tail = b'{"padding": "', b'"}'
+        await self.start(send)
+        await send({"type": "http.response.body", "body": head, "more_body": True})
+        chunk, padding = b"x" * HUGE_CHUNK, max(self.size - len(head) - len(tail), 0)
+        for start in range(0, padding, HUGE_CHUNK):
+            await send({"type": "http.response.body", "body": chunk[: padding - start], "more_body": True})
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
 def matches(values: Collection[str], expression: str | None) -> bool:

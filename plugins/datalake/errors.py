@@ -83,3 +83,21 @@ class TmdbAuthError(Permanent, TmdbError):
 
 class TmdbNotFound(Permanent, TmdbError):
     """The requested resource does not exist on TMDB."""
+
+
+class TmdbBadAnswer(TmdbError):
+    """TMDB's answer came but is not a valid one: not JSON (a proxy's or CDN's page), JSON that does not
+    parse, a body cut short or stalled. Such answers come from the path to TMDB, not from TMDB's data, so
+    another try may heal them; the message names what was asked, the status, the content type and the first
+    bytes."""
+
+    def __init__(self, message: str, *, url: str, status: int | None, content_type: str, head: str):
+        super().__init__(message, url=url, status=status)
+        self.content_type = content_type
+        self.head = head
+
+
+class TmdbUnexpectedAnswer(Permanent, TmdbBadAnswer):
+    """TMDB answered valid JSON that is not what was asked for (no ``id``, another id, ``results`` not a
+    list), or a body over the client's size cap: a document that is served again as it is, so another try
+    meets the same."""

@@ -26,8 +26,10 @@ from datalake.errors import (
     PartitionChanged,
     PartitionIncomplete,
     TmdbAuthError,
+    TmdbBadAnswer,
     TmdbError,
     TmdbNotFound,
+    TmdbUnexpectedAnswer,
 )
 from tests.conftest import REPO
 
@@ -48,6 +50,12 @@ FAILS_AT_ONCE = [
     ),
     (TmdbAuthError("the credential was refused", url=URL, status=401), retry_rules.REFUSED_CREDENTIAL),
     (TmdbNotFound("TMDB has no TV series with id 1.", url=URL, status=404), retry_rules.UNKNOWN_SERIES),
+    (
+        TmdbUnexpectedAnswer(
+            "TMDB's answer for TV series 1 has no 'id'", url=URL, status=200, content_type="", head=""
+        ),
+        retry_rules.UNEXPECTED_ANSWER,
+    ),
     (unknown_parameter(), retry_rules.PERMANENT),
     (InvalidConnection("Connection 'tmdb_default' has no password"), retry_rules.PERMANENT),
     (InvalidInput("The Lambda's result must be an object with 'ids' and 'objects'."), retry_rules.PERMANENT),
@@ -82,6 +90,15 @@ def test_a_failure_that_may_heal_is_retried_with_the_tasks_backoff(error):
     assert decision.action == RetryAction.RETRY
     assert decision.reason == retry_rules.TRANSIENT_SERVICE_ERROR.reason
     assert decision.retry_delay is None, "a delay of its own would replace the exponential backoff"
+
+
+def test_a_garbled_tmdb_answer_is_retried_by_its_own_rule_with_the_tasks_backoff():
+    garbled = TmdbBadAnswer(
+        "TMDB's answer for TV series 1 is not JSON", url=URL, status=200, content_type="text/html", head="''"
+    )
+    decision = retry_rules.RETRY_POLICY.evaluate(garbled, try_number=1, max_tries=3)
+    assert (decision.action, decision.reason) == (RetryAction.RETRY, retry_rules.GARBLED_ANSWER.reason)
+    assert decision.retry_delay is None
 
 
 @pytest.mark.parametrize(

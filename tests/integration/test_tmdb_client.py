@@ -1,7 +1,9 @@
-"""The TMDB client against the sandbox (real HTTP), and against a scripted server for faults."""
+"""The TMDB client against the sandbox (real HTTP), and against a scripted server for faults (the answers
+that are not what they claim, as the sandbox serves them: tests/integration/test_tmdb_answers.py)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -16,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from urllib3.util.retry import Retry
 
-from datalake.errors import TmdbAuthError, TmdbError, TmdbNotFound
+from datalake.errors import TmdbAuthError, TmdbBadAnswer, TmdbError, TmdbNotFound, TmdbUnexpectedAnswer
 from datalake.tmdb.client import TmdbClient
 from datalake.tmdb.ranking import DiscoverQuery
 
@@ -127,7 +129,7 @@ def test_v3_key_goes_as_api_key_parameter_and_not_into_the_returned_url(scripted
 
 
 def test_the_body_is_kept_byte_for_byte(scripted):
-    raw = b'{"id": 42,   "name": "S\\u00e9rie"}'
+    raw = b'{"id": 42,   "name": "S\\u00e9rie", "external_ids": {}}'
     scripted.script = [(200, {}, raw, 0.0)]
     response = TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
     assert response.body == raw
@@ -161,22 +163,108 @@ def test_retry_log_lines_do_not_show_the_v3_key(scripted, caplog):
     assert V3_KEY not in caplog.text
 
 
-def test_a_body_that_is_not_json_fails_clearly(scripted):
-    scripted.script = [(200, {"Content-Type": "text/html"}, b"<html>maintenance</html>", 0.0)]
-    with pytest.raises(TmdbError, match="not JSON"):
+@pytest.mark.parametrize(
+    ("credential", "page", "quoted"),
+    [
+        (
+            V3_KEY,
+            f"<p>GET /3/tv/42?api_key={V3_KEY}&x=1 failed</p>",
+            "'<p>GET /3/tv/42?api_key=***&x=1 failed</p>'",
+        ),
+        (V3_KEY, f"<p>Key {V3_KEY} unknown</p>", "'<p>Key *** unknown</p>'"),
+        (V4_TOKEN, f"<p>Authorization: Bearer {V4_TOKEN}</p>", "'<p>Authorization: Bearer ***</p>'"),
+    ],
+    ids=["api-key-parameter", "v3-key", "v4-token"],
+)
+def test_a_page_that_echoes_the_request_is_quoted_with_the_credential_masked(
+    scripted, credential, page, quoted
+):
+    """A proxy's error page may quote the URL it was asked, api_key and all, or the Authorization header."""
+    scripted.script = [(200, {"Content-Type": "text/html"}, page.encode(), 0.0)]
+    with pytest.raises(TmdbBadAnswer) as error:
+        TmdbClient(credential, scripted.base_url, retry=Retry(0)).tv_details(42, "pt-BR")
+    assert f" bytes starting {quoted}) at " in str(error.value)
+    assert credential not in str(error.value) and credential not in error.value.head
+
+
+def test_an_empty_200_is_a_bad_answer_that_says_it_had_no_body(scripted):
+    scripted.script = [(200, {}, b"", 0.0)]
+    with pytest.raises(TmdbBadAnswer) as error:
+        TmdbClient(V3_KEY, scripted.base_url, retry=Retry(0)).tv_details(42, "pt-BR")
+    assert str(error.value).startswith(
+        "TMDB's answer for TV series 42 does not parse as JSON (Expecting value: line 1 column 1 (char 0)) "
+        "(HTTP 200, content type 'application/json;charset=utf-8', no body) at "
+    )
+
+
+def test_a_body_that_does_not_decode_as_its_content_encoding_says_is_a_bad_answer_and_retried(scripted):
+    scripted.script = [(200, {"Content-Encoding": "gzip"}, b"not gzip at all", 0.0), ok(DETAILS)]
+    assert TmdbClient(V3_KEY, scripted.base_url, retry=FAST_RETRY).tv_details(42, "pt-BR").data == DETAILS
+    scripted.script = [(200, {"Content-Encoding": "gzip"}, b"not gzip at all", 0.0)]
+    with pytest.raises(
+        TmdbBadAnswer, match="TV series 42 does not decode as its Content-Encoding 'gzip' says"
+    ):
+        TmdbClient(V3_KEY, scripted.base_url, retry=Retry(0)).tv_details(42, "pt-BR")
+
+
+def test_a_gzipped_answer_is_kept_as_decoded(scripted):
+    raw = json.dumps(DETAILS).encode()
+    scripted.script = [(200, {"Content-Encoding": "gzip"}, gzip.compress(raw), 0.0)]
+    assert TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR").body == raw
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"id": 7, "name": "Outra", "external_ids": {}}, "has 'id' 7, not 42"),
+        ({"id": "42", "name": "Série", "external_ids": {}}, "has 'id' '42', not 42"),
+        ({"id": 42, "name": None, "external_ids": {}}, "has 'name' of type null, not string"),
+        ({"id": 42, "name": "Série"}, "has no 'external_ids' object"),
+        ([DETAILS], "is a JSON array, not an object"),
+    ],
+    ids=["another-id", "id-as-text", "name-null", "no-external-ids", "array"],
+)
+def test_details_of_the_wrong_shape_fail_at_once_saying_what_is_wrong(scripted, answer, problem):
+    scripted.script = [ok(answer)]
+    with pytest.raises(TmdbUnexpectedAnswer) as error:
         TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
+    assert str(error.value).startswith(f"TMDB's answer for TV series 42 {problem} (HTTP 200, ")
+    assert len(scripted.requests) == 1
 
 
-def test_discover_without_results_fails_clearly(scripted):
-    scripted.script = [ok({"page": 1})]
-    with pytest.raises(TmdbError, match="without 'results'"):
+PAGE = {"page": 1, "results": [{"id": 1, "vote_average": 8.1, "vote_count": 300}], "total_pages": 1}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"page": 1}, "has no 'results' array"),
+        ({**PAGE, "total_pages": "1"}, "has 'total_pages' of type string, not integer"),
+        ({**PAGE, "page": 2}, "is page 2, not 1"),
+        (
+            {**PAGE, "results": [{"id": True, "vote_average": 8.1, "vote_count": 1}]},
+            "has result 1 without an integer 'id'",
+        ),
+        (
+            {**PAGE, "results": [{"id": 1, "vote_count": 300}]},
+            "has result 1 (id 1) without a numeric 'vote_average'",
+        ),
+        ({**PAGE, "results": [7]}, "has result 1 without an integer 'id'"),
+    ],
+    ids=[
+        "no-results",
+        "total-pages-text",
+        "another-page",
+        "id-boolean",
+        "no-vote-average",
+        "result-not-object",
+    ],
+)
+def test_a_discover_page_of_the_wrong_shape_fails_at_once_saying_what_is_wrong(scripted, answer, problem):
+    scripted.script = [ok(answer)]
+    with pytest.raises(TmdbUnexpectedAnswer) as error:
         TmdbClient(V3_KEY, scripted.base_url).discover_tv(DiscoverQuery(), page=1)
-
-
-def test_details_for_another_id_fail_clearly(scripted):
-    scripted.script = [ok({"id": 7})]
-    with pytest.raises(TmdbError, match="expected 42"):
-        TmdbClient(V3_KEY, scripted.base_url).tv_details(42, "pt-BR")
+    assert str(error.value).startswith(f"TMDB's answer for discover page 1 {problem} (HTTP 200, ")
 
 
 def test_a_slow_answer_says_tmdb_answered_too_slowly(scripted):

@@ -7,15 +7,17 @@ import json
 from datetime import date
 
 import pytest
+from urllib3.util.retry import Retry
 
 from datalake import layout
-from datalake.errors import TmdbError, TmdbNotFound
+from datalake.errors import TmdbBadAnswer, TmdbNotFound
 from datalake.lake.storage import S3ObjectStore
 from datalake.tmdb import ingest as tmdb_ingest
 from datalake.tmdb.client import TmdbClient
 from datalake.tmdb.ranking import DiscoverQuery
 from tests.catalog import expected_top
 from tests.conftest import TEST_BUCKET
+from tests.tmdb_faults import tmdb_faults
 
 
 @pytest.fixture
@@ -89,45 +91,56 @@ def test_the_sandbox_order_of_ties_differs_from_the_rule_so_re_ranking_matters(c
 
 
 @pytest.fixture
-def faults(tmdb):
-    """Sets the sandbox's fault rules for one test."""
-    import requests
-
-    admin = tmdb.base_url.removesuffix("/3")
-
-    def set_rules(*rules: dict) -> None:
-        requests.put(f"{admin}/_sandbox/faults", json=list(rules), timeout=5).raise_for_status()
-
-    yield set_rules
-    requests.delete(f"{admin}/_sandbox/faults", timeout=5).raise_for_status()
+def impatient(tmdb) -> TmdbClient:
+    """Two attempts with no backoff, half a second per read: a persistent fault fails fast."""
+    return TmdbClient(
+        tmdb.credential, tmdb.base_url, timeout=(2.0, 0.5), retry=Retry(total=1, backoff_factor=0)
+    )
 
 
-@pytest.mark.parametrize("fault", ["malformed", "empty"])
-def test_a_bad_discover_answer_writes_nothing(client, store, lake_root, faults, fault):
-    faults({"path": "/3/discover/tv", "fault": fault, "times": 1})
-    day = date(2025, 3, 1 if fault == "malformed" else 2)
-    with pytest.raises(TmdbError, match="not JSON" if fault == "malformed" else "without 'results'"):
-        tmdb_ingest.discover_top_series(client, store, DiscoverQuery(), day)
+PERSISTENT = {"probability": 1, "delay": 1.5}
+"""A rule that fires on every request; a stall outlasts the read timeout."""
+
+
+@pytest.mark.parametrize(
+    "fault", ["html", "malformed", "truncated", "stall", "no-id", "results-not-list", "huge"]
+)
+def test_a_bad_discover_answer_writes_nothing(impatient, tmdb, store, lake_root, fault):
+    day = date(2025, 3, 10)
+    with tmdb_faults(tmdb, {"path": "/3/discover/tv", "fault": fault, **PERSISTENT}):
+        with pytest.raises(TmdbBadAnswer, match="^TMDB's answer for discover page 1 "):
+            tmdb_ingest.discover_top_series(impatient, store, DiscoverQuery(), day)
     assert not (lake_root / TEST_BUCKET / layout.tmdb_prefix(day)).exists()
 
 
-def test_a_second_page_failing_leaves_the_first_unwritten(client, store, lake_root):
-    class SecondPageFails:
-        def discover_tv(self, query, page):
-            if page == 2:
-                raise TmdbError("page 2 is down", url="/discover/tv?page=2")
-            return client.discover_tv(query, page)
-
+def test_a_second_page_failing_leaves_the_first_unwritten(impatient, tmdb, store, lake_root):
     day = date(2025, 3, 3)
-    with pytest.raises(TmdbError, match="page 2"):
-        tmdb_ingest.discover_top_series(SecondPageFails(), store, DiscoverQuery(top_n=25), day)
+    page_one_untouched = {"path": "/3/discover/tv", "fault": "slow", "delay": 0, "times": 1}
+    with tmdb_faults(
+        tmdb, page_one_untouched, {"path": "/3/discover/tv", "fault": "html", **PERSISTENT}
+    ) as received:
+        with pytest.raises(TmdbBadAnswer, match="^TMDB's answer for discover page 2 is not JSON"):
+            tmdb_ingest.discover_top_series(impatient, store, DiscoverQuery(top_n=25), day)
+        pages = [request["query"]["page"] for request in received()]
+    assert pages == ["1", "2", "2"]
     assert not (lake_root / TEST_BUCKET / layout.tmdb_prefix(day)).exists()
 
 
-@pytest.mark.parametrize("fault", ["malformed", "empty"])
-def test_a_bad_details_answer_writes_nothing(client, store, lake_root, faults, fault):
-    faults({"path": "/3/tv/*", "fault": fault, "times": 1})
-    day = date(2025, 3, 4 if fault == "malformed" else 5)
-    with pytest.raises(TmdbError):
-        tmdb_ingest.land_series_details(client, store, 209867, "pt-BR", day)
+@pytest.mark.parametrize("fault", ["html", "invalid-json", "truncated", "stall", "no-id", "empty", "huge"])
+def test_a_bad_details_answer_writes_nothing(impatient, tmdb, store, lake_root, fault):
+    day = date(2025, 3, 4)
+    with tmdb_faults(tmdb, {"path": "/3/tv/*", "fault": fault, **PERSISTENT}):
+        with pytest.raises(TmdbBadAnswer, match="^TMDB's answer for TV series 209867 "):
+            tmdb_ingest.land_series_details(impatient, store, 209867, "pt-BR", day)
     assert not (lake_root / TEST_BUCKET / layout.details_key(day, 209867)).exists()
+
+
+def test_a_details_answer_garbled_once_lands_the_valid_answer_byte_for_byte(
+    impatient, tmdb, store, lake_root
+):
+    day = date(2025, 3, 11)
+    valid = impatient.tv_details(209867, "pt-BR").body
+    with tmdb_faults(tmdb, {"path": "/3/tv/*", "fault": "truncated", "times": 1}):
+        stored = tmdb_ingest.land_series_details(impatient, store, 209867, "pt-BR", day)
+    assert (lake_root / TEST_BUCKET / stored.key).read_bytes() == valid
+    assert stored.sha256 == hashlib.sha256(valid).hexdigest()

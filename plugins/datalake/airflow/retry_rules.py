@@ -1,18 +1,20 @@
 """Which failures are worth another try: the lake's retry rules, declared once for every task of both DAGs.
 
 They are keyed on what an error means (``datalake.errors``), not on the built-in it also is. What is
-``Permanent`` (a broken CSV contract, a refused credential, an unknown series, a parameter, connection, input
-or partition that is not as expected) fails the same way on every try, so it fails the task at once. A
-failure that may heal (any other ``DatalakeError``: S3 or TMDB unreachable, a 5xx, a 429, a timeout, a body
-corrupted on the way; and botocore's own errors) is retried within the task's ``retries``, after its
+``Permanent`` (a broken CSV contract, a refused credential, an unknown series, a TMDB answer of another
+shape, a parameter, connection, input or partition that is not as expected) fails the same way on every
+try, so it fails the task at once. A failure that may heal (any other ``DatalakeError``: S3 or TMDB
+unreachable, a 5xx, a 429, a timeout, a TMDB answer garbled or cut short, a body corrupted on the way; and
+botocore's own errors) is retried within the task's ``retries``, after its
 ``retry_delay`` grown by its exponential backoff (no rule sets a delay of its own).
 What no rule names (a plain ``ValueError`` or ``KeyError`` from a bug, a JSON body that does not parse)
 takes the task's own retries.
 
-Rules are tried in order and the first that matches decides: the three permanent failures with a reason of
+Rules are tried in order and the first that matches decides: the four permanent failures with a reason of
 their own before ``Permanent``, and all of them before any other ``DatalakeError`` (a refused credential is
-a ``TmdbError`` too). Airflow stores a rule's reason with the task instance and logs it. Both DAG files take
-``TASK_DEFAULTS`` as their ``default_args``.
+a ``TmdbError`` too); a TMDB answer that came garbled is retried by a rule of its own, before the rest.
+Airflow stores a rule's reason with the task instance and logs it. Both DAG files take ``TASK_DEFAULTS``
+as their ``default_args``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from datalake.errors import CsvContractError, DatalakeError, Permanent, TmdbAuthError, TmdbNotFound
+from datalake.errors import (
+    CsvContractError,
+    DatalakeError,
+    Permanent,
+    TmdbAuthError,
+    TmdbBadAnswer,
+    TmdbNotFound,
+    TmdbUnexpectedAnswer,
+)
 
 BROKEN_CONTRACT = RetryRule(
     exception=CsvContractError,
@@ -40,10 +50,22 @@ UNKNOWN_SERIES = RetryRule(
     action=RetryAction.FAIL,
     reason="TMDB has no such resource (404): another try asks for the same one.",
 )
+UNEXPECTED_ANSWER = RetryRule(
+    exception=TmdbUnexpectedAnswer,
+    action=RetryAction.FAIL,
+    reason="TMDB answered JSON of another shape than asked for, or a body over the size cap: another try "
+    "gets the same document.",
+)
 PERMANENT = RetryRule(
     exception=Permanent,
     action=RetryAction.FAIL,
     reason="A parameter, connection, input or partition is not as expected: another try reads the same.",
+)
+GARBLED_ANSWER = RetryRule(
+    exception=TmdbBadAnswer,
+    action=RetryAction.RETRY,
+    reason="TMDB's answer was not JSON, did not parse, or was cut short or stalled (a proxy's page, a "
+    "connection lost mid-body): retry with backoff.",
 )
 TRANSIENT_SERVICE_ERROR = RetryRule(
     exception=[DatalakeError, BotoCoreError, ClientError, S3UploadFailedError],
@@ -53,7 +75,15 @@ TRANSIENT_SERVICE_ERROR = RetryRule(
 )
 
 RETRY_POLICY = ExceptionRetryPolicy(
-    rules=[BROKEN_CONTRACT, REFUSED_CREDENTIAL, UNKNOWN_SERIES, PERMANENT, TRANSIENT_SERVICE_ERROR]
+    rules=[
+        BROKEN_CONTRACT,
+        REFUSED_CREDENTIAL,
+        UNKNOWN_SERIES,
+        UNEXPECTED_ANSWER,
+        PERMANENT,
+        GARBLED_ANSWER,
+        TRANSIENT_SERVICE_ERROR,
+    ]
 )
 
 TASK_DEFAULTS = {

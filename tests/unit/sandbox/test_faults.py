@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -105,6 +106,101 @@ def test_slow_defaults_to_five_seconds():
     assert FaultRule(path="/3/tv/*", fault="slow", times=1).delay == 5.0
 
 
+# --- answers that are not what they claim ------------------------------------------------------------
+
+
+def real(path: str) -> bytes:
+    """The answer without any fault."""
+    return sandbox().get(path, headers=AUTH).content
+
+
+def test_html_is_a_200_page_that_says_it_is_html():
+    response = sandbox({"path": "/3/tv/*", "fault": "html", "times": 1}).get("/3/tv/1429", headers=AUTH)
+    assert (response.status_code, response.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert response.content == tmdb_app.HTML_PAGE and response.text.startswith("<!DOCTYPE html>")
+
+
+def test_invalid_json_is_the_real_answer_cut_in_half_with_a_length_that_matches():
+    whole = real("/3/tv/1429")
+    response = sandbox({"path": "/3/tv/*", "fault": "invalid-json", "times": 1}).get(
+        "/3/tv/1429", headers=AUTH
+    )
+    assert response.headers["content-type"] == "application/json;charset=utf-8"
+    assert response.content == whole[: len(whole) // 2]
+    assert response.headers["content-length"] == str(len(whole) // 2)
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_truncated_announces_the_whole_length_and_sends_half():
+    whole = real("/3/tv/1429")
+    response = sandbox({"path": "/3/tv/*", "fault": "truncated", "times": 1}).get("/3/tv/1429", headers=AUTH)
+    assert response.headers["content-length"] == str(len(whole))
+    assert response.content == whole[: len(whole) // 2]
+
+
+@pytest.mark.parametrize("fault", ["stall", "trickle"])
+def test_stall_and_trickle_send_the_real_answer_over_the_delay(fault):
+    whole = real("/3/discover/tv")
+    client = sandbox({"path": "/3/discover/tv", "fault": fault, "delay": 0.3, "times": 1})
+    started = time.perf_counter()
+    response = client.get("/3/discover/tv", headers=AUTH)
+    assert time.perf_counter() - started >= 0.3
+    assert response.content == whole and response.headers["content-length"] == str(len(whole))
+
+
+def test_trickle_sends_its_body_in_pieces_a_tenth_of_a_second_apart():
+    rule = FaultRule(path="/3/tv/*", fault="trickle", delay=0.5, times=1)
+    sent: list[tuple[float, bytes]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append((time.perf_counter(), message.get("body", b"")))
+
+    started = time.perf_counter()
+    asyncio.run(tmdb_app.spoil(rule, b"x" * 95)({"type": "http"}, None, send))
+    pieces = [(at, body) for at, body in sent if body]
+    assert [len(body) for _, body in pieces] == [19] * 5
+    gaps = [
+        later - earlier for (earlier, _), (later, _) in zip([(started, b"")] + pieces, pieces, strict=False)
+    ]
+    assert all(gap >= 0.09 for gap in gaps), gaps
+
+
+def test_no_id_drops_the_id_of_the_series_and_of_every_discover_result():
+    client = sandbox({"path": "/3/*", "fault": "no-id", "times": 1})
+    details = client.get("/3/tv/1429", headers=AUTH).json()
+    assert "id" not in details and details["name"]
+    results = client.get("/3/discover/tv", headers=AUTH).json()["results"]
+    assert results and not [series for series in results if "id" in series]
+
+
+def test_results_not_list_sends_discovers_results_as_an_object():
+    client = sandbox({"path": "/3/discover/tv", "fault": "results-not-list", "times": 1})
+    page = client.get("/3/discover/tv", headers=AUTH).json()
+    expected = json.loads(real("/3/discover/tv"))["results"]
+    assert page["results"] == {str(number): series for number, series in enumerate(expected, 1)}
+
+
+def test_huge_streams_a_json_object_of_the_size_asked_without_a_length():
+    client = sandbox({"path": "/3/tv/*", "fault": "huge", "size": 3 * tmdb_app.HUGE_CHUNK + 5, "times": 1})
+    with client.stream("GET", "/3/tv/1429", headers=AUTH) as response:
+        assert response.headers["content-type"] == "application/json;charset=utf-8"
+        assert "content-length" not in response.headers
+        body = response.read()
+    assert len(body) == 3 * tmdb_app.HUGE_CHUNK + 5
+    assert set(json.loads(body)) == {"padding"}
+
+
+def test_huge_defaults_to_64_mib():
+    assert FaultRule(path="/3/tv/*", fault="huge", times=1).size == 64 * 1024 * 1024
+
+
+def test_a_fault_that_spoils_the_answer_leaves_an_error_answer_as_it_is():
+    client = sandbox({"path": "/3/tv/*", "fault": "no-id", "times": 1})
+    response = client.get("/3/tv/999999999", headers=AUTH)
+    assert response.status_code == 404 and response.json()["status_code"] == 34
+
+
 # --- triggers and order ------------------------------------------------------------------------------
 
 
@@ -161,7 +257,7 @@ def test_credentials_are_checked_before_faults_and_do_not_spend_them():
         ('{"path": "/3/tv/*"}', "fault list: Input should be a valid array"),
         (
             '[{"path": "/3/tv/*", "fault": "500", "times": 1}, {"path": "/3/tv/*", "fault": "404", "times": 1}]',  # noqa: E501 (verbatim data)
-            "rule 1 field fault: Input should be '429', '500', '503', 'slow', 'malformed' or 'empty'",
+            "rule 1 field fault: Input should be '429', '500', '503', 'slow', 'malformed', 'empty', 'html', ",
         ),
         ('[{"path": "/3/tv/*", "fault": "500"}]', "rule 0: give exactly one of `times` or `probability`"),
         ('[{"path": "/3/tv/*", "fault": "500", "times": 1, "probability": 0.5}]', "rule 0: give exactly one"),
@@ -225,7 +321,15 @@ def test_put_replaces_the_rules_and_their_budgets():
     response = client.put("/_sandbox/faults", json=[{"path": "/3/tv/*", "fault": "503", "probability": 1}])
     assert response.status_code == 200
     assert response.json() == [
-        {"path": "/3/tv/*", "fault": "503", "probability": 1.0, "seed": 0, "retry_after": 1, "delay": 5.0}
+        {
+            "path": "/3/tv/*",
+            "fault": "503",
+            "probability": 1.0,
+            "seed": 0,
+            "retry_after": 1,
+            "delay": 5.0,
+            "size": 64 * 1024 * 1024,
+        }
     ]
     assert statuses(client, ["/3/tv/1429", "/3/tv/31911"]) == [503, 503]
     client.put("/_sandbox/faults", json=[{"path": "/3/tv/*", "fault": "500", "times": 1}])
