@@ -54,14 +54,18 @@ GONE = {"id": 999_999, "name": "Gone Tomorrow", "vote_average": 9.9, "vote_count
 
 
 def doctor_earlier_partition(client, day: date) -> dict:
-    """The day's manifest as if its data had differed: its ``series.csv`` twice as long, its tenth series
-    another; returns the series it displaced (which will "enter" the next day)."""
+    """The day's manifest as if its data had differed: its ``series.csv`` twice as long (with as many nulls
+    in proportion), its tenth series another; returns the series it displaced (which will "enter" the next
+    day)."""
     key = layout.manifest_key(day, DAG_ID)
     document = json.loads(client.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read())
     series_key = layout.csv_key(SERIES, day)
     for entry in document["objects"]:
         if entry["key"] == series_key:
             entry["records"] *= 2
+            if "profile" in entry:  # its nulls in proportion: the same null rates
+                counts = entry["profile"]["null_counts"]
+                entry["profile"]["null_counts"] = {column: 2 * count for column, count in counts.items()}
     displaced = document["ranking"][-1]
     document["ranking"][-1] = {**GONE, "rank": displaced["rank"]}
     client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps(document).encode())
