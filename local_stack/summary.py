@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from datalake import layout
+from datalake.lake.checks import band_text, compared_span
 from datalake.settings import RAW_DAG_ID
 
 
@@ -70,14 +71,30 @@ def summary(client: Any, bucket: str, day: date, ranking: bool = True) -> str:
             )
     if not manifest["ranking"]:
         lines += ["", "  (TMDB found no series for these parameters)"]
+    lines += ["", *check_lines(manifest)]
+    return "\n".join(lines)
+
+
+def check_lines(manifest: dict) -> list[str]:
+    """The run's freshness and data checks, each check with its method, the partitions it was compared
+    with and its band, as the manifest records them (an older manifest's checks without the three)."""
+    lines = [
+        f"Freshness: {source} {fresh['age_days']:.1f} days old (fetched {fresh['fetched_at']})"
+        for source, fresh in manifest.get("freshness", {}).items()
+    ]
     recorded = manifest.get("checks", [])
     compared = {check["compared_with"] for check in recorded} - {None}
-    lines += ["", f"Day-over-day checks against {', '.join(sorted(compared)) or 'no earlier partition'}:"]
-    lines += [
-        f"  {check['level']:<4}  {check['name']}: {check['observed']} (expected {check['expected']})"
-        for check in recorded
-    ] or ["  (none recorded)"]
-    return "\n".join(lines)
+    lines.append(f"Data checks against {', '.join(sorted(compared)) or 'no earlier partition'}:")
+    for check in recorded:
+        span = compared_span(check) if check.get("partitions") else ""
+        band = band_text(check)
+        how = [check.get("method") or "", f"over {span}" if span else "", f"band {band}" if band else ""]
+        said = ", ".join(part for part in how if part)
+        lines.append(
+            f"  {check['level']:<4}  {check['name']}: {check['observed']} (expected {check['expected']})"
+            + (f" [{said}]" if said else "")
+        )
+    return lines if recorded else [*lines, "  (none recorded)"]
 
 
 def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> str:

@@ -59,12 +59,35 @@ RUN_PARAMS: dict[str, dict[str, Any]] = {
         "description": "The Lambda to run for the parity check; empty: the Variable lambda_function_name; "
         "neither set: the check is skipped.",
     },
+    "history_partitions": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 90,
+        "title": "History (partitions)",
+        "description": "How many of the last complete partitions the data checks learn each metric from "
+        "(1 to 90).",
+    },
+    "history_min_partitions": {
+        "type": "integer",
+        "minimum": 2,
+        "maximum": 90,
+        "title": "Least history for the z-score",
+        "description": "With fewer complete partitions holding a metric, its check falls back to the "
+        "percent band against the latest of them.",
+    },
     "max_change_percent": {
         "type": "number",
         "minimum": 0,
-        "title": "Largest day-over-day change (%)",
-        "description": "A CSV whose row count or size moved by more than this percentage since the previous "
-        "complete partition is a warning of the run's checks.",
+        "title": "Fallback band (%)",
+        "description": "While a metric's history is shorter than the least history, a move of more than "
+        "this percentage since the latest partition holding it is a warning of the run's checks.",
+    },
+    "max_age_days": {
+        "type": "number",
+        "minimum": 0,
+        "title": "Largest age of a source (days)",
+        "description": "A source whose newest landed object was fetched (a CSV: last modified) longer ago "
+        "than this fails the freshness check.",
     },
     "strict_checks": {
         "type": "boolean",
@@ -77,7 +100,10 @@ RUN_PARAMS: dict[str, dict[str, Any]] = {
 RUN_DEFAULTS: dict[str, Any] = {
     **{name: getattr(DEFAULTS, name) for name in SCHEMAS},
     "lambda_function_name": None,
+    "history_partitions": 14,
+    "history_min_partitions": 7,
     "max_change_percent": 10,
+    "max_age_days": 7,
     "strict_checks": False,
 }
 
@@ -97,6 +123,17 @@ def check_known(values: Mapping[str, Any]) -> None:
         f"Unknown parameter(s) {', '.join(named(name) for name in unknown)}; "
         f"the known ones are: {', '.join(RUN_PARAMS)}."
     )
+
+
+def check_history(values: Mapping[str, Any]) -> None:
+    """Refuse a least history longer than the history read: the z-score would never be used."""
+    read = values.get("history_partitions", RUN_DEFAULTS["history_partitions"])
+    least = values.get("history_min_partitions", RUN_DEFAULTS["history_min_partitions"])
+    if least > read:
+        raise InvalidParameter(
+            f"Parameter 'history_min_partitions' ({least}) must not exceed 'history_partitions' ({read}): "
+            "the checks read only that many partitions."
+        )
 
 
 def _check(name: str, value: Any) -> Any:

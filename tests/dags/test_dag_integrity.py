@@ -175,7 +175,10 @@ def test_params_have_defaults_descriptions_and_bounds(dag):
         "genre_id": 16,
         "origin_country": "JP",
         "lambda_function_name": None,
+        "history_partitions": 14,
+        "history_min_partitions": 7,
         "max_change_percent": 10,
+        "max_age_days": 7,
         "strict_checks": False,
     }
     for name in params:
@@ -185,7 +188,13 @@ def test_params_have_defaults_descriptions_and_bounds(dag):
         with pytest.raises(ParamValidationError):
             top_n.resolve(bad)
     assert top_n.resolve(100) == 100
-    for name, bad in (("max_change_percent", -1), ("strict_checks", "yes")):
+    for name, bad in (
+        ("max_change_percent", -1),
+        ("strict_checks", "yes"),
+        ("history_partitions", 0),
+        ("history_min_partitions", 1),
+        ("max_age_days", -1),
+    ):
         with pytest.raises(ParamValidationError):
             params.get_param(name).resolve(bad)
 

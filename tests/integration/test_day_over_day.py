@@ -1,18 +1,24 @@
-"""Day-over-day checks in whole runs of the raw DAG (``dag.test()``): against an earlier partition whose data
-differ, recorded in the manifest and its asset event; with ``strict_checks`` the partition stays incomplete.
+"""Data checks in whole runs of the raw DAG (``dag.test()``): against earlier partitions whose data differ,
+recorded in the manifest and its asset event; with ``strict_checks`` the partition stays incomplete.
 
 In the first two, the earlier partition is a real run whose manifest is then changed as a day with other
 data would have left it: twice the rows of ``series.csv``, and another series in place of the tenth. The
-last runs three days on their own lake, each against a sandbox serving another catalog, then the report
-of each day, which rebuilds the history of all three.
+third runs three days on their own lake, each against a sandbox serving another catalog, then the report
+of each day, which rebuilds the history of all three. The last gives a real run a history of eight
+partitions on its own lake (one real run, seven made from it as days of a jittering extract) so that the
+checks use the z-score: a 6% cut of ``series.csv`` warns, and the next, ordinary, day raises nothing.
+
+Every run lands fresh copies of the CSVs (``fresh_csvs``): the freshness check takes a CSV's age from its
+modification time, which for ``include/data`` is the checkout's.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import random
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -20,7 +26,7 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from datalake import layout, settings
-from datalake.csvs.files import SERIES
+from datalake.csvs.files import CSV_FILES, SERIES
 from datalake.errors import PartitionIncomplete
 from datalake.lake import manifest
 from datalake.tmdb.ranking import DiscoverQuery
@@ -33,18 +39,33 @@ from tests.integration.test_dag_runs import DAG_ID, run
 dag = test_dag_runs.dag
 """The raw DAG on the test services, as the whole-run tests set it up."""
 
+
+@pytest.fixture(autouse=True)
+def fresh_csvs(tmp_path, monkeypatch) -> None:
+    """The runs land copies of the sample CSVs made now: fresh, whatever the checkout's age."""
+    for csv_file in CSV_FILES:
+        copy = tmp_path / "fresh" / csv_file.filename
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes((REPO / "include" / "data" / csv_file.filename).read_bytes())
+        monkeypatch.setenv(f"AIRFLOW_VAR_{csv_file.variable.upper()}", str(copy))
+
+
 GONE = {"id": 999_999, "name": "Gone Tomorrow", "vote_average": 9.9, "vote_count": 5000}
 
 
 def doctor_earlier_partition(client, day: date) -> dict:
-    """The day's manifest as if its data had differed: its ``series.csv`` twice as long, its tenth series
-    another; returns the series it displaced (which will "enter" the next day)."""
+    """The day's manifest as if its data had differed: its ``series.csv`` twice as long (with as many nulls
+    in proportion), its tenth series another; returns the series it displaced (which will "enter" the next
+    day)."""
     key = layout.manifest_key(day, DAG_ID)
     document = json.loads(client.get_object(Bucket=TEST_BUCKET, Key=key)["Body"].read())
     series_key = layout.csv_key(SERIES, day)
     for entry in document["objects"]:
         if entry["key"] == series_key:
             entry["records"] *= 2
+            if "profile" in entry:  # its nulls in proportion: the same null rates
+                counts = entry["profile"]["null_counts"]
+                entry["profile"]["null_counts"] = {column: 2 * count for column, count in counts.items()}
     displaced = document["ranking"][-1]
     document["ranking"][-1] = {**GONE, "rank": displaced["rank"]}
     client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps(document).encode())
@@ -78,7 +99,10 @@ def test_a_series_leaving_the_top_10_and_a_row_count_drop_warn_in_the_manifest_a
     assert warned["TMDB top N left"]["observed"] == "1: 999999 Gone Tomorrow"
     assert warned["TMDB top N entered"]["observed"] == f"1: {displaced['id']} {displaced['name']}"
     assert warned["series.csv rows"]["observed"].endswith("rows (-50.0%)")
-    assert {check["compared_with"] for check in recorded} == {earlier.isoformat()}
+    assert {check["compared_with"] for check in recorded} - {None} == {earlier.isoformat()}
+    rows = next(check for check in recorded if check["name"] == "series.csv rows")
+    assert rows["method"] == "percent band" and rows["partitions"] == [earlier.isoformat()]
+    assert rows["expected"].startswith("history of 1 partition, fewer than 7: percent band")
     assert manifest_event_checks(midnight_run.run_id) == recorded
 
 
@@ -94,12 +118,12 @@ def test_strict_checks_fail_the_run_naming_each_check_and_leave_the_partition_in
     assert state == "failed"
     assert tasks["write_manifest"] == "failed" and tasks["invoke_lambda_parity"] == "upstream_failed"
     output = capfd.readouterr().out
-    assert "strict_checks: 3 of 9 day-over-day checks did not pass" in output
+    assert re.search(r"strict_checks: 3 of \d+ data checks did not pass", output)
     for name in ("series.csv rows: warn", "TMDB top N left: warn", "TMDB top N entered: warn"):
         assert name in output
     with pytest.raises(PartitionIncomplete):
         manifest.read_manifest(client, TEST_BUCKET, day, DAG_ID)
-    after = manifest.previous_manifest(client, TEST_BUCKET, date(2026, 7, 3), DAG_ID)
+    (after,) = manifest.recent_manifests(client, TEST_BUCKET, date(2026, 7, 3), DAG_ID, 1)
     assert after["partition"] == "2026-07-01", "the failed day is not a complete partition"
 
     # Named, not left out: in one process, dag.test() resolves the conf into the task's own Param objects,
@@ -141,6 +165,7 @@ def test_three_days_of_different_data_give_their_checks_and_one_history(dag, loc
         ),
     ]
     lines = (REPO / "include" / "data" / SERIES.filename).read_bytes().splitlines(keepends=True)
+    whole_series = tmp_path / "fresh" / SERIES.filename
     half_series = tmp_path / SERIES.filename
     half_series.write_bytes(b"".join(lines[: 1 + (len(lines) - 1) // 2]))
     report_dag = DagBag(dag_folder=str(REPO / "dags")).dags[settings.REPORT_DAG_ID]
@@ -152,7 +177,7 @@ def test_three_days_of_different_data_give_their_checks_and_one_history(dag, loc
             if number == 2:
                 monkeypatch.setenv(f"AIRFLOW_VAR_{SERIES.variable.upper()}", str(half_series))
             else:
-                monkeypatch.delenv(f"AIRFLOW_VAR_{SERIES.variable.upper()}", raising=False)
+                monkeypatch.setenv(f"AIRFLOW_VAR_{SERIES.variable.upper()}", str(whole_series))
             assert run(dag, day, {"strict_checks": False})[0] == "success"
         recorded[day] = manifest.read_manifest(client, HISTORY_BUCKET, day, DAG_ID)["checks"]
         midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -162,7 +187,14 @@ def test_three_days_of_different_data_give_their_checks_and_one_history(dag, loc
     def levels(day: date) -> dict[str, str]:
         return {check["name"]: check["level"] for check in recorded[day] if check["level"] != "pass"}
 
-    assert [check["observed"] for check in recorded[days[0]]] == ["first partition"]
+    assert [check["name"] for check in recorded[days[0]]] == [
+        "previous partition",
+        "TMDB ranking ids unique",
+        "movies.csv freshness",
+        "series.csv freshness",
+        "TMDB freshness",
+    ]
+    assert recorded[days[0]][0]["observed"] == "first partition"
     moved = {"TMDB top N entered": "warn", "TMDB top N left": "warn", "TMDB rank moves": "warn"}
     assert levels(days[1]) == {"series.csv rows": "warn", "series.csv bytes": "warn", **moved}
     left = next(check for check in recorded[days[1]] if check["name"] == "TMDB top N left")
@@ -183,7 +215,96 @@ def test_three_days_of_different_data_give_their_checks_and_one_history(dag, loc
     assert best in rows.filter(pl.col("date") == days[0])["tmdb_id"].to_list()
     assert best not in rows.filter(pl.col("date") == days[1])["tmdb_id"].to_list()
     page = client.get_object(Bucket=HISTORY_BUCKET, Key=layout.history_key("html"))["Body"].read().decode()
-    assert re.findall(r'<img id="([\w-]+)"', page) == ["chart-bump", "chart-vote-average"]
+    assert re.findall(r'<img id="([\w-]+)"', page) == [
+        "chart-bump",
+        "chart-vote-average",
+        "chart-movies",
+        "chart-series",
+    ]
+    assert '<td class="check-warn">158 rows</td>' in page, "the half file's day in the metric history"
     assert all(f'id="checks-{day.isoformat()}"' in page for day in days)
     partition_page = client.get_object(Bucket=HISTORY_BUCKET, Key=layout.report_key(days[2], "html"))
     assert "TMDB vote_count down" in partition_page["Body"].read().decode()
+
+
+Z_BUCKET = "datalake-z-score"
+"""A lake of its own: the checks take the last complete partitions of their bucket."""
+
+
+def made_partition(document: dict, day: date, series_rows: int) -> dict:
+    """``document`` as if a run had landed it on ``day`` with ``series_rows`` rows in ``series.csv`` (its
+    size and null counts in proportion): a day of an extract that jitters by a few rows."""
+    source = layout.partition_path(date.fromisoformat(document["partition"]))
+    made = json.loads(json.dumps(document).replace(source, layout.partition_path(day)))
+    made.update(partition=day.isoformat(), run_id=f"made__{day}", logical_date=None)
+    made.pop("checks", None)
+    entry = next(entry for entry in made["objects"] if entry["key"] == layout.csv_key(SERIES, day))
+    ratio = series_rows / entry["records"]
+    entry.update(records=series_rows, bytes=round(entry["bytes"] * ratio))
+    if "profile" in entry:
+        counts = entry["profile"]["null_counts"]
+        entry["profile"]["null_counts"] = {column: round(count * ratio) for column, count in counts.items()}
+    return made
+
+
+def test_with_eight_partitions_of_history_the_checks_use_the_z_score_and_an_ordinary_day_raises_nothing(
+    dag, local_s3, tmp_path, monkeypatch
+):
+    """Day 1 is a real run; days 2 to 8 are made from it, series.csv jittering by up to 3 rows; day 9 lands
+    a series.csv cut by 6% (19 of its 316 rows), which the fixed ±10% band would let through; day 10 lands
+    the whole file again: an ordinary day."""
+    client = local_s3.client()
+    client.create_bucket(Bucket=Z_BUCKET)
+    monkeypatch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", Z_BUCKET)
+    days = [date(2026, 9, 1) + timedelta(days=offset) for offset in range(10)]
+    assert run(dag, days[0])[0] == "success"
+    first = manifest.read_manifest(client, Z_BUCKET, days[0], DAG_ID)
+    rows = next(
+        entry["records"] for entry in first["objects"] if entry["key"] == layout.csv_key(SERIES, days[0])
+    )
+    draw = random.Random(25)
+    for day in days[1:8]:
+        made = made_partition(first, day, rows + draw.randint(-3, 3))
+        client.put_object(
+            Bucket=Z_BUCKET, Key=layout.manifest_key(day, DAG_ID), Body=json.dumps(made).encode()
+        )
+
+    fresh_series = tmp_path / "fresh" / SERIES.filename
+    whole = fresh_series.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    cut = tmp_path / "cut" / SERIES.filename
+    cut.parent.mkdir()
+    cut.write_bytes(b"".join(lines[: len(lines) - 19]))
+    monkeypatch.setenv(f"AIRFLOW_VAR_{SERIES.variable.upper()}", str(cut))
+    assert run(dag, days[8])[0] == "success"
+    recorded = {
+        check["name"]: check for check in manifest.read_manifest(client, Z_BUCKET, days[8], DAG_ID)["checks"]
+    }
+    series_rows = recorded["series.csv rows"]
+    assert series_rows["level"] == "warn" and series_rows["method"] == "z-score"
+    assert series_rows["partitions"] == [day.isoformat() for day in days[:8]]
+    assert series_rows["band"]["low"] < rows < series_rows["band"]["high"]
+    assert series_rows["band"]["high"] - series_rows["band"]["low"] < 0.1 * rows, "narrower than ±10%"
+    assert series_rows["observed"].startswith(f"{rows - 19} rows (z -")
+    assert series_rows["expected"].endswith(")") and "z-score over 8 partitions" in series_rows["expected"]
+    not_passed = {name for name, check in recorded.items() if check["level"] != "pass"}
+    assert all(name.startswith("series.csv") for name in not_passed), not_passed
+    for name in ("movies.csv rows", "TMDB discover total", "TMDB details"):
+        assert recorded[name]["method"] == "z-score" and recorded[name]["level"] == "pass", name
+    for name in ("TMDB schema type changes", "TMDB ranking ids unique", "series.csv freshness"):
+        assert (
+            recorded[name]["method"] in ("schema", "uniqueness", "freshness")
+            and recorded[name]["level"] == "pass"
+        )
+    freshness = manifest.read_manifest(client, Z_BUCKET, days[8], DAG_ID)["freshness"]
+    assert set(freshness) == {"movies.csv", "series.csv", "TMDB"}
+    assert all(source["age_days"] < 1 for source in freshness.values())
+
+    monkeypatch.setenv(f"AIRFLOW_VAR_{SERIES.variable.upper()}", str(fresh_series))
+    assert run(dag, days[9])[0] == "success"
+    ordinary = manifest.read_manifest(client, Z_BUCKET, days[9], DAG_ID)["checks"]
+    assert [check["name"] for check in ordinary if check["level"] != "pass"] == [], "an ordinary day"
+    assert {check["method"] for check in ordinary if check["name"] == "series.csv rows"} == {"z-score"}
+    assert next(check for check in ordinary if check["name"] == "series.csv rows")["partitions"] == [
+        day.isoformat() for day in days[:9]
+    ]

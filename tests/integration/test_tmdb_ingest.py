@@ -11,6 +11,7 @@ from urllib3.util.retry import Retry
 
 from datalake import layout
 from datalake.errors import TmdbBadAnswer, TmdbNotFound
+from datalake.lake.schema import body_schema
 from datalake.lake.storage import S3ObjectStore
 from datalake.tmdb import ingest as tmdb_ingest
 from datalake.tmdb.client import TmdbClient
@@ -76,6 +77,18 @@ def test_details_land_under_the_series_id(client, store, lake_root):
     assert stored.bytes == landed.stat().st_size
     assert stored.sha256 == hashlib.sha256(landed.read_bytes()).hexdigest()
     assert json.loads(landed.read_bytes())["external_ids"]["imdb_id"]
+
+
+def test_the_details_entry_carries_the_bodys_schema_and_discovery_tmdbs_total(client, store, lake_root):
+    """What the schema-drift check and the discover-total volume read from the manifest."""
+    day = date(2026, 2, 6)
+    stored = tmdb_ingest.land_series_details(client, store, 209867, "pt-BR", day)
+    body = json.loads((lake_root / TEST_BUCKET / layout.details_key(day, 209867)).read_bytes())
+    assert stored.as_dict()["schema"] == body_schema(body)
+    assert stored.schema["vote_count"] == "number" and stored.schema["genres"] == "array"
+    discovery = tmdb_ingest.discover_top_series(client, store, DiscoverQuery(top_n=3), day)
+    first_page = json.loads((lake_root / TEST_BUCKET / layout.discover_key(day, 1)).read_bytes())
+    assert discovery.total_results == first_page["total_results"] > 3
 
 
 def test_a_missing_series_writes_nothing(client, store, lake_root):

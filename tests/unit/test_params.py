@@ -37,7 +37,14 @@ def test_bad_values_are_refused_naming_the_parameter(values, message):
 
 
 def test_every_run_parameter_is_a_query_field_or_one_of_the_dags_own():
-    own = ["lambda_function_name", "max_change_percent", "strict_checks"]
+    own = [
+        "lambda_function_name",
+        "history_partitions",
+        "history_min_partitions",
+        "max_change_percent",
+        "max_age_days",
+        "strict_checks",
+    ]
     assert list(run_params.RUN_PARAMS) == [*run_params.SCHEMAS, *own]
     assert set(run_params.RUN_DEFAULTS) == set(run_params.RUN_PARAMS)
     assert all(schema["description"] for schema in run_params.RUN_PARAMS.values())
@@ -54,7 +61,7 @@ def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones(
     assert str(refused.value) == (
         "Unknown parameter(s) 'topn' (did you mean 'top_n'?), 'bogus'; the known ones are: "
         "top_n, min_vote_count, language, genre_id, origin_country, lambda_function_name, "
-        "max_change_percent, strict_checks."
+        "history_partitions, history_min_partitions, max_change_percent, max_age_days, strict_checks."
     )
 
 
@@ -69,3 +76,14 @@ def test_unknown_parameters_are_refused_with_the_close_match_and_the_known_ones(
 def test_a_typo_names_the_parameter_it_resembles(typo, meant):
     with pytest.raises(InvalidParameter, match=re.escape(f"'{typo}' (did you mean '{meant}'?)")):
         run_params.check_known({typo: 1})
+
+
+def test_a_least_history_longer_than_the_history_read_is_refused_naming_both():
+    run_params.check_history({})
+    run_params.check_history({"history_partitions": 7, "history_min_partitions": 7})
+    with pytest.raises(InvalidParameter) as refused:
+        run_params.check_history({"history_partitions": 5})
+    assert str(refused.value) == (
+        "Parameter 'history_min_partitions' (7) must not exceed 'history_partitions' (5): "
+        "the checks read only that many partitions."
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from datalake.csvs.files import CsvFile
 from datalake.errors import InvalidConnection
 from datalake.lake import lineage
 from datalake.lake.storage import S3ObjectStore
-from datalake.run_params import check_known, query_from
+from datalake.run_params import check_history, check_known, query_from
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset
@@ -119,6 +119,7 @@ def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
 
     check_known(params)
     query_from(params)
+    check_history(params)
     day = run_day(dag_run)
     store = lake_store()
     if manifest.retract_manifest(store, day, dag_run.dag_id):
@@ -133,13 +134,15 @@ def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:
 def discover_and_announce(
     params: Mapping[str, Any], dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
 ) -> dict[str, Any]:
-    """Land the discover pages; return the ranking (to map over) and the pages (for the manifest)."""
+    """Land the discover pages; return the ranking (to map over) and the pages (for the manifest), the first
+    page's entry with TMDB's ``total_results``, a volume the data checks follow."""
     from datalake.airflow import assets
     from datalake.tmdb import ingest as tmdb_ingest
 
     query = query_from(params)
     discovery = tmdb_ingest.discover_top_series(tmdb_client(), lake_store(), query, run_day(dag_run))
     objects = [stored.as_dict() for stored in discovery.objects]
+    objects[0]["total_results"] = discovery.total_results
     lineage.record_landed(lake_bucket(), objects)
     announce(outlet_events, assets.RAW_TMDB, run_day(dag_run), objects)
     return {"ranking": discovery.ranking, "objects": objects}
@@ -149,7 +152,7 @@ def land_and_announce_details(
     series_id: int, language: str, dag_run: DagRunProtocol, outlet_events: OutletEventAccessorsProtocol
 ) -> dict[str, Any]:
     """Land ``/tv/{series_id}`` in ``language`` under the run's partition and announce it; return its
-    entry."""
+    entry, with the body's ``schema`` for the schema-drift check."""
     from datalake.airflow import assets
     from datalake.tmdb import ingest as tmdb_ingest
 
@@ -168,9 +171,10 @@ def close_partition(
     dag_run: DagRunProtocol,
     outlet_events: OutletEventAccessorsProtocol,
 ) -> dict[str, Any]:
-    """Check the run against the previous complete partition, then write and announce its manifest of
-    every object ``landed`` (with the checks), marking the partition complete; return the manifest for the
-    parity check. ``None`` entries (a task that landed nothing) are left out.
+    """Check the run against the last ``history_partitions`` complete partitions, then write and announce
+    its manifest of every object ``landed`` (with the checks and each source's freshness), marking the
+    partition complete; return the manifest for the parity check. ``None`` entries (a task that landed
+    nothing) are left out.
 
     With ``strict_checks``, a check that warns or fails fails the task before the manifest is stored: the
     partition stays incomplete.
@@ -191,8 +195,13 @@ def close_partition(
         ranking=ranking,
         objects=[entry for entry in landed if entry],
     )
-    previous = manifest.previous_manifest(store.client, store.bucket, day, dag_run.dag_id)
-    found = checks.day_over_day(document, previous, float(params["max_change_percent"]))
+    history = manifest.recent_manifests(
+        store.client, store.bucket, day, dag_run.dag_id, int(params["history_partitions"])
+    )
+    document["freshness"] = checks.freshness(document, history, datetime.now(UTC))
+    found = checks.data_checks(
+        document, history, checks.Thresholds.from_params(params), document["freshness"]
+    )
     for check in found:
         (log.info if check.level == checks.PASS else log.warning)("Check %s", check)
     if params["strict_checks"] and (failure := checks.strict_failure(found)):

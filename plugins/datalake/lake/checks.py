@@ -1,110 +1,266 @@
-"""Day-over-day checks: a new partition's manifest against the previous complete partition's.
+"""Data checks: a new partition's manifest against the history of the last complete partitions.
 
-Pure (no S3): two manifests in, a list of checks out. What they compare is what a manifest
-records: each CSV's rows (``records``) and bytes, and the TMDB ranking (id, name, vote average and count
-per rank). A header or column-count change is no check: the CSV contract refuses it before upload.
+Pure (no S3): the manifest and its history (the last ``history_partitions`` complete partitions before it,
+oldest first) in, a list of checks out. Each check records its ``method``, the ``partitions`` it was
+compared with and its ``band`` (``datalake.lake.outcome.Check``):
 
-Levels: ``pass``; ``warn`` for a change worth a look (a row count beyond the threshold, a series entering
-or leaving the top N, a rank move, a vote average moving by more than ``VOTE_AVERAGE_MOVE``); ``fail`` for
-what TMDB never does unless something is wrong (a vote count going down) or a file gone missing. The
-checks never stop a run by themselves: ``strict_checks`` turns any that is not ``pass`` into a failed run.
+* history-based (``datalake.lake.metrics``: volume, null rates, duplicate rows): with at least
+  ``history_min_partitions`` partitions holding the metric, a z-score, ``(x - mean) / max(std, floor)``
+  where the floor is the larger of 1% of the mean and one unit (a row, a byte, one row's worth of a null
+  rate), warning at ``|z| >= 3`` (Elementary's default); with fewer, the percent band
+  (±``max_change_percent``, at least one unit) around the latest of them.
+* schema drift of the TMDB bodies (``datalake.lake.schema``), against the latest partition recording it.
+* freshness: the age of each source's newest landed object at run time, failing beyond ``max_age_days``.
+* uniqueness: a series twice in the ranking fails.
+* the ranking against the previous partition's: who entered or left the top N, who moved, and the votes.
+
+A header or column-count change is no check: the CSV contract refuses it before upload.
 """
 
 from __future__ import annotations
 
 import html
+import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from datalake import layout
-from datalake.csvs.files import CSV_FILES, CsvFile
+from datalake.csvs.files import CSV_FILES
+from datalake.lake import metrics
+from datalake.lake.metrics import Document, Metric
+from datalake.lake.outcome import FAIL, PASS, WARN, Check, listed
+from datalake.lake.schema import schema_checks
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
+Z_THRESHOLD = 3.0
+"""A metric whose z-score against its history reaches this warns (Elementary's default)."""
 
 VOTE_AVERAGE_MOVE = 0.3
 """The largest move of a series' TMDB vote average between two partitions that is no warning."""
 
+TMDB_SOURCE = "TMDB"
+
 
 @dataclass(frozen=True)
-class Check:
-    """One check's outcome, as the manifest records it."""
+class Thresholds:
+    """The run parameters the checks take (``datalake.run_params``)."""
 
-    name: str
-    level: str
-    observed: str
-    expected: str
-    compared_with: str | None
-    """The earlier partition's date (ISO), or None when there is none."""
+    max_change_percent: float = 10
+    history_min_partitions: int = 7
+    max_age_days: float = 7
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Thresholds:
+        return cls(
+            float(params["max_change_percent"]),
+            int(params["history_min_partitions"]),
+            float(params["max_age_days"]),
+        )
 
-    def __str__(self) -> str:
-        return f"{self.name}: {self.level} (observed {self.observed}; expected {self.expected})"
 
-
-def _percent_change(before: int, after: int) -> float:
+def _percent_change(before: float, after: float) -> float:
     if before == 0:
         return 0.0 if after == 0 else float("inf")
     return (after - before) / before * 100
 
 
-def _csv_entry(document: Mapping[str, Any], csv_file: CsvFile) -> Mapping[str, Any] | None:
-    key = layout.csv_key(csv_file, date.fromisoformat(document["partition"]))
-    return next((entry for entry in document["objects"] if entry["key"] == key), None)
+def _band(low: float, high: float) -> dict[str, float]:
+    return {"low": round(low, 9), "high": round(high, 9)}
 
 
-def csv_checks(
-    current: Mapping[str, Any], previous: Mapping[str, Any], max_change_percent: float
-) -> list[Check]:
-    """Rows and bytes of each CSV against the previous partition's, within ±``max_change_percent``."""
-    compared_with = previous["partition"]
-    checks = []
+def history_check(
+    metric: Metric, current: Document, history: Sequence[Document], thresholds: Thresholds
+) -> Check | None:
+    """``metric`` of ``current`` against the partitions of ``history`` that hold it; None when ``current``
+    does not hold it."""
+    observed = metric.value(current)
+    if observed is None:
+        return None
+    past = [
+        (document["partition"], value)
+        for document in history
+        if (not metric.same_query_only or metrics.same_query(document, current))
+        and (value := metric.value(document)) is not None
+    ]
+    shown = metric.shown
+    if not past:
+        return Check(
+            metric.name,
+            PASS,
+            shown(observed),
+            f"nothing to compare: none of the {len(history)} earlier partition(s) read records it"
+            + (" for the same query" if metric.same_query_only else ""),
+            None,
+        )
+    days = tuple(day for day, _ in past)
+    values = [value for _, value in past]
+    if len(past) >= thresholds.history_min_partitions:
+        mean, std = statistics.fmean(values), statistics.stdev(values)
+        floor = metric.floor(mean, current)
+        spread = max(std, floor)
+        z = (observed - mean) / spread
+        low, high = metric.bounded(mean - Z_THRESHOLD * spread, mean + Z_THRESHOLD * spread)
+        anomalous = z >= Z_THRESHOLD if metric.rises_only else abs(z) >= Z_THRESHOLD
+        spread_said = f"σ {shown(std, True)}"
+        if std < floor:
+            spread_said += f", below the floor {shown(floor, True)}"
+        expected = (
+            f"{shown(low)} to {shown(high)}: z-score over {len(past)} partitions, |z| < {Z_THRESHOLD:g} "
+            f"(mean {shown(mean)}, {spread_said})"
+        )
+        if metric.rises_only:
+            expected = f"at most {shown(high)}: z-score over {len(past)} partitions, z < {Z_THRESHOLD:g} "
+            expected += f"(mean {shown(mean)}, {spread_said})"
+        return Check(
+            metric.name,
+            WARN if anomalous else PASS,
+            f"{shown(observed)} (z {z:+.1f})",
+            expected,
+            days[-1],
+            "z-score",
+            days,
+            _band(low, high),
+        )
+    previous = values[-1]
+    half = max(abs(previous) * thresholds.max_change_percent / 100, metric.unit_size(current))
+    low, high = metric.bounded(previous - half, previous + half)
+    tolerance = 1e-9 * max(1.0, abs(previous))
+    beyond = observed - high if metric.rises_only else max(low - observed, observed - high)
+    history_said = f"history of {len(past)} partition{'s' if len(past) > 1 else ''}"
+    return Check(
+        metric.name,
+        WARN if beyond > tolerance else PASS,
+        f"{shown(observed)} ({_percent_change(previous, observed):+.1f}%)",
+        f"{history_said}, fewer than {thresholds.history_min_partitions}: percent band, {shown(previous)} "
+        f"±{thresholds.max_change_percent:g}% ({shown(low)} to {shown(high)})",
+        days[-1],
+        "percent band",
+        days[-1:],
+        _band(low, high),
+    )
+
+
+def volume_checks(current: Document, history: Sequence[Document], thresholds: Thresholds) -> list[Check]:
+    """Rows and bytes of each CSV, TMDB's discover total and details; a CSV missing from ``current`` fails."""
+    found = []
+    for metric in metrics.VOLUME:
+        check = history_check(metric, current, history, thresholds)
+        if check is None and metric.csv_file is not None:
+            check = Check(metric.name, FAIL, "not in this partition", "a landed file", None)
+        elif check is None:
+            check = Check(metric.name, PASS, "not recorded", "a value recorded by the run", None)
+        found.append(check)
+    return found
+
+
+def profile_checks(current: Document, history: Sequence[Document], thresholds: Thresholds) -> list[Check]:
+    """Each CSV column's null rate and each CSV's duplicate rows against their history; one pass per CSV
+    saying "no profile recorded" where the landing recorded none."""
+    found = []
     for csv_file in CSV_FILES:
-        now, before = _csv_entry(current, csv_file), _csv_entry(previous, csv_file)
-        for field, unit in (("records", "rows"), ("bytes", "bytes")):
-            name = f"{csv_file.filename} {unit}"
-            if now is None:
-                checks.append(Check(name, FAIL, "not in this partition", "a landed file", compared_with))
-                continue
-            observed = int(now[field])
-            if before is None:
-                checks.append(
-                    Check(
-                        name,
-                        PASS,
-                        f"{observed:,} {unit}",
-                        "nothing to compare: not in that partition",
-                        compared_with,
-                    )
-                )
-                continue
-            earlier = int(before[field])
-            change = _percent_change(earlier, observed)
-            low, high = earlier * (1 - max_change_percent / 100), earlier * (1 + max_change_percent / 100)
-            checks.append(
+        entry = metrics.csv_entry(current, csv_file)
+        if entry is None:
+            continue
+        if "profile" not in entry:
+            found.append(
                 Check(
-                    name,
-                    WARN if round(abs(change), 6) > max_change_percent else PASS,
-                    f"{observed:,} {unit} ({change:+.1f}%)",
-                    f"{earlier:,} ±{max_change_percent:g}% ({max(low, 0):,.0f} to {high:,.0f} {unit})",
-                    compared_with,
+                    f"{csv_file.filename} profile",
+                    PASS,
+                    "no profile recorded",
+                    "the landing's null counts and duplicate rows",
+                    None,
                 )
             )
-    return checks
+            continue
+        for metric in (*metrics.completeness(csv_file), metrics.duplicates(csv_file)):
+            check = history_check(metric, current, history, thresholds)
+            found.append(check or Check(metric.name, PASS, "not recorded", "a value in the profile", None))
+    return found
+
+
+def ranking_uniqueness(current: Document) -> Check:
+    """A series ranked twice fails: the ranking takes each id once, so a repeat is a broken manifest."""
+    counts = Counter(int(series["id"]) for series in current["ranking"])
+    repeated = [f"{series_id} ×{count}" for series_id, count in sorted(counts.items()) if count > 1]
+    return Check(
+        "TMDB ranking ids unique",
+        FAIL if repeated else PASS,
+        listed(repeated),
+        "each series once in the ranking",
+        None,
+        "uniqueness",
+    )
+
+
+def _age_days(now: datetime, fetched_at: str) -> float:
+    return max((now - datetime.fromisoformat(fetched_at)).total_seconds() / 86_400, 0.0)
+
+
+def _newest_fetch(document: Document, source: str) -> str | None:
+    day = date.fromisoformat(document["partition"])
+    if source == TMDB_SOURCE:
+        moments = [
+            entry["fetched_at"]
+            for entry in document["objects"]
+            if entry["key"].startswith(layout.tmdb_prefix(day)) and entry.get("fetched_at")
+        ]
+        return max(moments, key=datetime.fromisoformat, default=None)
+    csv_file = next(csv_file for csv_file in CSV_FILES if csv_file.filename == source)
+    entry = metrics.csv_entry(document, csv_file)
+    return entry.get("fetched_at") if entry else None
+
+
+def freshness(current: Document, history: Sequence[Document], now: datetime) -> dict[str, dict[str, Any]]:
+    """Each source's newest complete partition holding it (``current`` first), when its newest object there
+    was fetched (a CSV: last modified) and its age in days at ``now``, as the manifest records it."""
+    record = {}
+    for source in (*(csv_file.filename for csv_file in CSV_FILES), TMDB_SOURCE):
+        for document in (current, *reversed(history)):
+            if (fetched_at := _newest_fetch(document, source)) is not None:
+                record[source] = {
+                    "partition": document["partition"],
+                    "fetched_at": fetched_at,
+                    "age_days": round(_age_days(now.astimezone(UTC), fetched_at), 3),
+                }
+                break
+    return record
+
+
+def freshness_checks(
+    current: Document, recorded: Mapping[str, Mapping[str, Any]], max_age_days: float
+) -> list[Check]:
+    """Each source's age (``freshness``'s record) within ``max_age_days``, else a failure."""
+    found = []
+    for source in (*(csv_file.filename for csv_file in CSV_FILES), TMDB_SOURCE):
+        name = f"{source} freshness"
+        fresh = recorded.get(source)
+        if fresh is None:
+            found.append(Check(name, FAIL, "never landed", "a landed object", None, "freshness"))
+            continue
+        elsewhere = fresh["partition"] if fresh["partition"] != current["partition"] else None
+        found.append(
+            Check(
+                name,
+                FAIL if fresh["age_days"] > max_age_days else PASS,
+                f"{fresh['age_days']:.1f} days old (fetched {fresh['fetched_at']}"
+                + (f", in partition {elsewhere})" if elsewhere else ")"),
+                f"at most {max_age_days:g} days old",
+                elsewhere,
+                "freshness",
+                (fresh["partition"],),
+                _band(0, max_age_days),
+            )
+        )
+    return found
 
 
 def _label(series: Mapping[str, Any]) -> str:
     return f"{series['id']} {series.get('name') or '?'}"
 
 
-def _listed(parts: Sequence[str]) -> str:
-    return f"{len(parts)}: {'; '.join(parts)}" if parts else "none"
-
-
-def tmdb_checks(current: Mapping[str, Any], previous: Mapping[str, Any]) -> list[Check]:
+def tmdb_checks(current: Document, previous: Document) -> list[Check]:
     """The ranking against the previous partition's: who entered or left the top N, who moved, and the
     votes of the series in both."""
     compared_with = previous["partition"]
@@ -135,7 +291,15 @@ def tmdb_checks(current: Mapping[str, Any], previous: Mapping[str, Any]) -> list
             )
 
     def check(name: str, found: list[str], level: str, expected: str) -> Check:
-        return Check(name, level if found else PASS, _listed(found), expected, compared_with)
+        return Check(
+            name,
+            level if found else PASS,
+            listed(found),
+            expected,
+            compared_with,
+            "previous partition",
+            (compared_with,),
+        )
 
     return [
         check("TMDB top N entered", entered, WARN, f"the same series as that partition's top {top_n}"),
@@ -148,13 +312,27 @@ def tmdb_checks(current: Mapping[str, Any], previous: Mapping[str, Any]) -> list
     ]
 
 
-def day_over_day(
-    current: Mapping[str, Any], previous: Mapping[str, Any] | None, max_change_percent: float
+def data_checks(
+    current: Document,
+    history: Sequence[Document],
+    thresholds: Thresholds,
+    recorded_freshness: Mapping[str, Mapping[str, Any]],
 ) -> list[Check]:
-    """Every check of ``current`` against ``previous`` (the last complete partition before it, or None)."""
-    if previous is None:
-        return [Check("previous partition", PASS, "first partition", "an earlier complete partition", None)]
-    return [*csv_checks(current, previous, max_change_percent), *tmdb_checks(current, previous)]
+    """Every check of ``current`` against ``history`` (the last complete partitions before it, oldest
+    first), with the freshness ``freshness`` recorded for it."""
+    unique = ranking_uniqueness(current)
+    fresh = freshness_checks(current, recorded_freshness, thresholds.max_age_days)
+    if not history:
+        first = Check("previous partition", PASS, "first partition", "an earlier complete partition", None)
+        return [first, unique, *fresh]
+    return [
+        *volume_checks(current, history, thresholds),
+        *profile_checks(current, history, thresholds),
+        unique,
+        *schema_checks(current, history),
+        *fresh,
+        *tmdb_checks(current, history[-1]),
+    ]
 
 
 def strict_failure(checks: Sequence[Check]) -> str | None:
@@ -163,21 +341,49 @@ def strict_failure(checks: Sequence[Check]) -> str | None:
     if not failed:
         return None
     return (
-        f"strict_checks: {len(failed)} of {len(checks)} day-over-day checks did not pass, so the partition "
+        f"strict_checks: {len(failed)} of {len(checks)} data checks did not pass, so the partition "
         "is not marked complete: " + "; ".join(str(check) for check in failed)
     )
 
 
+def compared_span(check: Mapping[str, Any]) -> str:
+    """The partitions a recorded check was compared with, in a few words (an older check: its one date)."""
+    partitions = check.get("partitions")
+    if partitions is None:
+        return check.get("compared_with") or ""
+    if len(partitions) > 1:
+        return f"{len(partitions)} partitions, {partitions[0]} to {partitions[-1]}"
+    return partitions[0] if partitions else ""
+
+
+def band_text(check: Mapping[str, Any]) -> str:
+    """A recorded check's band as ``low to high`` (rates in %, as its metric shows them); empty if none."""
+    band = check.get("band")
+    if not band:
+        return ""
+    rate = check["name"].endswith(" null rate")
+    return " to ".join(f"{band[side]:.2%}" if rate else f"{band[side]:,.6g}" for side in ("low", "high"))
+
+
 def to_html_table(checks: Sequence[Mapping[str, Any]], table_id: str) -> str:
     """The checks as an HTML table (one row each, the level as a class for its colour)."""
-    labels = ("Check", "Level", "Observed", "Expected", "Compared with")
+    labels = ("Check", "Level", "Observed", "Expected", "Method", "Compared with", "Band")
     head = "".join(f"<th>{label}</th>" for label in labels)
+
+    def cells(check: Mapping[str, Any]) -> tuple[str, ...]:
+        return (
+            check["name"],
+            check["level"],
+            check["observed"],
+            check["expected"],
+            check.get("method") or "",
+            compared_span(check),
+            band_text(check),
+        )
+
     rows = "\n".join(
         f'<tr class="check-{html.escape(check["level"])}">'
-        + "".join(
-            f"<td>{html.escape(str(check[field] or ''))}</td>"
-            for field in ("name", "level", "observed", "expected", "compared_with")
-        )
+        + "".join(f"<td>{html.escape(str(cell or ''))}</td>" for cell in cells(check))
         + "</tr>"
         for check in checks
     )

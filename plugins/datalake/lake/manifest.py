@@ -5,8 +5,9 @@ retracts its manifest (``retract_manifest``), so a run that fails half-way leave
 incomplete rather than a manifest that no longer describes its objects. Entries are sorted by key,
 so re-running a date yields the same entries for objects whose bytes did not change.
 
-``airflow_tasks.close_partition`` adds the run's day-over-day ``checks`` (``datalake.lake.checks``) against
-the previous complete partition, which ``previous_manifest`` finds by listing the manifests.
+``airflow_tasks.close_partition`` adds the run's data ``checks`` (``datalake.lake.checks``) against the
+last complete partitions, which ``recent_manifests`` finds by listing the manifests, and each source's
+``freshness``.
 
 Readers take a partition only through ``read_manifest`` and ``read_listed``: no manifest, or an
 object whose size or SHA-256 differs from its entry, is refused naming the key.
@@ -114,10 +115,11 @@ def complete_partitions(client: Any, bucket: str, dag_id: str) -> list[date]:
     return sorted(day for key in keys if (day := layout.manifest_day(key, dag_id)) is not None)
 
 
-def previous_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str, Any] | None:
-    """The manifest of the last complete partition before ``day``; None if there is none."""
+def recent_manifests(client: Any, bucket: str, day: date, dag_id: str, count: int) -> list[dict[str, Any]]:
+    """The manifests of the last ``count`` complete partitions before ``day``, oldest first: the history
+    the data checks learn from (each a small JSON; one listing, then one GET each)."""
     earlier = [complete for complete in complete_partitions(client, bucket, dag_id) if complete < day]
-    return read_manifest(client, bucket, earlier[-1], dag_id) if earlier else None
+    return [read_manifest(client, bucket, complete, dag_id) for complete in earlier[-count:]]
 
 
 def read_listed(client: Any, bucket: str, manifest: Mapping[str, Any], key: str) -> bytes:

@@ -3,15 +3,15 @@
 It runs in a task, a test or a notebook alike: it reads one partition's raw
 objects (the manifest's ranking, the ``tv_{id}.json`` bodies, ``series.csv``) through any boto3 S3
 client, joins them with polars, and renders the table as Parquet, CSV, Markdown and one
-self-contained HTML page with two matplotlib charts, the partition's day-over-day checks and a link to
-the history (``datalake.report.history``): the files are ``datalake.report.files``.
+self-contained HTML page with two matplotlib charts, the partition's data checks and freshness and a link
+to the history (``datalake.report.history``): the files are ``datalake.report.files``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -110,7 +110,9 @@ class Report:
     fetched_at: tuple[str, str] | None
     """Earliest and latest ``fetched_at`` of the raw objects read, from the manifest."""
     checks: tuple[Mapping[str, Any], ...] = ()
-    """The partition's day-over-day checks, as its manifest records them."""
+    """The partition's data checks, as its manifest records them."""
+    freshness: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each source's age at the run, as the manifest records it (``datalake.lake.checks.freshness``)."""
 
     @property
     def unmatched(self) -> list[str]:
@@ -256,6 +258,7 @@ def comparison_report(raw: RawPartition) -> Report:
         params=raw.manifest["params"],
         fetched_at=(moments[0], moments[-1]) if moments else None,
         checks=tuple(raw.manifest.get("checks", ())),
+        freshness=raw.manifest.get("freshness", {}),
     )
 
 

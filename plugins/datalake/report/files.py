@@ -1,5 +1,6 @@
 """The report's four files: Parquet, CSV, Markdown and one self-contained HTML page with two matplotlib
-charts, the partition's day-over-day checks and a link to the history.
+charts, the partition's data checks (with each one's method and band), each source's freshness and a link
+to the history, where each metric's recent history is.
 
 Every format is built in memory before the first PUT, so a failure while rendering
 writes nothing, and a re-run replaces all four.
@@ -187,6 +188,18 @@ def _class_attribute(table: pl.DataFrame, column: str) -> str:
     return f' class="{classes}"' if classes else ""
 
 
+def freshness_html(report: Report) -> str:
+    """Each source's age at the run, as its manifest records it; a note for an older manifest."""
+    if not report.freshness:
+        return '<p id="freshness">No freshness recorded for this partition.</p>'
+    items = "".join(
+        f"<li>{html.escape(source)}: {fresh['age_days']:.1f} days old (fetched "
+        f"{html.escape(fresh['fetched_at'])}, partition {html.escape(fresh['partition'])})</li>"
+        for source, fresh in report.freshness.items()
+    )
+    return f'<ul id="freshness">{items}</ul>'
+
+
 def to_html(report: Report) -> bytes:
     """One page that needs nothing else: the table, both charts as base64 PNG, and where the data came from.
 
@@ -247,7 +260,9 @@ def to_html(report: Report) -> bytes:
 </table>
 </div>
 {figures}
-<h2>Day-over-day checks</h2>
+<h2>Freshness at the run</h2>
+{freshness_html(report)}
+<h2>Data checks</h2>
 {recorded}
 <p><a id="history-link" href="{history_link}">The ranking across every partition</a></p>
 </body>

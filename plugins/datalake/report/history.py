@@ -1,9 +1,11 @@
-"""The ranking over time: every reported partition's top series, and the day-over-day checks of each.
+"""The ranking over time: every reported partition's top series, and the data checks of each.
 
 Built from what is already refined, never from the raw bodies again: each complete
-partition's manifest (its checks) and its report's ``top10.parquet`` (its ranked rows). A complete partition
-whose report is not written yet is named on the page and left out of the rows. Both files are rendered in
-memory before the first PUT, so a failure while rendering writes nothing, and each run replaces both.
+partition's manifest (its checks, and the metrics the checks follow: ``datalake.lake.metrics``) and its
+report's ``top10.parquet`` (its ranked rows). A complete partition whose report is not written yet is named
+on the page and left out of the rows. The page shows each metric's recent history with the band its
+check used, and a chart of each CSV's rows and bytes within their bands. Both files are rendered in memory
+before the first PUT, so a failure while rendering writes nothing, and each run replaces both.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import html
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import polars as pl
 
 from datalake import layout, settings
+from datalake.csvs.files import CSV_FILES, CsvFile
 from datalake.errors import CorruptRead
-from datalake.lake import checks, manifest
+from datalake.lake import checks, manifest, metrics
 from datalake.lake.storage import S3ObjectStore, StoredObject, read_object
 from datalake.report import files as report_files
 
@@ -43,9 +46,11 @@ class History:
     table: pl.DataFrame
     """The rows, by date then rank."""
     checks: Mapping[date, Sequence[Mapping[str, Any]]]
-    """Each reported partition's day-over-day checks, as its manifest records them."""
+    """Each reported partition's data checks, as its manifest records them."""
     unreported: tuple[date, ...] = ()
     """Complete partitions without a report yet: not in the rows."""
+    metric_values: Mapping[date, Mapping[str, float]] = field(default_factory=dict)
+    """Each reported partition's metrics (``datalake.lake.metrics.values``), by name."""
 
     @property
     def days(self) -> list[date]:
@@ -85,6 +90,7 @@ def read_history(client: Any, bucket: str) -> History:
     """Every complete partition's checks and report rows, from the lake."""
     tables: dict[date, pl.DataFrame] = {}
     partition_checks: dict[date, list[dict[str, Any]]] = {}
+    partition_metrics: dict[date, dict[str, float]] = {}
     unreported = []
     for day in manifest.complete_partitions(client, bucket, settings.RAW_DAG_ID):
         table = _report_table(client, bucket, day)
@@ -94,7 +100,8 @@ def read_history(client: Any, bucket: str) -> History:
         tables[day] = table
         document = manifest.read_manifest(client, bucket, day, settings.RAW_DAG_ID)
         partition_checks[day] = document.get("checks", [])
-    return History(history_rows(tables), partition_checks, tuple(unreported))
+        partition_metrics[day] = metrics.values(document)
+    return History(history_rows(tables), partition_checks, tuple(unreported), partition_metrics)
 
 
 def _per_series(table: pl.DataFrame, days: list[date], column: str) -> list[tuple[str, list[float]]]:
@@ -159,6 +166,108 @@ def vote_average_chart(table: pl.DataFrame, days: list[date]) -> bytes:
     return report_files.png_bytes(figure)
 
 
+RECENT = 14
+"""How many of the latest partitions the metric table and the CSV charts show: the default history."""
+
+
+def _check_named(history: History, day: date, name: str) -> Mapping[str, Any] | None:
+    return next((check for check in history.checks.get(day, ()) if check["name"] == name), None)
+
+
+def csv_chart(history: History, csv_file: CsvFile, days: list[date]) -> bytes:
+    """The CSV's rows and bytes per partition, each day's band shaded, a red ring where its check did not
+    pass."""
+    figure = report_files.agg_figure(2.6)
+    panels = figure.subplots(1, 2)
+    for axes, unit in zip(panels, ("rows", "bytes"), strict=True):
+        name = f"{csv_file.filename} {unit}"
+        observed = [history.metric_values.get(day, {}).get(name, math.nan) for day in days]
+        recorded = [_check_named(history, day, name) for day in days]
+        bands = [check.get("band") if check else None for check in recorded]
+        low = [band["low"] if band else math.nan for band in bands]
+        high = [band["high"] if band else math.nan for band in bands]
+        positions = range(len(days))
+        axes.fill_between(positions, low, high, color="#4c72b0", alpha=0.18, step="mid", label="band")
+        axes.plot(positions, observed, marker="o", color="#4c72b0", label=unit)
+        flagged = [
+            (position, value)
+            for position, value, check in zip(positions, observed, recorded, strict=True)
+            if check and check["level"] != checks.PASS
+        ]
+        if flagged:
+            axes.scatter(
+                *zip(*flagged, strict=True), s=120, facecolors="none", edgecolors="#c44e52", zorder=3
+            )
+        axes.set_xticks(
+            list(positions), [day.strftime("%m-%d") for day in days], rotation=45, ha="right", fontsize=7
+        )
+        axes.set_title(name, fontsize=9)
+        axes.grid(axis="y", alpha=0.3)
+    figure.suptitle(f"{csv_file.filename}: volume within its bands", fontsize=10)
+    return report_files.png_bytes(figure)
+
+
+def metric_table(history: History, days: list[date]) -> str:
+    """Each metric's value per partition (newest last), the cell coloured by its check's level, with the
+    newest partition's method and band."""
+    newest = days[-1]
+    head = "".join(f"<th>{day.strftime('%m-%d')}</th>" for day in days)
+    rows = []
+    for metric in metrics.METRICS:
+        if not any(metric.name in history.metric_values.get(day, {}) for day in days):
+            continue
+        cells = []
+        for day in days:
+            value = history.metric_values.get(day, {}).get(metric.name)
+            check = _check_named(history, day, metric.name)
+            level = f' class="check-{html.escape(check["level"])}"' if check else ""
+            cells.append(f"<td{level}>{'' if value is None else html.escape(metric.shown(value))}</td>")
+        latest = _check_named(history, newest, metric.name) or {}
+        rows.append(
+            f"<tr><th>{html.escape(metric.name)}</th>{''.join(cells)}"
+            f"<td>{html.escape(latest.get('method') or '')}</td>"
+            f"<td>{html.escape(checks.band_text(latest))}</td></tr>"
+        )
+    return (
+        f'<table id="metric-history" class="metrics">\n<thead><tr><th>Metric</th>{head}'
+        f"<th>Method ({newest.isoformat()})</th><th>Band ({newest.isoformat()})</th></tr></thead>\n"
+        f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>"
+    )
+
+
+METRICS_STYLE = """
+table.metrics { border-collapse: collapse; font-size: 0.75rem; margin: 0.5rem 0 1rem; }
+table.metrics th, table.metrics td { border: 1px solid #ddd; padding: 0.15rem 0.35rem; text-align: right; }
+table.metrics th:first-child { text-align: left; }
+table.metrics td.check-warn { background: #fff4d6; }
+table.metrics td.check-fail { background: #fde0e0; }
+"""
+
+
+def metrics_section(history: History) -> str:
+    """The metrics of the latest partitions: a chart per CSV (with two partitions or more) and the table;
+    empty when no manifest records a metric (older runs)."""
+    days = [day for day in history.days if history.metric_values.get(day)][-RECENT:]
+    if not days:
+        return ""
+    charts = (
+        "\n".join(
+            _figure_html(
+                f"chart-{csv_file.name.lower()}",
+                f"{csv_file.filename}: rows and bytes per partition, within each day's band",
+                csv_chart(history, csv_file, days),
+            )
+            for csv_file in CSV_FILES
+        )
+        if len(days) >= 2
+        else ""
+    )
+    return (
+        f'<section id="metrics"><h2>Metrics of the last {len(days)} partition(s) and their bands</h2>\n'
+        f"{charts}\n{metric_table(history, days)}</section>"
+    )
+
+
 def to_parquet(history: History) -> bytes:
     buffer = io.BytesIO()
     history.table.write_parquet(buffer)
@@ -174,7 +283,8 @@ def _figure_html(chart_id: str, caption: str, png: bytes) -> str:
 
 
 def to_html(history: History) -> bytes:
-    """One self-contained page: both charts (or why there are none yet) and each partition's checks."""
+    """One self-contained page: both charts (or why there are none yet), the metrics' recent history and
+    each partition's checks."""
     days = history.days
     if len(days) >= 2:
         charts = "\n".join(
@@ -223,7 +333,7 @@ def to_html(history: History) -> bytes:
 body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }}
 figure {{ margin: 1.5rem 0; }}
 img {{ max-width: 100%; height: auto; }}
-{checks.CHECKS_STYLE}
+{checks.CHECKS_STYLE}{METRICS_STYLE}
 </style>
 </head>
 <body>
@@ -232,7 +342,8 @@ img {{ max-width: 100%; height: auto; }}
 manifest under {layout.MANIFEST_ROOT}/ and its report's top10.parquet.</p>
 {unreported}
 {charts}
-<h2>Day-over-day checks per partition</h2>
+{metrics_section(history)}
+<h2>Data checks per partition</h2>
 {sections}
 </body>
 </html>

@@ -7,11 +7,12 @@ Nothing is stored until its answer has been checked, so a bad answer leaves no o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from datalake import layout
+from datalake.lake.schema import body_schema
 from datalake.lake.storage import S3ObjectStore, StoredObject
 from datalake.tmdb.client import TmdbClient, TmdbResponse
 from datalake.tmdb.ranking import MAX_PAGE, DiscoverQuery, cut_is_final, rank
@@ -25,6 +26,8 @@ class Discovery:
     """The top series, best first: id, name, vote_average, vote_count."""
     objects: list[StoredObject]
     """The discover pages as landed."""
+    total_results: int | None = None
+    """How many series TMDB matched for the query, as its first page says: a volume the checks follow."""
 
     @property
     def ids(self) -> list[int]:
@@ -76,13 +79,22 @@ def discover_top_series(
             "TMDB found no series for %s: there is nothing to fetch, and no detail task will run.",
             pages[0].url,
         )
-    return Discovery(ranking, objects)
+    total = pages[0].data.get("total_results")
+    return Discovery(ranking, objects, None if total is None else int(total))
+
+
+@dataclass(frozen=True)
+class DetailsObject(StoredObject):
+    """A landed ``/tv/{id}`` body with its schema, which the schema-drift check compares across partitions."""
+
+    schema: dict[str, str] = field(default_factory=dict)
+    """Each top-level field of the body and its JSON type (``datalake.lake.schema.body_schema``)."""
 
 
 def land_series_details(
     client: TmdbClient, store: S3ObjectStore, series_id: int, language: str, day: date, prefix: str = ""
-) -> StoredObject:
-    """Land the raw ``/tv/{id}`` body (with external_ids) of one series."""
+) -> DetailsObject:
+    """Land the raw ``/tv/{id}`` body (with external_ids) of one series; return it with its schema."""
     response = client.tv_details(series_id, language)
     stored = store.put(
         layout.details_key(day, series_id, prefix),
@@ -92,4 +104,4 @@ def land_series_details(
         fetched_at=response.fetched_at,
     )
     log.info("Stored %s (%d bytes) from %s", stored.key, stored.bytes, response.url)
-    return stored
+    return DetailsObject(**stored.as_dict(), schema=body_schema(response.data))

@@ -54,7 +54,24 @@ def partition(local_s3):
                 "expected": "the same ranks",
                 "compared_with": "2026-11-19",
             },
+            {
+                "name": "series.csv rows",
+                "level": "pass",
+                "observed": "316 rows (z +0.4)",
+                "expected": "305 rows to 327 rows: z-score over 14 partitions",
+                "compared_with": "2026-11-19",
+                "method": "z-score",
+                "partitions": [f"2026-11-{day:02d}" for day in range(6, 20)],
+                "band": {"low": 305.2, "high": 327.4},
+            },
         ],
+        "freshness": {
+            "series.csv": {
+                "partition": "2026-11-20",
+                "fetched_at": "2026-11-12T08:00:00+00:00",
+                "age_days": 8.1,
+            }
+        },
     }
     key = layout.manifest_key(DAY, settings.RAW_DAG_ID)
     client.put_object(Bucket=TEST_BUCKET, Key=key, Body=json.dumps(manifest))
@@ -82,10 +99,14 @@ def test_the_summary_lists_the_manifest_and_every_object_it_records(partition):
     assert layout.details_key(DAY, 103) not in text
 
 
-def test_the_summary_lists_the_runs_checks_and_the_partition_they_compared_with(partition):
+def test_the_summary_lists_the_runs_freshness_and_checks_with_method_partitions_and_band(partition):
     lines = summary.summary(partition, TEST_BUCKET, DAY).splitlines()
-    start = lines.index("Day-over-day checks against 2026-11-19:")
+    start = lines.index("Data checks against 2026-11-19:")
+    assert lines[start - 1] == "Freshness: series.csv 8.1 days old (fetched 2026-11-12T08:00:00+00:00)"
     assert lines[start + 1 :] == [
         "  warn  TMDB top N left: 1: 99 Gone (expected the same series)",
         "  pass  TMDB rank moves: none (expected the same ranks)",
-    ]
+        "  pass  series.csv rows: 316 rows (z +0.4) "
+        "(expected 305 rows to 327 rows: z-score over 14 partitions) "
+        "[z-score, over 14 partitions, 2026-11-06 to 2026-11-19, band 305.2 to 327.4]",
+    ], "an older manifest's checks have no method, partitions or band: their lines say none"
