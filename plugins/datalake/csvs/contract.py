@@ -20,6 +20,7 @@ from __future__ import annotations
 import array
 import codecs
 import hashlib
+import io
 import os
 import stat
 from dataclasses import dataclass
@@ -45,8 +46,8 @@ PROFILE_SLICE_BYTES = 256 * 1024
 """The null count works on slices of a chunk this size, so that its position arrays stay small however
 many fields a chunk holds (a line of empty fields has a delimiter in every byte)."""
 ROW_HASH_BOUND = 64 * 1024
-"""A row cut by a chunk's edge is kept whole for its hash up to this many bytes; a longer row is hashed
-as it comes (BLAKE2b), as is every row this long, so that equal rows always get the same key."""
+"""A row cut by a chunk's edge is kept whole for its hash up to this many bytes (its newline included); a
+longer row is hashed as it comes (BLAKE2b), as is every row that long, so that equal rows get equal keys."""
 _NEWLINE = b"\n"
 _SEPARATOR = DELIMITER.encode()
 _NULL = NULL_MARKER.encode()
@@ -172,9 +173,10 @@ class DataProfile:
     exactly ``\\N``. Only the field cut by a slice's edge is carried: its length and first three bytes.
     A ``\\r`` before the newline ends the line (CRLF): ``\\N\\r`` and ``\\r`` are null in the last column.
 
-    Duplicates: a 64-bit key per row (Python's ``hash`` of its bytes: SipHash, at C speed over the rows of
-    ``bytes.split``), kept 8 bytes a row in an ``array`` and counted at ``finish``: rows minus distinct
-    keys. The odds that two different rows share a key are about rows² / 2^65 (3e-8 for a million rows).
+    Duplicates: a 64-bit key per row (Python's ``hash`` of its bytes: SipHash, at C speed over the lines of
+    ``BytesIO.readlines``), kept 8 bytes a row in an ``array`` and counted at ``finish``: rows minus distinct
+    keys. A last line without newline is keyed as if it had one. The odds that two different rows share a
+    key are about rows² / 2^65 (3e-8 for a million rows).
     """
 
     def __init__(self, columns: tuple[str, ...]):
@@ -270,9 +272,10 @@ class DataProfile:
         self._field_head, self._field_length = b"", 0
 
     def _key_rows(self, data: bytes, longest: int) -> None:
-        """Key each row that ends in ``data``; ``longest``: the longest of them."""
-        rows = data.split(_NEWLINE)
-        tail = rows.pop()
+        """Key each row that ends in ``data``, its newline included; ``longest``: the longest of them, newline
+        aside. ``readlines`` finds the line ends with ``memchr``, faster than ``bytes.split``."""
+        rows = io.BytesIO(data).readlines()
+        tail = rows.pop() if rows and not rows[-1].endswith(_NEWLINE) else b""
         if rows:
             if self._row_digest is not None:
                 self._row_digest.update(rows[0])
@@ -280,12 +283,12 @@ class DataProfile:
                 rows = rows[1:]
             else:
                 rows[0] = self._row_tail + rows[0]
-            if longest > ROW_HASH_BOUND:
-                self._keys.extend(_row_key(row) for row in rows)
+            if longest < ROW_HASH_BOUND:
+                self._keys.frombytes(np.fromiter(map(hash, rows), dtype=np.int64, count=len(rows)).tobytes())
             else:
-                self._keys.extend(map(hash, rows))
+                self._keys.extend(_row_key(row) for row in rows)
             self._row_tail, self._row_digest = b"", None
-        if self._row_digest is None and len(self._row_tail) + len(tail) <= ROW_HASH_BOUND:
+        if self._row_digest is None and len(self._row_tail) + len(tail) < ROW_HASH_BOUND:
             self._row_tail += tail
         else:
             if self._row_digest is None:
@@ -334,6 +337,8 @@ def check_csv(path: Path, csv_file: CsvFile, chunk_bytes: int = CHUNK_BYTES) -> 
 
 
 def _row_key(row: bytes) -> int:
+    """A row's key, its newline included: ``hash`` up to ``ROW_HASH_BOUND`` bytes, BLAKE2b beyond (equal rows
+    are equally long, so they always get their key the same way)."""
     return hash(row) if len(row) <= ROW_HASH_BOUND else _digest_key(hashlib.blake2b(row, digest_size=8))
 
 
