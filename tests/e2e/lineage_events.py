@@ -39,3 +39,12 @@ def task_lineage(events: list[dict], dag_id: str) -> dict[str, list[tuple[set[Da
 def files_holding(folder: Path, secret: str) -> list[str]:
     """The event files whose text contains ``secret`` anywhere."""
     return [path.name for path in event_files(folder) if secret in path.read_text()]
+
+
+def completed_input_facets(events: list[dict], dag_id: str, task_id: str) -> list[dict[Dataset, dict]]:
+    """For each successful run of ``dag_id.task_id``, its COMPLETE event's ``inputFacets`` per input."""
+    return [
+        {(item["namespace"], item["name"]): item.get("inputFacets", {}) for item in event.get("inputs", [])}
+        for event in events
+        if event["eventType"] == "COMPLETE" and event["job"]["name"] == f"{dag_id}.{task_id}"
+    ]

@@ -219,6 +219,39 @@ def test_the_operator_reports_the_file_as_input_and_the_object_as_output_to_open
     ]
 
 
+def test_the_landing_returns_the_nulls_per_column_and_the_duplicate_rows_it_measured(s3, tmp_path):
+    null_row = "|".join(["\\N"] + ["x"] * (len(MOVIES.columns) - 2) + [""]) + "\n"
+    path = tmp_path / "movies.csv"
+    path.write_text(f"{MOVIES.header}\n" + ROW * 300_000 + null_row + "y" + ROW[1:])
+    stored = land(path, "landing/profiled.csv")
+    expected = dict.fromkeys(MOVIES.columns, 0) | {"id": 1, "titulosMaisConhecidos": 1}
+    assert stored["profile"] == {"null_counts": expected, "duplicate_rows": 300_000 - 1}
+    assert stored["records"] == 300_002 and stored["bytes"] > MULTIPART, "a multipart landing"
+
+
+def test_the_operator_reports_its_files_data_quality_on_the_input_to_openlineage(s3, tmp_path):
+    from openlineage.client.serde import Serde
+
+    path = tmp_path / "movies.csv"
+    path.write_text(f"{MOVIES.header}\n{ROW}{ROW}" + ROW.replace("x", "", 1))
+    operator = landing_operator(filename=str(path))
+    execute(operator)
+    (reported,) = operator.get_openlineage_facets_on_complete(task_instance=None).inputs
+    facets = Serde.to_dict(reported)["inputFacets"]
+    metrics = facets["dataQualityMetrics"]
+    assert (metrics["rowCount"], metrics["bytes"]) == (3, path.stat().st_size)
+    assert {
+        column: value["nullCount"] for column, value in metrics["columnMetrics"].items()
+    } == dict.fromkeys(MOVIES.columns, 0) | {"id": 1}
+    assert [
+        (item["assertion"], item["success"]) for item in facets["dataQualityAssertions"]["assertions"]
+    ] == [
+        ("exact_header", True),
+        ("field_count_per_line", True),
+        ("utf8", True),
+    ]
+
+
 def test_the_operator_announces_what_landed_as_an_event_of_its_files_asset(s3, tmp_path, monkeypatch):
     monkeypatch.setenv(f"AIRFLOW_VAR_{settings.BUCKET_VARIABLE.upper()}", TEST_BUCKET)
     path = csv_of(tmp_path / "movies.csv", 0.1)

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from datalake.csvs import landing
-from datalake.csvs.contract import CsvFacts
+from datalake.csvs.contract import CsvFacts, CsvProfile
 from datalake.csvs.files import MOVIES
 from datalake.csvs.landing import (
     PROGRESS_PATTERN,
@@ -22,10 +22,6 @@ BODY = b"id|x\n1|2\n"
 MD5 = hashlib.md5(BODY).hexdigest()
 HEADER = MOVIES.header
 ROW = "|".join(["x"] * len(MOVIES.columns))
-
-
-def facts() -> CsvFacts:
-    return CsvFacts(bytes=len(BODY), rows=1, sha256=hashlib.sha256(BODY).hexdigest())
 
 
 def no_head() -> dict:
@@ -101,7 +97,10 @@ def test_the_stream_passes_the_bytes_unchanged_and_learns_their_facts(tmp_path, 
     with ContractCheckedStream(path, MOVIES, ExpectedETag(1 << 30, 1 << 20)) as stream:
         assert stream.facts is None
         assert read_all(stream, size) == body
-    assert stream.facts == CsvFacts(bytes=len(body), rows=40, sha256=hashlib.sha256(body).hexdigest())
+    every_row_again = CsvProfile(null_counts=dict.fromkeys(MOVIES.columns, 0), duplicate_rows=39)
+    assert stream.facts == CsvFacts(
+        bytes=len(body), rows=40, sha256=hashlib.sha256(body).hexdigest(), profile=every_row_again
+    )
     assert stream.etag.value() == hashlib.md5(body).hexdigest()
 
 

@@ -54,14 +54,42 @@ class ReportsLineage:
     recorded_lineage: lineage.Lineage | None = None
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.common.compat.openlineage.facet import Dataset, InputDataset
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         recorded = self.recorded_lineage or lineage.Lineage()
         return OperatorLineage(
-            inputs=[Dataset(namespace=item.namespace, name=item.name) for item in recorded.inputs],
+            inputs=[
+                InputDataset(namespace=item.namespace, name=item.name, inputFacets=quality_facets(quality))
+                if (quality := recorded.quality.get(item))
+                else Dataset(namespace=item.namespace, name=item.name)
+                for item in recorded.inputs
+            ],
             outputs=[Dataset(namespace=item.namespace, name=item.name) for item in recorded.outputs],
         )
+
+
+def quality_facets(quality: lineage.DataQuality) -> dict[str, Any]:
+    """OpenLineage's ``dataQualityMetrics`` and ``dataQualityAssertions`` input facets of ``quality``."""
+    from openlineage.client.facet_v2 import data_quality_assertions_dataset as assertions
+    from openlineage.client.facet_v2 import data_quality_metrics_input_dataset as metrics
+
+    return {
+        "dataQualityMetrics": metrics.DataQualityMetricsInputDatasetFacet(
+            rowCount=quality.row_count,
+            bytes=quality.bytes,
+            columnMetrics={
+                column: metrics.ColumnMetrics(nullCount=count)
+                for column, count in quality.null_counts.items()
+            },
+        ),
+        "dataQualityAssertions": assertions.DataQualityAssertionsDatasetFacet(
+            assertions=[
+                assertions.Assertion(assertion=item.assertion, success=item.success, column=item.column)
+                for item in quality.assertions
+            ]
+        ),
+    }
 
 
 class LineageTaskOperator(ReportsLineage, _PythonDecoratedOperator):
@@ -88,13 +116,15 @@ class CsvLandingOperator(ReportsLineage, BaseOperator):
     """Land one local CSV file unchanged under its run's key, only if it meets its contract; prove it landed
     whole.
 
-    The contract is checked in the same pass that uploads the bytes; the SHA-256 and row count it
-    learns are returned into XCom for the manifest and the event of ``assets.raw_csv(csv_file)``. A file
+    The contract is checked in the same pass that uploads the bytes; the SHA-256, row count and profile (nulls
+    per column, duplicate rows) it learns are returned into XCom for the manifest and the event of
+    ``assets.raw_csv(csv_file)``. A file
     that breaks its contract raises ``CsvContractError``, which the DAGs' retry rules
     (``datalake.airflow.retry_rules``) fail at once, and nothing is written: the upload is aborted before the
     object exists. An object that does not match the file is deleted before failing.
     The key is ``layout.csv_key`` of the CSV file and the run's day, so a re-run of a date replaces it.
-    Its lineage: the local file as input, the object as output.
+    Its lineage: the local file as input, with OpenLineage's data-quality facets of what the pass measured
+    (``lineage.landed_csv_quality``), the object as output.
 
     :param csv_file: which of the CSV files this is: its contract, and its folder and name in the lake.
     :param filename: path of the local file to land. (templated)
@@ -129,9 +159,12 @@ class CsvLandingOperator(ReportsLineage, BaseOperator):
             aws_conn_id=self.aws_conn_id,
             log=self.log,
         )
+        source = lineage.local_file(self.filename)
         self.recorded_lineage = lineage.Lineage()
         self.recorded_lineage.add(
-            inputs=[lineage.local_file(self.filename)], outputs=[lineage.s3_object(self.dest_bucket, key)]
+            inputs=[source],
+            outputs=[lineage.s3_object(self.dest_bucket, key)],
+            quality={source: lineage.landed_csv_quality(stored)},
         )
         announce(
             context["outlet_events"], assets.raw_csv(self.csv_file), run_day(context["dag_run"]), [stored]
@@ -155,8 +188,8 @@ def land_checked_csv(
     against the ETag in the server's response (a HEAD only when that ETag is not an MD5). Each PUT carries the
     MD5 of its bytes as ``Content-MD5``, in place of botocore's default CRC32: one hash serves both checks.
 
-    Returns the StoredObject as a dict. A function of its own so that ``make bench`` measures exactly
-    the code the DAG runs.
+    Returns the StoredObject as a dict, with the pass's ``profile`` (``CsvProfile.as_dict``). A function of
+    its own so that ``make bench`` measures exactly the code the DAG runs.
     """
     connection_config = S3Hook(aws_conn_id=aws_conn_id, verify=verify).config
     hook = S3Hook(
@@ -201,9 +234,10 @@ def land_checked_csv(
         facts.bytes,
         facts.sha256,
     )
-    return StoredObject(
+    stored = StoredObject(
         key, facts.bytes, facts.sha256, str(path), facts.rows, layout.utc_timestamp(stream.modified)
-    ).as_dict()
+    )
+    return {**stored.as_dict(), "profile": facts.profile.as_dict()}
 
 
 class LambdaParityOperator(LambdaInvokeFunctionOperator):

@@ -55,16 +55,59 @@ def source_of(stored: Mapping[str, Any]) -> LineageDataset:
     return web_endpoint(source) if "://" in source else local_file(source)
 
 
+@dataclass(frozen=True)
+class Assertion:
+    """One check an input passed or failed, as OpenLineage's ``dataQualityAssertions`` facet lists it."""
+
+    assertion: str
+    success: bool
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What a task measured of an input it read: OpenLineage's ``dataQualityMetrics`` (rows, bytes, the nulls
+    of each column) and ``dataQualityAssertions`` input facets, as plain data (the glue builds the facets)."""
+
+    row_count: int
+    bytes: int
+    null_counts: Mapping[str, int]
+    assertions: tuple[Assertion, ...]
+
+
+CSV_CONTRACT_ASSERTIONS = ("exact_header", "field_count_per_line", "utf8")
+"""What a local CSV's contract asserts of every landed file (``datalake.csvs.contract``): a file that breaks
+one lands nothing, so a landing's lineage only ever reports them passed."""
+
+
+def landed_csv_quality(landed: Mapping[str, Any]) -> DataQuality:
+    """The data quality of a landed CSV, from its landing result (``records``, ``bytes``, ``profile``)."""
+    return DataQuality(
+        row_count=landed["records"],
+        bytes=landed["bytes"],
+        null_counts=dict(landed["profile"]["null_counts"]),
+        assertions=tuple(Assertion(name, success=True) for name in CSV_CONTRACT_ASSERTIONS),
+    )
+
+
 @dataclass
 class Lineage:
-    """The inputs and outputs of one task run, each once, in the order first recorded."""
+    """The inputs and outputs of one task run, each once, in the order first recorded; with what was
+    measured of an input (``quality``), when something was."""
 
     inputs: list[LineageDataset] = field(default_factory=list)
     outputs: list[LineageDataset] = field(default_factory=list)
+    quality: dict[LineageDataset, DataQuality] = field(default_factory=dict)
 
-    def add(self, inputs: Iterable[LineageDataset] = (), outputs: Iterable[LineageDataset] = ()) -> None:
+    def add(
+        self,
+        inputs: Iterable[LineageDataset] = (),
+        outputs: Iterable[LineageDataset] = (),
+        quality: Mapping[LineageDataset, DataQuality] | None = None,
+    ) -> None:
         self.inputs.extend(dataset for dataset in dict.fromkeys(inputs) if dataset not in self.inputs)
         self.outputs.extend(dataset for dataset in dict.fromkeys(outputs) if dataset not in self.outputs)
+        self.quality.update(quality or {})
 
 
 _current: ContextVar[Lineage | None] = ContextVar("datalake_lineage", default=None)
