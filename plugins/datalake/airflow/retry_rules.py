@@ -9,10 +9,11 @@ corrupted on the way; and botocore's own errors) is retried within the task's ``
 What no rule names (a plain ``ValueError`` or ``KeyError`` from a bug, a JSON body that does not parse)
 takes the task's own retries.
 
-Rules are tried in order and the first that matches decides: the three permanent failures with a reason of
-their own before ``Permanent``, and all of them before any other ``DatalakeError`` (a refused credential is
-a ``TmdbError`` too). Airflow stores a rule's reason with the task instance and logs it. Both DAG files take
-``TASK_DEFAULTS`` as their ``default_args``.
+Rules are tried in order and the first that matches decides: the four permanent failures with a reason of
+their own (S3 refusing the credentials, the bucket or the region among them) before ``Permanent``, and all
+of them before any other ``DatalakeError`` (a refused credential is a ``TmdbError`` too, a refused S3
+request a ``LakeWriteError``). Airflow stores a rule's reason with the task instance and logs it. Both DAG
+files take ``TASK_DEFAULTS`` as their ``default_args``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from datalake.errors import CsvContractError, DatalakeError, Permanent, TmdbAuthError, TmdbNotFound
+from datalake.errors import (
+    CsvContractError,
+    DatalakeError,
+    LakeAccessError,
+    Permanent,
+    TmdbAuthError,
+    TmdbNotFound,
+)
 
 BROKEN_CONTRACT = RetryRule(
     exception=CsvContractError,
@@ -40,6 +48,11 @@ UNKNOWN_SERIES = RetryRule(
     action=RetryAction.FAIL,
     reason="TMDB has no such resource (404): another try asks for the same one.",
 )
+REFUSED_BY_S3 = RetryRule(
+    exception=LakeAccessError,
+    action=RetryAction.FAIL,
+    reason="S3 refused the request (credentials, bucket or region): another try is refused the same way.",
+)
 PERMANENT = RetryRule(
     exception=Permanent,
     action=RetryAction.FAIL,
@@ -53,7 +66,14 @@ TRANSIENT_SERVICE_ERROR = RetryRule(
 )
 
 RETRY_POLICY = ExceptionRetryPolicy(
-    rules=[BROKEN_CONTRACT, REFUSED_CREDENTIAL, UNKNOWN_SERIES, PERMANENT, TRANSIENT_SERVICE_ERROR]
+    rules=[
+        BROKEN_CONTRACT,
+        REFUSED_CREDENTIAL,
+        UNKNOWN_SERIES,
+        REFUSED_BY_S3,
+        PERMANENT,
+        TRANSIENT_SERVICE_ERROR,
+    ]
 )
 
 TASK_DEFAULTS = {
