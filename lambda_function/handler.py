@@ -23,9 +23,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from datalake import run_params
-from datalake.lake.storage import S3ObjectStore, StoredObject
+from datalake.lake.storage import S3ObjectStore, StoredObject, s3_client_config
 from datalake.tmdb import ingest as tmdb_ingest
 from datalake.tmdb.client import DEFAULT_BASE_URL, TmdbClient
 from datalake.tmdb.ranking import DiscoverQuery
@@ -43,6 +44,8 @@ S3_SETTINGS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
+    "AWS_RETRY_MODE",
+    "AWS_MAX_ATTEMPTS",
 )
 """The environment that decides where and as whom the S3 client writes: its cache key."""
 
@@ -84,7 +87,18 @@ def s3_client() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _s3_client_for(settings: tuple[str | None, ...]) -> Any:
-    return boto3.session.Session().client("s3")
+    return boto3.session.Session().client("s3", config=s3_client_config(environment_retries()))
+
+
+def environment_retries() -> Config | None:
+    """The retries boto3's environment sets (``AWS_RETRY_MODE``, ``AWS_MAX_ATTEMPTS``), which a client's
+    config would otherwise override: the project's retries give way to them."""
+    retries: dict[str, Any] = {}
+    if mode := os.environ.get("AWS_RETRY_MODE"):
+        retries["mode"] = mode
+    if attempts := os.environ.get("AWS_MAX_ATTEMPTS"):
+        retries["total_max_attempts"] = int(attempts)
+    return Config(retries=retries) if retries else None
 
 
 def parse_event(event: Any) -> tuple[date, str, DiscoverQuery]:

@@ -9,8 +9,13 @@ unless a rule matches it. A rule names the S3 operation (``PutObject``, ``Upload
   or the answer's on its way back (a read);
 - ``etag``: the store's answer carries an ETag of other bytes (a store that kept something else);
 - ``503`` / ``500`` / ``403``: S3's own error answer (``SlowDown``, ``InternalError``, ``AccessDenied``),
-  the request never reaching the store;
-- ``reset``: the connection is reset half-way through the request body.
+  the request never reaching the store; ``InvalidAccessKeyId``, ``SignatureDoesNotMatch`` (403) and
+  ``NoSuchBucket`` (404) the same way;
+- ``redirect``: ``301 PermanentRedirect``, the bucket being in another region (``OTHER_REGION``), as S3
+  answers a request signed for the wrong one;
+- ``reset``: the connection is reset half-way through the request body, or, for a request without one
+  (``GetObject``), half-way through the answer's body;
+- ``stall``: the request is read, and never answered until the proxy stops.
 
 ``first=N`` faults only the first N matching requests of each key (``first=1``: each object's first write);
 ``first=None`` faults them all. ``seen`` records every request with the fault it met.
@@ -32,12 +37,31 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sandbox import HOST
 
-FAULTS = ("flip", "etag", "503", "500", "403", "reset")
 ERRORS = {
-    "503": ("SlowDown", "Please reduce your request rate."),
-    "500": ("InternalError", "We encountered an internal error. Please try again."),
-    "403": ("AccessDenied", "Access Denied"),
+    "503": (503, "SlowDown", "Please reduce your request rate."),
+    "500": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "403": (403, "AccessDenied", "Access Denied"),
+    "InvalidAccessKeyId": (
+        403,
+        "InvalidAccessKeyId",
+        "The AWS Access Key Id you provided does not exist in our records.",
+    ),
+    "SignatureDoesNotMatch": (
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided.",
+    ),
+    "NoSuchBucket": (404, "NoSuchBucket", "The specified bucket does not exist"),
+    "redirect": (
+        301,
+        "PermanentRedirect",
+        "The bucket you are attempting to access must be addressed using the specified endpoint.",
+    ),
 }
+"""Each error fault: the status, S3's error code and its message."""
+FAULTS = ("flip", "etag", "reset", "stall", *ERRORS)
+OTHER_REGION = "eu-west-3"
+"""Where a ``redirect`` says the bucket is."""
 HOP_BY_HOP = {"connection", "keep-alive", "expect", "transfer-encoding", "proxy-connection", "te", "upgrade"}
 
 
@@ -92,6 +116,8 @@ class FaultProxy:
     seen: list[Seen] = field(default_factory=list)
     _counts: dict[tuple[int, str], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set when the proxy stops: a stalled request's connection is closed then."""
     endpoint_url: str = ""
 
     def fault_for(self, operation: str, key: str) -> str | None:
@@ -147,34 +173,54 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
 
-        def _reset(self) -> None:
-            """Half the body read, then an RST instead of an answer (SO_LINGER 0)."""
+        def _reset(self, answered: bytes = b"") -> None:
+            """Half the body read (or, for a request without one, half the answer sent), then an RST
+            instead of the rest (SO_LINGER 0)."""
             self.rfile.read(int(self.headers.get("Content-Length") or 0) // 2)
+            if answered:
+                self.wfile.write(answered)
+                self.wfile.flush()
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
 
-        def _error(self, fault: str, key: str) -> None:
+        def _stall(self) -> None:
+            """The request read, no answer until the proxy stops."""
             self._read_body()
-            code, message = ERRORS[fault]
+            proxy.stopping.wait()
+            self.close_connection = True
+
+        def _error(self, fault: str, path: str, key: str) -> None:
+            self._read_body()
+            status, code, message = ERRORS[fault]
+            bucket = unquote(path).lstrip("/").partition("/")[0]
+            where = f"<Key>{key}</Key><BucketName>{bucket}</BucketName>"
+            if fault == "redirect":
+                where += (
+                    f"<Bucket>{bucket}</Bucket><Endpoint>{bucket}.s3.{OTHER_REGION}.amazonaws.com</Endpoint>"
+                )
             body = (
                 '<?xml version="1.0" encoding="UTF-8"?>\n'
-                f"<Error><Code>{code}</Code><Message>{message}</Message><Key>{key}</Key>"
+                f"<Error><Code>{code}</Code><Message>{message}</Message>{where}"
                 "<RequestId>fault-proxy</RequestId></Error>"
             ).encode()
             headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
             if fault == "503":
                 headers.append(("Retry-After", "1"))
-            self._answer(int(fault), headers, body)
+            if fault == "redirect":
+                headers.append(("x-amz-bucket-region", OTHER_REGION))
+            self._answer(status, headers, body)
 
         def _forward(self) -> None:
             split = urlsplit(self.path)
             operation, key = operation_of(self.command, split.path, split.query, self.headers)
             fault = proxy.fault_for(operation, key)
-            if fault == "reset":
+            if fault == "reset" and (self.command in ("PUT", "POST") or self.headers.get("Content-Length")):
                 return self._reset()
+            if fault == "stall":
+                return self._stall()
             if fault in ERRORS:
-                return self._error(fault, key)
+                return self._error(fault, split.path, key)
             body = self._read_body()
             if fault == "flip" and body:
                 body = _flipped(body)
@@ -197,7 +243,15 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 kept = [(n, v) for n, v in kept if n.lower() != "content-length"]
                 kept.append(("Content-Length", str(len(answer))))
+            if fault == "reset":
+                return self._reset(self._head_bytes(response.status, kept) + answer[: len(answer) // 2])
             self._answer(response.status, kept, answer)
+
+        def _head_bytes(self, status: int, headers: list[tuple[str, str]]) -> bytes:
+            """An answer's status line and headers, as they go on the wire."""
+            lines = [f"HTTP/1.1 {status} {http.client.responses.get(status, '')}"]
+            lines += [f"{name}: {value}" for name, value in headers]
+            return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
@@ -218,6 +272,7 @@ def fault_proxy(upstream_url: str, *rules: S3Fault) -> Iterator[FaultProxy]:
     try:
         yield proxy
     finally:
+        proxy.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join()

@@ -62,6 +62,23 @@ class CorruptWrite(LakeWriteError):
     """The store did not keep the bytes sent, on any attempt: a fault on the way, worth a retry."""
 
 
+class LakeAccessError(Permanent, LakeWriteError):
+    """S3 refused a read or a write for what the request is, not for how it went: credentials refused
+    (``AccessDenied``, ``InvalidAccessKeyId``, ``SignatureDoesNotMatch``), no such bucket, or the bucket in
+    another region. Another try is refused the same; the message names the S3 error code, the bucket, the
+    key, the endpoint and what to check."""
+
+
+class LakeUnreachable(LakeWriteError):
+    """S3 did not answer after botocore's own retries (connection refused, a name that does not resolve,
+    no answer within the read timeout, a connection reset): it may heal, so the task's retries try again.
+    The message names the endpoint."""
+
+
+class LakeReadError(DatalakeError, RuntimeError):
+    """An object's bytes were cut off on their way back, on every attempt: worth another try."""
+
+
 class CorruptRead(DatalakeError, RuntimeError):
     """An object's bytes, as read, fail the checksum the store keeps for them: corrupted on the way (another
     read heals it) or at rest (it does not, and the message says what to run)."""

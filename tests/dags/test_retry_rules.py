@@ -22,6 +22,9 @@ from datalake.errors import (
     InvalidConnection,
     InvalidInput,
     InvalidParameter,
+    LakeAccessError,
+    LakeReadError,
+    LakeUnreachable,
     LakeWriteError,
     PartitionChanged,
     PartitionIncomplete,
@@ -61,6 +64,10 @@ FAILS_AT_ONCE = [
     (InvalidInput("The Lambda's result must be an object with 'ids' and 'objects'."), retry_rules.PERMANENT),
     (PartitionIncomplete("the raw partition 2026-11-27 is not complete"), retry_rules.PERMANENT),
     (PartitionChanged("s3://datalake/k is 7 bytes, but the manifest records 9"), retry_rules.PERMANENT),
+    (
+        LakeAccessError("Could not write s3://datalake/k at http://127.0.0.1:1: access was refused"),
+        retry_rules.REFUSED_BY_S3,
+    ),
 ]
 RETRIED = [
     TmdbError("TMDB answered 503", url=URL, status=503),
@@ -69,6 +76,8 @@ RETRIED = [
     LakeWriteError("Could not write s3://datalake/k at http://127.0.0.1:1: the S3 endpoint is unreachable."),
     CorruptWrite("s3://datalake/k at http://127.0.0.1:1 did not land whole in 3 attempts (last: BadDigest)"),
     CorruptRead("s3://datalake/k failed its checksum as it was read (CRC32 differs)"),
+    LakeUnreachable("Could not write s3://datalake/k at http://127.0.0.1:1: the S3 endpoint is unreachable"),
+    LakeReadError("s3://datalake/k at http://127.0.0.1:1 was cut off on its way back on 3 attempts"),
     EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
     ClientError({"Error": {"Code": "SlowDown"}}, "PutObject"),
     S3UploadFailedError("An error occurred (InternalError) when calling the UploadPart operation"),

@@ -21,7 +21,7 @@ from s3transfer.utils import ChunksizeAdjuster
 
 from datalake import layout, run_params
 from datalake.airflow import assets
-from datalake.airflow.tasks import announce, run_day
+from datalake.airflow.tasks import announce, lake_hook, run_day
 from datalake.csvs.files import CsvFile
 from datalake.csvs.landing import (
     MD5_INSTEAD_OF_CRC32,
@@ -33,7 +33,7 @@ from datalake.csvs.landing import (
 )
 from datalake.errors import CsvContractError, InvalidParameter, LakeWriteError
 from datalake.lake import lineage, manifest, parity
-from datalake.lake.storage import StoredObject, describe_s3_failure, stored_mismatch
+from datalake.lake.storage import StoredObject, s3_failure, stored_mismatch
 
 LOG = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def land_checked_csv(
     Returns the StoredObject as a dict, with the pass's ``profile`` (``CsvProfile.as_dict``). A function of
     its own so that ``make bench`` measures exactly the code the DAG runs.
     """
-    connection_config = S3Hook(aws_conn_id=aws_conn_id, verify=verify).config
+    connection_config = lake_hook(aws_conn_id, verify=verify).config
     hook = S3Hook(
         aws_conn_id=aws_conn_id,
         verify=verify,
@@ -221,7 +221,7 @@ def land_checked_csv(
         )
         raise
     except (BotoCoreError, ClientError, S3UploadFailedError) as error:
-        raise LakeWriteError(describe_s3_failure(error, client, bucket, key)) from None
+        raise s3_failure(error, client, bucket, key) from None
     if problem:
         client.delete_object(Bucket=bucket, Key=key)
         raise LakeWriteError(f"s3://{bucket}/{key} did not land whole ({problem}); it was deleted.")
@@ -293,7 +293,7 @@ class LambdaParityOperator(LambdaInvokeFunctionOperator):
                 "No Lambda configured (param or Variable 'lambda_function_name'): parity not checked."
             )
         day = run_day(context["dag_run"])
-        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        client = lake_hook(self.aws_conn_id).get_conn()
         try:
             document = manifest.read_manifest(client, self.bucket, day, context["dag_run"].dag_id)
             tmdb_objects = [

@@ -11,10 +11,11 @@ What no rule names (a plain ``ValueError`` or ``KeyError`` from a bug, a JSON bo
 takes the task's own retries.
 
 Rules are tried in order and the first that matches decides: the four permanent failures with a reason of
-their own before ``Permanent``, and all of them before any other ``DatalakeError`` (a refused credential is
-a ``TmdbError`` too); a TMDB answer that came garbled is retried by a rule of its own, before the rest.
-Airflow stores a rule's reason with the task instance and logs it. Both DAG files take ``TASK_DEFAULTS``
-as their ``default_args``.
+their own (S3 refusing the credentials, the bucket or the region among them) before ``Permanent``, and all
+of them before any other ``DatalakeError`` (a refused credential is a ``TmdbError`` too, a refused S3
+request a ``LakeWriteError``); a TMDB answer that came garbled is retried by a rule of its own, before the
+rest. Airflow stores a rule's reason with the task instance and logs it. Both DAG files take
+``TASK_DEFAULTS`` as their ``default_args``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from datalake.errors import (
     CsvContractError,
     DatalakeError,
+    LakeAccessError,
     Permanent,
     TmdbAuthError,
     TmdbBadAnswer,
@@ -56,6 +58,11 @@ UNEXPECTED_ANSWER = RetryRule(
     reason="TMDB answered JSON of another shape than asked for, or a body over the size cap: another try "
     "gets the same document.",
 )
+REFUSED_BY_S3 = RetryRule(
+    exception=LakeAccessError,
+    action=RetryAction.FAIL,
+    reason="S3 refused the request (credentials, bucket or region): another try is refused the same way.",
+)
 PERMANENT = RetryRule(
     exception=Permanent,
     action=RetryAction.FAIL,
@@ -80,6 +87,7 @@ RETRY_POLICY = ExceptionRetryPolicy(
         REFUSED_CREDENTIAL,
         UNKNOWN_SERIES,
         UNEXPECTED_ANSWER,
+        REFUSED_BY_S3,
         PERMANENT,
         GARBLED_ANSWER,
         TRANSIENT_SERVICE_ERROR,

@@ -18,10 +18,11 @@ from datalake import layout, settings
 from datalake.csvs.files import CsvFile
 from datalake.errors import InvalidConnection
 from datalake.lake import lineage
-from datalake.lake.storage import S3ObjectStore
+from datalake.lake.storage import S3ObjectStore, s3_client_config
 from datalake.run_params import check_history, check_known, query_from
 
 if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Asset
     from airflow.sdk.types import DagRunProtocol, OutletEventAccessorsProtocol
 
@@ -102,11 +103,19 @@ def tmdb_client() -> TmdbClient:
     return TmdbClient(connection.password, base_url, requests_per_second=rate, rate_limit_redis_url=redis_url)
 
 
-def lake_store() -> S3ObjectStore:
-    """The lake's bucket through the AWS connection (which may point at a local S3 server)."""
+def lake_hook(aws_conn_id: str | None = settings.AWS_CONN_ID, **kwargs: Any) -> S3Hook:
+    """An S3Hook (``kwargs`` are S3Hook's) whose client retries and times out as
+    ``storage.s3_client_config`` says, under what the connection's extra ``config_kwargs`` sets: a hook's own
+    ``config`` would replace the connection's whole, so the connection's is read first and merged over."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    return S3ObjectStore(S3Hook(aws_conn_id=settings.AWS_CONN_ID).get_conn(), lake_bucket())
+    explicit = S3Hook(aws_conn_id=aws_conn_id, verify=kwargs.get("verify")).config
+    return S3Hook(aws_conn_id=aws_conn_id, config=s3_client_config(explicit), **kwargs)
+
+
+def lake_store() -> S3ObjectStore:
+    """The lake's bucket through the AWS connection (which may point at a local S3 server)."""
+    return S3ObjectStore(lake_hook().get_conn(), lake_bucket())
 
 
 def open_partition(params: Mapping[str, Any], dag_run: DagRunProtocol) -> None:

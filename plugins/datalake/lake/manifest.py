@@ -24,8 +24,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from datalake import layout
-from datalake.errors import CorruptRead, LakeWriteError, PartitionChanged, PartitionIncomplete
-from datalake.lake.storage import S3ObjectStore, StoredObject, describe_s3_failure, read_object
+from datalake.errors import CorruptRead, PartitionChanged, PartitionIncomplete
+from datalake.lake.storage import S3ObjectStore, StoredObject, read_object, s3_failure
 
 
 def build_manifest(
@@ -76,7 +76,7 @@ def retract_manifest(store: S3ObjectStore, day: date, dag_id: str) -> bool:
             raise
         store.client.delete_object(Bucket=store.bucket, Key=key)
     except (BotoCoreError, ClientError) as error:
-        raise LakeWriteError(describe_s3_failure(error, store.client, store.bucket, key)) from None
+        raise s3_failure(error, store.client, store.bucket, key, "delete") from None
     return True
 
 
@@ -110,8 +110,12 @@ def read_manifest(client: Any, bucket: str, day: date, dag_id: str) -> dict[str,
 
 def complete_partitions(client: Any, bucket: str, dag_id: str) -> list[date]:
     """Every partition with a manifest (complete), oldest first, listed under the manifest root."""
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{layout.MANIFEST_ROOT}/")
-    keys = (entry["Key"] for page in pages for entry in page.get("Contents", []))
+    prefix = f"{layout.MANIFEST_ROOT}/"
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+    except (BotoCoreError, ClientError) as error:
+        raise s3_failure(error, client, bucket, prefix, "list") from None
     return sorted(day for key in keys if (day := layout.manifest_day(key, dag_id)) is not None)
 
 
