@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg2
 from redis import Redis
@@ -57,6 +58,12 @@ def require_binaries() -> None:
         raise SystemExit(f"Not installed: {', '.join(missing)}. Install them with:\n  {INSTALL}")
 
 
+def private_log(log_path: Path) -> BinaryIO:
+    """``log_path`` open for appending, owner-only (0600) if new: what a server prints may quote its
+    configuration."""
+    return os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+
+
 @contextmanager
 def group_process(
     command: list[str],
@@ -71,7 +78,7 @@ def group_process(
     in ``log_path``, started in ``cwd`` (default: ours); on exit the whole group is stopped: ``stop_signal``,
     then SIGKILL after ``grace`` seconds."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with private_log(log_path) as log:
         process = processes.start(
             command,
             death_signal=stop_signal,
@@ -185,7 +192,7 @@ def _initdb(binaries: Path, data: Path, password: str, log_path: Path) -> None:
         ]
     )
     try:
-        with log_path.open("ab") as log:
+        with private_log(log_path) as log:
             result = subprocess.run(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=data.parent
             )
