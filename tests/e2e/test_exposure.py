@@ -57,6 +57,8 @@ class Observed:
     """Secrets its Airflow processes hold in their environment only (the standalone stack's JWT secret)."""
     rate_files: set[str] = field(default_factory=set)
     """The names seen under ``.local/rate-limit/`` while it ran."""
+    command_lines: list[str] = field(default_factory=list)
+    """Its processes' command lines while it was up: any user may read them (``ps``)."""
     returncode: int | None = None
 
     def line(self, pattern: str) -> re.Match | None:
@@ -90,6 +92,21 @@ def probe(url: str, observed: Observed) -> None:
             observed.refusals[f"GET {path} ({name})"] = requests.get(
                 f"{url}{path}", headers=headers, timeout=30
             ).status_code
+
+
+def command_lines(runner: int) -> list[str]:
+    lines = []
+    for child in psutil.Process(runner).children(recursive=True):
+        try:
+            lines.append(" ".join(child.cmdline()))
+        except psutil.NoSuchProcess:
+            continue
+    return lines
+
+
+def on_command_lines(observed: Observed, secrets: dict[str, str]) -> list[str]:
+    """The names of the ``secrets`` that a command line of ``observed`` shows."""
+    return [name for name, value in secrets.items() if any(value in line for line in observed.command_lines)]
 
 
 def environment_secrets(runner: int) -> dict[str, str]:
@@ -128,6 +145,7 @@ def standalone_run(tmp_path_factory) -> Observed:
         url = wait_for(observed, process, r"^Airflow \([^)]*\): (\S+)")[1]
         probe(url, observed)
         observed.environment_secrets = environment_secrets(process.pid)
+        observed.command_lines = command_lines(process.pid)
         rate_limit = observed.local / "rate-limit"
         while process.poll() is None:
             if rate_limit.is_dir():
@@ -155,6 +173,7 @@ def test_every_file_of_a_run_holding_a_secret_is_owner_only_in_owner_only_folder
     holding = files_holding(local, secrets)
     assert {path.name for path in holding} >= {"airflow.cfg", "simple_auth_manager_passwords.json.generated"}
     assert exposed(local, holding) == []
+    assert on_command_lines(standalone_run, secrets) == []
 
 
 def test_the_tmdb_budgets_state_lives_under_the_local_folder_while_the_run_lasts_and_nowhere_after(
@@ -186,11 +205,12 @@ class ClusterObserved(Observed):
     server_folders: list[Path] = field(default_factory=list)
     """PostgreSQL's data folders of this clone under ``SERVER_DATA_ROOT`` while it ran (as root)."""
     server_modes: dict[Path, tuple[int, str]] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    """What ``known_secrets`` found while it was up: the cluster's credentials among them."""
     holding: set[str] = field(default_factory=set)
     """The names of the files under the local folder found holding a secret while it was up."""
     exposed_while_up: list[str] = field(default_factory=list)
     started: list[psutil.Process] = field(default_factory=list)
-    stopped_in: float = 0.0
 
 
 def server_folders(local: Path) -> list[Path]:
@@ -229,14 +249,14 @@ def cluster_from_a_private_clone() -> Iterator[ClusterObserved]:
             for folder in observed.server_folders:
                 for path in (folder, folder / "data"):
                     observed.server_modes[path] = (path.stat().st_mode & 0o777, path.owner())
-            holding = files_holding(observed.local, known_secrets(observed.local))
+            observed.secrets = known_secrets(observed.local)
+            holding = files_holding(observed.local, observed.secrets)
             observed.holding = {path.name for path in holding}
             observed.exposed_while_up = exposed(observed.local, holding)
             observed.started = psutil.Process(process.pid).children(recursive=True)
-            signalled = time.monotonic()
+            observed.command_lines = command_lines(process.pid)
             process.send_signal(signal.SIGTERM)
             observed.returncode = process.wait(timeout=180)
-            observed.stopped_in = time.monotonic() - signalled
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -271,6 +291,7 @@ def test_the_clusters_secrets_are_owner_only_and_its_api_refuses_requests_withou
         "simple_auth_manager_passwords.json.generated",
     }
     assert observed.exposed_while_up == []
+    assert on_command_lines(observed, observed.secrets) == []
     assert observed.refusals and all(code in (401, 403) for code in observed.refusals.values()), (
         observed.refusals
     )
