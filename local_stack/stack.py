@@ -84,8 +84,9 @@ class Stack:
 
 
 def admin_password(home: Path) -> str:
-    """The admin's password, from the file Airflow's simple auth manager reads (written on first use, before
-    Airflow would write it open to others; one an older run left so is made owner-only)."""
+    """The admin's password, from the file Airflow's simple auth manager reads: written owner-only on first
+    use, before Airflow would write its own (0644 under the usual umask); one an older run left open is
+    closed."""
     passwords = home / "simple_auth_manager_passwords.json.generated"
     if not passwords.exists():
         home.mkdir(parents=True, exist_ok=True)
