@@ -252,6 +252,8 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
         **s3.lambda_environment(bucket),
         "TMDB_BASE_URL": tmdb.base_url,
         "TMDB_API_TOKEN": tmdb.credential,
+        # On this host it shares the tasks' TMDB budget, and leaves no state file in the system temp folder.
+        settings.RATE_LIMIT_DIR_ENV: str(rate_limit_folder(local)),
     }
     endpoint = stack.enter_context(
         local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", local / "lambda")
