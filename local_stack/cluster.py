@@ -31,10 +31,14 @@ from datalake.settings import RAW_DAG_ID
 from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
 from local_stack.environment import (
+    PRIVATE_FILE,
+    PRIVATE_FOLDER,
     WORKER_CONCURRENCY,
     airflow_home,
     api_url,
     cluster_environment,
+    cluster_folder,
+    private_folders,
     worker_environment,
 )
 from local_stack.services import free_port
@@ -47,6 +51,7 @@ from local_stack.stack import (
     healthy,
     local_airflow,
     wait_until,
+    write_private,
 )
 from sandbox import HOST
 
@@ -66,21 +71,20 @@ class Cluster(Stack):
 
 
 def credentials(folder: Path) -> dict[str, str]:
-    """The cluster's secrets, chosen once and kept private to this user: the metadata DB outlives a start."""
+    """The cluster's secrets, chosen once and kept owner-only in an owner-only ``folder``: the metadata DB
+    outlives a start."""
     path = folder / "credentials.json"
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    folder.chmod(PRIVATE_FOLDER)
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(
-            json.dumps(
-                {
-                    "postgres": secrets.token_urlsafe(24),
-                    "redis": secrets.token_urlsafe(24),
-                    "fernet_key": Fernet.generate_key().decode(),
-                    "jwt_secret": secrets.token_hex(32),
-                }
-            )
-        )
+        chosen = {
+            "postgres": secrets.token_urlsafe(24),
+            "redis": secrets.token_urlsafe(24),
+            "fernet_key": Fernet.generate_key().decode(),
+            "jwt_secret": secrets.token_hex(32),
+        }
+        write_private(path, json.dumps(chosen))
+    path.chmod(PRIVATE_FILE)
     return json.loads(path.read_text())
 
 
@@ -92,7 +96,8 @@ def celery_cluster(
     with ``environment.warning_filters``."""
     require_binaries()
     local = local.resolve()
-    folder = local / "cluster"
+    private_folders(local)
+    folder = cluster_folder(local)
     logs = local / "logs" / "cluster"
     secret = credentials(folder)
     api_port = api_port or free_port()

@@ -1,18 +1,21 @@
 """The cluster's own servers on loopback: PostgreSQL (Airflow's metadata DB) and Redis (Celery's broker and
-the
-shared TMDB budget), each from Debian's binaries, each in its own process group so stopping it leaves nothing.
+the shared TMDB budget), each from Debian's binaries, each in its own process group so stopping it leaves
+nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg2
 from redis import Redis
@@ -26,6 +29,9 @@ INSTALL = "apt-get install -y postgresql redis-server"
 POSTGRES_USER = "postgres"
 """The OS user the server runs as when we are root: initdb and postgres refuse to run as root."""
 READY_SECONDS = 60.0
+SERVER_DATA_ROOT = Path("/var/tmp")
+"""Where, when we are root, PostgreSQL's data lives while the cluster runs: a folder every user can enter
+(sticky, so none can remove another's), on disk rather than in memory like ``/run``."""
 
 
 def postgres_bin() -> Path | None:
@@ -52,6 +58,12 @@ def require_binaries() -> None:
         raise SystemExit(f"Not installed: {', '.join(missing)}. Install them with:\n  {INSTALL}")
 
 
+def private_log(log_path: Path) -> BinaryIO:
+    """``log_path`` open for appending, owner-only (0600) if new: what a server prints may quote its
+    configuration."""
+    return os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+
+
 @contextmanager
 def group_process(
     command: list[str],
@@ -60,12 +72,13 @@ def group_process(
     stop_signal: int = signal.SIGTERM,
     grace: float = 30.0,
     stdin: bytes | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen]:
     """``command`` in a process group of its own that ends with this process (``processes.start``), its output
-    in ``log_path``; on exit the whole group is stopped: ``stop_signal``, then SIGKILL after ``grace``
-    seconds."""
+    in ``log_path``, started in ``cwd`` (default: ours); on exit the whole group is stopped: ``stop_signal``,
+    then SIGKILL after ``grace`` seconds."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
+    with private_log(log_path) as log:
         process = processes.start(
             command,
             death_signal=stop_signal,
@@ -73,6 +86,7 @@ def group_process(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            cwd=cwd,
         )
     if stdin is not None:
         process.stdin.write(stdin)
@@ -88,16 +102,47 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 
 @contextmanager
+def server_data(data: Path) -> Iterator[Path]:
+    """The folder PostgreSQL keeps its data in, owner-only (0700, as the server requires), until exit.
+
+    Run as this user, the server keeps ``data`` (in the clone) from one start to the next. Run as root, it
+    runs as ``postgres``, which cannot reach a clone under a folder others cannot enter (root's home is
+    0700, and so is a ``mktemp -d``): its data then lives in a new folder of its own under
+    ``SERVER_DATA_ROOT`` (``datalake-postgres-<digest of data>-<random>``, created 0700 by us, then given to
+    ``postgres``), removed at exit, once the server has stopped; each start initialises a new cluster.
+    """
+    if os.geteuid() != 0:
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data.chmod(0o700)
+        yield data
+        return
+    digest = hashlib.sha256(str(data).encode()).hexdigest()[:12]
+    # mkdtemp: a name no other user can have taken, created 0700 by root in one step.
+    folder = Path(tempfile.mkdtemp(prefix=f"datalake-postgres-{digest}-", dir=SERVER_DATA_ROOT))
+    try:
+        own = folder / "data"
+        own.mkdir(mode=0o700)
+        for path in (folder, own):
+            shutil.chown(path, POSTGRES_USER, POSTGRES_USER)
+        yield own
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
 def postgres_server(data: Path, password: str, log_path: Path, database: str = "airflow") -> Iterator[str]:
-    """A PostgreSQL server for ``data`` (initialised on first use) on a free loopback port, TCP only, with
-    password login; yields ``user:password@host:port/database`` for a SQLAlchemy or Celery URL."""
+    """A PostgreSQL server on a free loopback port, TCP only, with password login, its data in ``data`` or,
+    as root, a folder the ``postgres`` user can reach (``server_data``), initialised on first use; yields
+    ``user:password@host:port/database`` for a SQLAlchemy or Celery URL."""
     binaries = postgres_bin()
     if binaries is None:
         require_binaries()
-    data.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        shutil.chown(data, POSTGRES_USER, POSTGRES_USER)
-    data.chmod(0o700)
+    with server_data(data) as own, _serving(binaries, own, password, log_path, database) as url:
+        yield url
+
+
+@contextmanager
+def _serving(binaries: Path, data: Path, password: str, log_path: Path, database: str) -> Iterator[str]:
     if not (data / "PG_VERSION").exists():
         _initdb(binaries, data, password, log_path)
     port = free_port()
@@ -114,8 +159,9 @@ def postgres_server(data: Path, password: str, log_path: Path, database: str = "
             "unix_socket_directories=",
         ]
     )
-    # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients that are gone anyway.
-    with group_process(command, log_path, stop_signal=signal.SIGINT) as process:
+    # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients that are gone anyway. It starts in
+    # its data folder: as ``postgres`` it may not be able to enter ours.
+    with group_process(command, log_path, stop_signal=signal.SIGINT, cwd=data) as process:
         _create_database(process, port, password, database, log_path)
         yield f"{POSTGRES_USER}:{password}@{HOST}:{port}/{database}"
 
@@ -146,14 +192,14 @@ def _initdb(binaries: Path, data: Path, password: str, log_path: Path) -> None:
         ]
     )
     try:
-        with log_path.open("ab") as log:
-            result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        with private_log(log_path) as log:
+            result = subprocess.run(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=data.parent
+            )
     finally:
         shutil.rmtree(secrets_folder)
     if result.returncode != 0:
-        raise SystemExit(
-            f"initdb failed for {data} (the {POSTGRES_USER} user must be able to reach it); see {log_path}"
-        )
+        raise SystemExit(f"initdb failed for {data}; see {log_path}")
 
 
 def _create_database(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from datalake import settings
 from datalake.csvs.files import CSV_FILES
-from datalake.settings import RATE_LIMIT_REDIS_URL_ENV
+from datalake.settings import RATE_LIMIT_DIR_ENV, RATE_LIMIT_REDIS_URL_ENV
 from datalake.tmdb.client import DEFAULT_BASE_URL
 from local_stack.hostname import WORKER_HOSTNAME_ENV, worker_hostname
 from local_stack.services import REPO, LocalS3, LocalTmdb, free_port
@@ -61,6 +61,8 @@ EXECUTION_API_SECONDS = "30"
 """A task's calls to the Execution API wait for SQLite's writer on a busy 2-core machine: more than the
 default 5 s before they count as failed."""
 WORKER_CONCURRENCY = 4
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
 LOST_WORKER_SETTINGS = {
     # A task whose worker died stops heartbeating: failed (and retried elsewhere) after 30 s, not 300 s.
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
@@ -94,6 +96,27 @@ def airflow_home(local: Path) -> Path:
     return local / "airflow"
 
 
+def cluster_folder(local: Path) -> Path:
+    """The Celery cluster's credentials and server data."""
+    return local / "cluster"
+
+
+def rate_limit_folder(local: Path) -> Path:
+    """The host-local TMDB budget's state files (``datalake.tmdb.rate_limit``), kept while a stack runs."""
+    return local / "rate-limit"
+
+
+def private_folders(local: Path) -> None:
+    """``local`` and the folders in it that hold secrets (the Airflow home: ``airflow.cfg``'s keys, the admin
+    password; the cluster's credentials) or what its processes print, created owner-only (0700) and made so
+    again when an older run left them open to others: the files in them are reachable by no one else."""
+    for folder in (local, airflow_home(local), local / "logs"):
+        folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+        folder.chmod(PRIVATE_FOLDER)
+    if cluster_folder(local).exists():
+        cluster_folder(local).chmod(PRIVATE_FOLDER)
+
+
 def metadata_db(home: Path) -> Path:
     """The SQLite file that the settings point Airflow at and that ``stack.migrate`` checks."""
     return home / "airflow.db"
@@ -117,6 +140,9 @@ def airflow_settings(home: Path, environ: Mapping[str, str] = os.environ) -> dic
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata_db(home)}",
+        # Task logs owner-only, not Airflow's group-writable default (0o775 folders, 0o664 files).
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": oct(PRIVATE_FOLDER),
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": oct(PRIVATE_FILE),
         "PYTHONPATH": search_path([PLUGINS], environ),
     }
 
@@ -179,6 +205,7 @@ def local_environment(
         **lineage_settings(local, environ),
         **dataset_variables(environ),
         **connections(services, environ),
+        RATE_LIMIT_DIR_ENV: str(rate_limit_folder(local)),
         **(warning_filters(environ) if quiet else {}),
     }
 

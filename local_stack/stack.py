@@ -12,6 +12,7 @@ import importlib.metadata
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from local_stack.airflow_api import ADMIN, AirflowApi
 from local_stack.environment import (
     AWS_CONNECTION,
     LAMBDA_NAME,
+    PRIVATE_FILE,
+    PRIVATE_FOLDER,
     TMDB_CONNECTION,
     Services,
     airflow_home,
@@ -38,6 +41,8 @@ from local_stack.environment import (
     lineage_events,
     local_environment,
     metadata_db,
+    private_folders,
+    rate_limit_folder,
 )
 from local_stack.processes import Interrupted, during
 from local_stack.services import (
@@ -79,13 +84,21 @@ class Stack:
 
 
 def admin_password(home: Path) -> str:
-    """The admin's password, from the file Airflow's simple auth manager reads (written on first use)."""
+    """The admin's password, from the file Airflow's simple auth manager reads: written owner-only on first
+    use, before Airflow would write its own (0644 under the usual umask); one an older run left open is
+    closed."""
     passwords = home / "simple_auth_manager_passwords.json.generated"
     if not passwords.exists():
         home.mkdir(parents=True, exist_ok=True)
-        passwords.touch(mode=0o600)
-        passwords.write_text(json.dumps({ADMIN: secrets.token_urlsafe(12)}))
+        write_private(passwords, json.dumps({ADMIN: secrets.token_urlsafe(12)}))
+    passwords.chmod(PRIVATE_FILE)
     return json.loads(passwords.read_text())[ADMIN]
+
+
+def write_private(path: Path, text: str) -> None:
+    """A new file readable by its owner only from the moment it exists."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE), "w") as file:
+        file.write(text)
 
 
 def healthy(url: str, components: Iterable[str]) -> bool:
@@ -166,9 +179,11 @@ def local_airflow(
     """
     local = local.resolve()
     home = airflow_home(local)
+    private_folders(local)
     with ExitStack() as stack:  # unwinds in reverse: the services stop, then the lock is released
         with during("waiting for the metadata DB's lock"):
             stack.enter_context(processes.exclusive_use(metadata_lock(home), holder))
+        keep_rate_limit_state(stack, rate_limit_folder(local))
         lineage_events(local).mkdir(parents=True, exist_ok=True)
         with during("starting the embedded services"):
             services = start_services(stack, lake.resolve(), local, local_bucket())
@@ -180,6 +195,14 @@ def local_airflow(
             elif airflow("db", "migrate") != 0:
                 raise SystemExit("airflow db migrate failed; see above.")
         yield services
+
+
+def keep_rate_limit_state(stack: ExitStack, folder: Path) -> None:
+    """The host-local TMDB budget's state files in ``folder`` (``environment.rate_limit_folder``) while
+    ``stack`` is open, under the metadata DB's lock: emptied of what a killed run left, removed at exit."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True)
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
 
 
 def local_bucket() -> str:
@@ -229,6 +252,8 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
         **s3.lambda_environment(bucket),
         "TMDB_BASE_URL": tmdb.base_url,
         "TMDB_API_TOKEN": tmdb.credential,
+        # On this host it shares the tasks' TMDB budget, and leaves no state file in the system temp folder.
+        settings.RATE_LIMIT_DIR_ENV: str(rate_limit_folder(local)),
     }
     endpoint = stack.enter_context(
         local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", local / "lambda")

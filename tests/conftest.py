@@ -24,6 +24,8 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # The TMDB clients' budget files (one per sandbox port) in it too, not left in the system temp folder.
+        "DATALAKE_RATE_LIMIT_DIR": str(Path(AIRFLOW_HOME) / "rate-limit"),
     }
 )
 

@@ -17,3 +17,7 @@ DEFAULT_BUCKET = "datalake"
 
 RATE_LIMIT_REDIS_URL_ENV = "DATALAKE_RATE_LIMIT_REDIS_URL"
 """Where a cluster keeps its one TMDB budget when the connection's extra names no Redis."""
+
+RATE_LIMIT_DIR_ENV = "DATALAKE_RATE_LIMIT_DIR"
+"""The folder of the host-local TMDB budget's state files; unset, the system temp folder, which every task
+process of a deployed worker shares."""

@@ -1,14 +1,16 @@
 """A request rate shared by every process on a host: TMDB allows about 40 requests/s per client.
 
 Mapped Airflow tasks run in separate processes, so an in-memory limiter would let each of them
-use the whole budget. On one host the next free slot lives in a small file, taken under ``flock``;
-across the hosts of a Celery cluster it lives in a Redis they share (``SharedRateLimiter``).
+use the whole budget. On one host the next free slot lives in a small file, taken under ``flock``, in
+the folder ``$DATALAKE_RATE_LIMIT_DIR`` names (default: the system temp folder); across the hosts of a
+Celery cluster it lives in a Redis they share (``SharedRateLimiter``).
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import tempfile
 import threading
 import time
@@ -16,13 +18,22 @@ from pathlib import Path
 from typing import Protocol
 
 from datalake.errors import InvalidParameter
+from datalake.settings import RATE_LIMIT_DIR_ENV
 
 DEFAULT_PER_SECOND = 35.0
 
 
+def state_folder() -> Path:
+    """Where the host-local state files live: ``$DATALAKE_RATE_LIMIT_DIR``, else the system temp folder."""
+    return Path(os.environ.get(RATE_LIMIT_DIR_ENV) or tempfile.gettempdir())
+
+
 def state_file_for(name: str) -> Path:
-    """The shared state file for one limited resource, e.g. one API base URL."""
-    return Path(tempfile.gettempdir()) / f"datalake-rate-{_digest(name)}"
+    """The shared state file for one limited resource, e.g. one API base URL; its folder is created if
+    missing."""
+    folder = state_folder()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / f"datalake-rate-{_digest(name)}"
 
 
 def _digest(name: str) -> str:

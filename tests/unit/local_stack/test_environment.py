@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from datalake.settings import RATE_LIMIT_REDIS_URL_ENV
+from datalake.settings import RATE_LIMIT_DIR_ENV, RATE_LIMIT_REDIS_URL_ENV
 from local_stack import environment, stack
 from local_stack.environment import (
     LOST_WORKER_SETTINGS,
@@ -200,3 +200,49 @@ def test_local_airflow_migrates_a_database_other_than_sqlite_every_time(tmp_path
         with stack.local_airflow(tmp_path / "lake", tmp_path / "local", environment=table):
             pass
     assert applied == [(("db", "migrate"), "pg")] * 2
+
+
+def test_every_stack_keeps_its_tmdb_budget_and_its_task_logs_private_under_the_local_folder(tmp_path):
+    chosen = local_environment(tmp_path, EVERY_SERVICE, {})
+    assert chosen[RATE_LIMIT_DIR_ENV] == str(tmp_path / "rate-limit")
+    assert chosen["AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS"] == "0o700"
+    assert chosen["AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS"] == "0o600"
+    assert cluster(tmp_path, {})[RATE_LIMIT_DIR_ENV] == str(tmp_path / "rate-limit")
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_local_airflow_makes_an_older_runs_open_folders_and_password_file_owner_only(tmp_path, applied):
+    local = tmp_path / "local"
+    home, cluster_folder = local / "airflow", local / "cluster"
+    for folder in (local, home, local / "logs", cluster_folder):
+        folder.mkdir(mode=0o755, exist_ok=True)
+        folder.chmod(0o755)
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    passwords.write_text(json.dumps({"admin": "old"}))
+    passwords.chmod(0o644)
+    with stack.local_airflow(tmp_path / "lake", local):
+        assert stack.admin_password(home) == "old"
+    assert {mode(folder) for folder in (local, home, local / "logs", cluster_folder)} == {0o700}
+    assert mode(passwords) == 0o600
+
+
+def test_a_new_admin_password_file_is_owner_only(tmp_path):
+    home = tmp_path / "airflow"
+    stack.admin_password(home)
+    assert mode(home / "simple_auth_manager_passwords.json.generated") == 0o600
+
+
+def test_local_airflow_keeps_the_tmdb_budget_under_the_local_folder_only_while_it_runs(tmp_path, applied):
+    local = tmp_path / "local"
+    left = local / "rate-limit" / "datalake-rate-left-by-a-killed-run"
+    left.parent.mkdir(parents=True)
+    left.write_text("0")
+    with stack.local_airflow(tmp_path / "lake", local):
+        folder = Path(os.environ[RATE_LIMIT_DIR_ENV])
+        assert folder == (local / "rate-limit").resolve()
+        assert mode(folder) == 0o700 and not any(folder.iterdir())
+        (folder / "datalake-rate-0123").write_text("1.0")
+    assert not folder.exists()
