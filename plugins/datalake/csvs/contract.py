@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import numpy as np
-
 from datalake.csvs.files import DELIMITER, NULL_MARKER, CsvFile
 from datalake.errors import CsvContractError
 
@@ -182,9 +180,14 @@ class DataProfile:
     ``BytesIO.readlines``, a slice at a time), kept 8 bytes a row in an ``array`` and counted at ``finish``:
     rows minus distinct keys. A last line without newline is keyed as if it had one. The odds that two
     different rows share a key are about rows² / 2^65 (3e-8 for a million rows).
+
+    numpy is imported by the methods that use it, not by the module: the Lambda's zip holds ``csvs/`` for the
+    CSV files' schemas (``layout`` names their keys), never profiles a file, and has no numpy.
     """
 
     def __init__(self, columns: tuple[str, ...]):
+        import numpy as np
+
         self._columns = columns
         self._width = len(columns)
         self._nulls = np.zeros(self._width, dtype=np.int64)
@@ -215,6 +218,8 @@ class DataProfile:
 
     def finish(self) -> CsvProfile:
         """The profile; a last line without newline is a row too."""
+        import numpy as np
+
         if self._line_length:
             self._end_field(b"", 0, at_line_end=True)
             self._key_rows(_NEWLINE, self._line_length)
@@ -229,6 +234,8 @@ class DataProfile:
     def _count_nulls(self, piece: memoryview, crlf: bool) -> int:
         """Count the nulls of the fields that end in ``piece``; the longest line that ends in it. ``crlf``:
         the chunk holds a ``\\r`` (only then are line-end fields looked at for one)."""
+        import numpy as np
+
         data = np.frombuffer(piece, dtype=np.uint8)
         ends = np.flatnonzero((data == _SEPARATOR[0]) | (data == _NEWLINE[0]))
         if not ends.size:
@@ -280,6 +287,8 @@ class DataProfile:
     def _key_rows(self, data: bytes, longest: int) -> None:
         """Key each row that ends in ``data``, its newline included; ``longest``: the longest of them, newline
         aside. ``readlines`` finds the line ends with ``memchr``, faster than ``bytes.split``."""
+        import numpy as np
+
         rows = io.BytesIO(data).readlines()
         tail = rows.pop() if rows and not rows[-1].endswith(_NEWLINE) else b""
         if rows:
