@@ -1,6 +1,6 @@
 """``make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [CONF=...] [EXECUTOR=celery]``: an Airflow backfill of the
-raw DAG over the partitions FROM to TO (inclusive), on a stack started for the purpose (``airflow
-standalone``, or the Celery cluster), each partition's report started by its asset event; one line per
+raw DAG over the partitions FROM to TO (inclusive), on a stack started for the purpose (``make
+airflow``'s, or the Celery cluster), each partition's report started by its asset event; one line per
 partition, then everything stopped. Exit status 1 if any run failed, 2 for a range refused before anything
 started.
 

@@ -1,4 +1,4 @@
-"""``make run``: start what is missing and a scheduler-driven Airflow (``airflow standalone``, or the Celery
+"""``make run``: start what is missing and a scheduler-driven Airflow (``local_stack.standalone``, or the Celery
 cluster with ``EXECUTOR=celery``), trigger the raw DAG for one partition through the REST API, follow it and
 the report run its asset event starts, show what landed, stop everything.
 
@@ -91,14 +91,14 @@ def add_executor_argument(parser: argparse.ArgumentParser) -> None:
         "--executor",
         choices=["local", "celery"],
         default=os.environ.get("EXECUTOR") or "local",
-        help="local: airflow standalone; celery: the Celery cluster of `make cluster`, started for the "
+        help="local: the standalone stack of `make airflow`; celery: the Celery cluster of `make cluster`, started for the "
         "purpose (default: $EXECUTOR, else local)",
     )
 
 
 @contextmanager
 def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterator[Stack]:
-    """A scheduler-driven Airflow started for one job and stopped after it: ``airflow standalone`` on free
+    """A scheduler-driven Airflow started for one job and stopped after it: ``standalone_stack`` on free
     loopback ports, or the Celery cluster; yields its ``stack.Stack``, once its DAGs import.
 
     Everything its processes print goes to the run's log file (``run_log``), whose path is printed at the
@@ -108,7 +108,10 @@ def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterat
     log_path = run_log.run_log_path(local.resolve())
     print(f"Log: {log_path}", flush=True)
     try:
-        with run_log.RunLog(log_path, echo=run_log.verbose()) as log, processes.children_write_to(log.sink):
+        with (
+            run_log.RunLog(log_path, echo=run_log.verbose()) as log,
+            processes.children_write_to(log.sink, log_path),
+        ):
             if executor == "celery":
                 stack_context = celery_cluster(lake, local, quiet=True)
             else:
