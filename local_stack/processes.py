@@ -16,6 +16,7 @@ import ctypes.util
 import fcntl
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -226,6 +227,8 @@ def start_component(
     if log is None:
         process = start(command, env=env, stdin=subprocess.DEVNULL)
         component = Component(name, process, children_output())
+        if (output := _CHILD_OUTPUT.get()) is not None:  # which of the lines that follow are whose
+            os.write(output[0], f"{name} started, pid {process.pid}: {shlex.join(command)}\n".encode())
     else:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as output:
