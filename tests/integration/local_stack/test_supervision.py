@@ -88,8 +88,8 @@ def test_a_component_that_dies_stops_the_block_at_once_naming_it_and_its_log(tmp
     try:
         with pytest.raises(ComponentExited) as exited:
             with watching(components):
-                os.kill(components[1].process.pid, signal.SIGKILL)
                 killed = time.monotonic()
+                os.kill(components[1].process.pid, signal.SIGKILL)
                 time.sleep(30)
         assert time.monotonic() - killed < 2
     finally:
