@@ -186,6 +186,9 @@ def watching(components: list[Component], redundant: frozenset[str] = frozenset(
     def check(signum: int | None = None, frame: object = None) -> None:
         if not fired and (component := ended()):
             fired.append(component)
+            # What it left in its group goes at once: an API server's worker, orphaned, still holds the
+            # port and takes connections it never answers, which the runner's way out would wait for.
+            _signal_group(component.process.pid, signal.SIGKILL)
             raise ComponentExited(component)
 
     previous = signal.signal(signal.SIGCHLD, check)

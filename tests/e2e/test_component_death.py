@@ -27,10 +27,11 @@ NOTICED_SECONDS = 45.0
 """From the kill to the runner's exit: the notice is at once (SIGCHLD); the rest is the orderly stop."""
 
 VICTIMS = {
-    # component name in the message: (marker in its command line, its log; None: the run's log)
-    "airflow scheduler": ("airflow scheduler", None),
-    "airflow dag-processor": ("airflow dag-processor", None),
-    "airflow api-server": ("airflow api-server", None),
+    # component name in the message: (marker in its command line, its log; None: the run's log, where the
+    # runner writes each Airflow component's pid: they rename themselves, e.g. "airflow api_server -- ...")
+    "airflow scheduler": (None, None),
+    "airflow dag-processor": (None, None),
+    "airflow api-server": (None, None),
     "the embedded S3 server (rclone)": ("rclone serve s3", "rclone.log"),
     "the TMDB sandbox": ("sandbox.tmdb_app", "tmdb-sandbox.log"),
     "the Lambda endpoint": ("sandbox.lambda_app", "lambda.log"),
@@ -41,25 +42,32 @@ def run_log(printed: str) -> Path:
     return Path(re.search(r"^Log: (\S+)", printed, re.MULTILINE)[1])
 
 
-def component(runner: subprocess.Popen, marker: str) -> psutil.Process | None:
+def component(runner: subprocess.Popen, output: Path, name: str, marker: str | None) -> psutil.Process | None:
     """The runner's child (a component: not one of the processes a component starts) whose command line
-    holds ``marker``."""
+    holds ``marker``, else the one the run's log names ``name``."""
     try:
         children = psutil.Process(runner.pid).children()
-        return next((child for child in children if marker in " ".join(child.cmdline())), None)
+        if marker:
+            return next((child for child in children if marker in " ".join(child.cmdline())), None)
+        started = re.search(
+            rf"^{re.escape(name)} started, pid (\d+):", run_log(output.read_text()).read_text(), re.M
+        )
+        return next((child for child in children if started and child.pid == int(started[1])), None)
     except psutil.NoSuchProcess:
         return None
 
 
 def kill_mid_run(
-    tmp_path: Path, marker: str, runner: str = "local_stack.run", *args: str
+    tmp_path: Path, name: str, marker: str | None, *args: str
 ) -> tuple[subprocess.Popen, Path, list[psutil.Process], float]:
-    """Start the runner, wait until the raw run's first task succeeded, SIGKILL the child whose command line
-    holds ``marker``; the runner, its output, what it had started and the moment of the kill."""
-    process, output = start(runner, tmp_path, "--date", DAY, *args)
+    """Start ``make run``, wait until the raw run's first task succeeded, SIGKILL the component ``name``
+    (``component``); the runner, its output, what it had started and the moment of the kill."""
+    process, output = start("local_stack.run", tmp_path, "--date", DAY, *args)
     try:
-        wait_for(lambda: "ok open_partition" in output.read_text(), process, output, timeout=400)
-        victim = wait_for(lambda: component(process, marker), process, output)
+        wait_for(
+            lambda: re.search(r"^ok +open_partition ", output.read_text(), re.M), process, output, timeout=400
+        )
+        victim = wait_for(lambda: component(process, output, name, marker), process, output)
         started = psutil.Process(process.pid).children(recursive=True)
         os.kill(victim.pid, signal.SIGKILL)
         return process, output, started, time.monotonic()
@@ -79,7 +87,7 @@ def run_again(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("name", list(VICTIMS))
 def test_a_component_killed_mid_run_stops_make_run_naming_it_and_the_partition_heals(tmp_path, name):
     marker, log_name = VICTIMS[name]
-    process, output, started, killed = kill_mid_run(tmp_path, marker)
+    process, output, started, killed = kill_mid_run(tmp_path, name, marker)
     try:
         code = process.wait(timeout=120)
         noticed = time.monotonic() - killed
@@ -111,7 +119,7 @@ def test_redis_killed_mid_run_stops_the_celery_run_naming_it():
     root.chmod(0o755)
     try:
         process, output, started, killed = kill_mid_run(
-            root, "redis-server", "local_stack.run", "--executor", "celery"
+            root, "redis-server", "redis-server", "--executor", "celery"
         )
         try:
             code = process.wait(timeout=180)

@@ -85,6 +85,7 @@ def test_a_component_that_ignores_its_sigterm_is_killed_after_its_bound_and_the_
 
 def test_a_component_that_dies_stops_the_block_at_once_naming_it_and_its_log(tmp_path):
     components, _ = recorders(tmp_path, ["scheduler", "api-server"])
+    orphans = psutil.Process(components[1].process.pid).children()
     try:
         with pytest.raises(ComponentExited) as exited:
             with watching(components):
@@ -92,6 +93,8 @@ def test_a_component_that_dies_stops_the_block_at_once_naming_it_and_its_log(tmp
                 os.kill(components[1].process.pid, signal.SIGKILL)
                 time.sleep(30)
         assert time.monotonic() - killed < 2
+        _, alive = psutil.wait_procs(orphans, timeout=2)
+        assert alive == [], "what the dead one left in its group (an API server's worker on its port) is gone"
     finally:
         stop_in_order(components)
     assert exited.value.component is components[1]
