@@ -1,6 +1,6 @@
 """``make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [CONF=...] [EXECUTOR=celery]``: an Airflow backfill of the
-raw DAG over the partitions FROM to TO (inclusive), on a stack started for the purpose (``airflow
-standalone``, or the Celery cluster), each partition's report started by its asset event; one line per
+raw DAG over the partitions FROM to TO (inclusive), on a stack started for the purpose (``make
+airflow``'s, or the Celery cluster), each partition's report started by its asset event; one line per
 partition, then everything stopped. Exit status 1 if any run failed, 2 for a range refused before anything
 started.
 
@@ -23,6 +23,7 @@ from local_stack.run import (
     REPORT_START_SECONDS,
     add_executor_argument,
     airflow_stack,
+    fail_orphaned_runs,
     run_conf,
     task_follower,
     user_s3_client,
@@ -106,6 +107,7 @@ def run_backfill(
     if sorted(planned) != keys:
         raise SystemExit(f"Airflow would backfill the partitions {planned}, not {keys}.")
     client.set_paused(REPORT_DAG_ID, False)
+    fail_orphaned_runs(client)
     with during(f"waiting for an earlier backfill of {RAW_DAG_ID} to be marked completed"):
         # Airflow runs one backfill per DAG at once.
         client.wait_for_backfills(RAW_DAG_ID, BACKFILL_DONE_SECONDS)

@@ -3,7 +3,8 @@
 PostgreSQL (metadata DB) and Redis (Celery broker, and the one TMDB budget of every worker), the same embedded
 S3, TMDB sandbox and Lambda as ``make run`` (``stack.local_airflow``: a user's own ``AIRFLOW_CONN_*`` wins),
 and Airflow with the CeleryExecutor: api-server, scheduler, dag-processor, triggerer and two Celery workers,
-configured by ``environment.cluster_environment``.
+configured by ``environment.cluster_environment``, each this runner's child, watched while it runs (a
+component that ends stops the cluster, naming it; one worker may end while the other works on).
 ``make run EXECUTOR=celery`` and ``make backfill EXECUTOR=celery`` start one for their job
 (``celery_cluster``) and drive it through the REST API as they drive the standalone stack.
 """
@@ -28,8 +29,9 @@ import requests
 from cryptography.fernet import Fernet
 
 from datalake.settings import RAW_DAG_ID
+from local_stack import processes
 from local_stack.airflow_api import ADMIN, AirflowApi
-from local_stack.databases import group_process, postgres_server, redis_server, require_binaries
+from local_stack.databases import postgres_server, redis_server, require_binaries
 from local_stack.environment import (
     PRIVATE_FILE,
     PRIVATE_FOLDER,
@@ -41,6 +43,7 @@ from local_stack.environment import (
     private_folders,
     worker_environment,
 )
+from local_stack.processes import COMPONENT_STOP_SECONDS, Component, named, start_component, stop_in_order
 from local_stack.services import free_port
 from local_stack.stack import (
     READY_SECONDS,
@@ -56,6 +59,7 @@ from local_stack.stack import (
 from sandbox import HOST
 
 WORKERS = ("worker-1", "worker-2")
+WORKER_STOP_SECONDS = 30.0
 COMPONENTS = ("metadatabase", "scheduler", "dag_processor", "triggerer")
 """What the health endpoint must report healthy (besides each worker's own word) before the cluster serves."""
 
@@ -92,8 +96,10 @@ def credentials(folder: Path) -> dict[str, str]:
 def celery_cluster(
     lake: Path, local: Path, api_port: int | None = None, quiet: bool = False
 ) -> Iterator[Cluster]:
-    """Every server and process of the cluster, healthy, until exit; then all of them stopped. ``quiet``:
-    with ``environment.warning_filters``."""
+    """Every server and process of the cluster, healthy, until exit, watched throughout: one that ends
+    raises ``processes.ComponentExited``, except a worker while another one works (it takes over the
+    tasks). Then Airflow's processes are stopped in order (``airflow_commands``), then the services, then
+    PostgreSQL and Redis. ``quiet``: with ``environment.warning_filters``."""
     require_binaries()
     local = local.resolve()
     private_folders(local)
@@ -101,12 +107,14 @@ def celery_cluster(
     logs = local / "logs" / "cluster"
     secret = credentials(folder)
     api_port = api_port or free_port()
-    airflow = str(Path(sys.executable).parent / "airflow")
+    components: list[Component] = []
     with ExitStack() as stack:
-        broker = stack.enter_context(redis_server(folder / "redis", secret["redis"], logs / "redis.log"))
-        database = stack.enter_context(
-            postgres_server(folder / "postgres", secret["postgres"], logs / "postgres.log")
-        )
+        with named("redis-server", logs / "redis.log", components):
+            broker = stack.enter_context(redis_server(folder / "redis", secret["redis"], logs / "redis.log"))
+        with named("postgres", logs / "postgres.log", components):
+            database = stack.enter_context(
+                postgres_server(folder / "postgres", secret["postgres"], logs / "postgres.log")
+            )
         print(f"PostgreSQL: {database.split('@')[1]}   Redis: {broker.split('@')[1]}")
         environment = partial(
             cluster_environment,
@@ -116,42 +124,54 @@ def celery_cluster(
             api_port=api_port,
             quiet=quiet,
         )
-        services = stack.enter_context(local_airflow(lake, local, "make cluster", environment))
+        services = stack.enter_context(local_airflow(lake, local, "make cluster", environment, components))
         client = AirflowApi(api_url(api_port), admin_password(airflow_home(local)))
-        cluster = Cluster(client, local, lake.resolve(), services.s3, services.bucket)
-        commands = {
-            "api-server": [airflow, "api-server", "--host", HOST, "--port", str(api_port)],
-            "scheduler": [airflow, "scheduler"],
-            "dag-processor": [airflow, "dag-processor"],
-            "triggerer": [airflow, "triggerer"],
-        }
-        environments = {name: dict(os.environ) for name in commands}
-        for worker in WORKERS:
-            commands[worker] = [
-                airflow,
-                "celery",
-                "worker",
-                "--celery-hostname",
-                f"{worker}@%h",
-                "--concurrency",
-                str(WORKER_CONCURRENCY),
-            ]
-            environments[worker] = {**os.environ, **worker_environment(worker)}
-        processes = {}
-        for name, command in commands.items():
-            # A worker's warm shutdown lets its running tasks finish; the others stop at once.
-            processes[name] = stack.enter_context(
-                group_process(command, logs / f"{name}.log", environments[name])
-            )
-        cluster.pids = {name: process.pid for name, process in processes.items()}
+        cluster = Cluster(client, local, lake.resolve(), services.s3, services.bucket, components)
+        airflow = stack.enter_context(airflow_processes(api_port, logs, components))
+        cluster.pids = {component.name: component.process.pid for component in airflow}
         (folder / "processes.json").write_text(json.dumps(cluster.pids))
-        wait_until(
-            lambda: healthy(client.url, COMPONENTS) and all(_worker_ready(logs, name) for name in WORKERS),
-            processes,
-            lambda name, code: f"{name} exited with code {code}; see {logs / (name + '.log')}",
-            f"The cluster did not become healthy within {READY_SECONDS:.0f} s; see the logs in {logs}",
-        )
-        yield cluster
+        with processes.watching(components, redundant=frozenset(WORKERS)):
+            wait_until(
+                lambda: (
+                    healthy(client.url, COMPONENTS) and all(_worker_ready(logs, name) for name in WORKERS)
+                ),
+                f"The cluster did not become healthy within {READY_SECONDS:.0f} s; see the logs in {logs}",
+            )
+            yield cluster
+
+
+def airflow_commands(api_port: int) -> dict[str, list[str]]:
+    """Airflow's processes, by name, in the order they stop: the scheduler first, then the workers (a warm
+    shutdown: their running tasks finish, reporting to the API server, which stops last). None serves its
+    logs (``--skip-serve-logs``): they are files the API server reads."""
+    airflow = str(Path(sys.executable).parent / "airflow")
+    commands = {"scheduler": [airflow, "scheduler", "--skip-serve-logs"]}
+    for worker in WORKERS:
+        commands[worker] = [
+            *(airflow, "celery", "worker", "--skip-serve-logs"),
+            *("--celery-hostname", f"{worker}@%h", "--concurrency", str(WORKER_CONCURRENCY)),
+        ]
+    commands["triggerer"] = [airflow, "triggerer", "--skip-serve-logs"]
+    commands["dag-processor"] = [airflow, "dag-processor"]
+    commands["api-server"] = [airflow, "api-server", "--host", HOST, "--port", str(api_port)]
+    return commands
+
+
+@contextmanager
+def airflow_processes(api_port: int, logs: Path, components: list[Component]) -> Iterator[list[Component]]:
+    """Airflow's processes started, each logging to ``logs/<name>.log`` and added to ``components``, until
+    exit; then stopped in order, each by one SIGTERM (a worker given ``WORKER_STOP_SECONDS`` to finish its
+    tasks)."""
+    started: list[Component] = []
+    try:
+        for name, command in airflow_commands(api_port).items():
+            environment = {**os.environ, **(worker_environment(name) if name in WORKERS else {})}
+            started.append(start_component(name, command, components, logs / f"{name}.log", environment))
+        yield started
+    finally:
+        for component in started:
+            seconds = WORKER_STOP_SECONDS if component.name in WORKERS else COMPONENT_STOP_SECONDS
+            stop_in_order([component], seconds)
 
 
 def _worker_ready(logs: Path, worker: str) -> bool:

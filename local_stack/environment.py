@@ -2,7 +2,7 @@
 
 ``local_environment`` is what every local Airflow runs with (``make airflow-cli``, bench's ``dags test``):
 a project-local home with a SQLite metadata DB, the connections to the services the stack started, the
-OpenLineage transport, the Variables of the run. ``standalone_environment`` (``airflow standalone``) and
+OpenLineage transport, the Variables of the run. ``standalone_environment`` (``local_stack.standalone``) and
 ``cluster_environment`` (the Celery cluster on PostgreSQL and Redis) add what their processes need.
 ``apply`` is the one place a table enters this process's environment, which every Airflow child inherits.
 
@@ -27,7 +27,7 @@ from datalake.csvs.files import CSV_FILES
 from datalake.settings import RATE_LIMIT_DIR_ENV, RATE_LIMIT_REDIS_URL_ENV
 from datalake.tmdb.client import DEFAULT_BASE_URL
 from local_stack.hostname import WORKER_HOSTNAME_ENV, worker_hostname
-from local_stack.services import REPO, LocalS3, LocalTmdb, free_port
+from local_stack.services import REPO, LocalS3, LocalTmdb
 from sandbox import HOST
 
 PLUGINS = REPO / "plugins"
@@ -224,7 +224,7 @@ def api_settings(port: int) -> dict[str, str]:
 def standalone_environment(
     local: Path, services: Services, environ: Mapping[str, str], port: int, quiet: bool = False
 ) -> dict[str, str]:
-    """``airflow standalone`` with its API server on ``port``."""
+    """``local_stack.standalone``'s Airflow with its API server on ``port``."""
     return {
         **local_environment(local, services, environ, quiet),
         **api_settings(port),
@@ -234,10 +234,7 @@ def standalone_environment(
         # Airflow's own generated JWT secret is 16 bytes, below what PyJWT asks for HS512 (it warns at each
         # token); this one lives in the components' environment only, never on disk.
         "AIRFLOW__API_AUTH__JWT_SECRET": environ.get("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(64)),
-        # Each stack serves its task and triggerer logs on ports of its own: several may run at once.
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        # standalone starts its components as `airflow ...` from PATH: this venv's.
+        # An `airflow` that a component or a task starts from PATH is this venv's.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")]),
     }
 
@@ -273,8 +270,9 @@ def cluster_environment(
 
 
 def worker_environment(worker: str) -> dict[str, str]:
-    """What one Celery worker of the cluster adds to the cluster's environment."""
-    return {WORKER_HOSTNAME_ENV: worker, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+    """What one Celery worker of the cluster adds to the cluster's environment: its name. (It serves no
+    logs: ``--skip-serve-logs``, the API server reads them from their files.)"""
+    return {WORKER_HOSTNAME_ENV: worker}
 
 
 def apply(chosen: Mapping[str, str]) -> None:

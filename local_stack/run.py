@@ -1,6 +1,6 @@
-"""``make run``: start what is missing and a scheduler-driven Airflow (``airflow standalone``, or the Celery
-cluster with ``EXECUTOR=celery``), trigger the raw DAG for one partition through the REST API, follow it and
-the report run its asset event starts, show what landed, stop everything.
+"""``make run``: start what is missing and a scheduler-driven Airflow (``local_stack.standalone``, or the
+Celery cluster with ``EXECUTOR=celery``), trigger the raw DAG for one partition through the REST API, follow
+it and the report run its asset event starts, show what landed, stop everything.
 
 Whatever the environment already configures wins: ``AIRFLOW_CONN_AWS_DEFAULT`` replaces the
 embedded S3 server, ``AIRFLOW_CONN_TMDB_DEFAULT`` or ``TMDB_API_TOKEN`` the TMDB sandbox.
@@ -91,14 +91,14 @@ def add_executor_argument(parser: argparse.ArgumentParser) -> None:
         "--executor",
         choices=["local", "celery"],
         default=os.environ.get("EXECUTOR") or "local",
-        help="local: airflow standalone; celery: the Celery cluster of `make cluster`, started for the "
-        "purpose (default: $EXECUTOR, else local)",
+        help="local: the standalone stack of `make airflow`; celery: the Celery cluster of `make cluster`, "
+        "started for the purpose (default: $EXECUTOR, else local)",
     )
 
 
 @contextmanager
 def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterator[Stack]:
-    """A scheduler-driven Airflow started for one job and stopped after it: ``airflow standalone`` on free
+    """A scheduler-driven Airflow started for one job and stopped after it: ``standalone_stack`` on free
     loopback ports, or the Celery cluster; yields its ``stack.Stack``, once its DAGs import.
 
     Everything its processes print goes to the run's log file (``run_log``), whose path is printed at the
@@ -108,7 +108,10 @@ def airflow_stack(executor: str, lake: Path, local: Path, holder: str) -> Iterat
     log_path = run_log.run_log_path(local.resolve())
     print(f"Log: {log_path}", flush=True)
     try:
-        with run_log.RunLog(log_path, echo=run_log.verbose()) as log, processes.children_write_to(log.sink):
+        with (
+            run_log.RunLog(log_path, echo=run_log.verbose()) as log,
+            processes.children_write_to(log.sink, log_path),
+        ):
             if executor == "celery":
                 stack_context = celery_cluster(lake, local, quiet=True)
             else:
@@ -132,6 +135,32 @@ def task_follower(client: AirflowApi) -> Follower:
     return Follower(client.api, logs=Path(os.environ["AIRFLOW_HOME"]) / "logs")
 
 
+ORPHANED_NOTE = (
+    "Left queued or running by a runner of this project that stopped before it finished (interrupted, or a "
+    "component of its stack died): marked failed by the next runner on this metadata DB."
+)
+
+
+def fail_orphaned_runs(client: AirflowApi) -> None:
+    """Mark failed the runs of both DAGs that an earlier runner left queued or running. The runner holds the
+    metadata DB's lock, so no other Airflow is left to finish them; kept, they would hold back the new run
+    (``max_active_runs=1``), or a backfill of one that will never be marked completed."""
+    for dag_id in (RAW_DAG_ID, REPORT_DAG_ID):
+        for run in client.dag_runs(dag_id, state=["queued", "running"]):
+            run_id = run["dag_run_id"]
+            client.checked(
+                "PATCH",
+                f"/dags/{dag_id}/dagRuns/{run_id}",
+                f"Marking the orphaned run {run_id} of {dag_id} failed",
+                json={"state": "failed", "note": ORPHANED_NOTE},
+            )
+            print(
+                f"Marked {run_id} of {dag_id} failed: an earlier runner left it {run['state']}.",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 def run_and_report(
     client: AirflowApi, day: date, conf: dict, watch: Watcher | None = None
 ) -> tuple[dict, dict | None]:
@@ -142,6 +171,7 @@ def run_and_report(
     key = day.isoformat()
     client.set_paused(RAW_DAG_ID, True)  # until the run is queued: see AirflowApi.unpaused
     client.set_paused(REPORT_DAG_ID, False)
+    fail_orphaned_runs(client)
     reports_before = client.run_ids(REPORT_DAG_ID)
     with during(f"the run of {RAW_DAG_ID} for {key}"):
         run_id = client.trigger(RAW_DAG_ID, key, conf, run_after=run_after_for(day))["dag_run_id"]

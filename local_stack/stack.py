@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -44,7 +44,7 @@ from local_stack.environment import (
     private_folders,
     rate_limit_folder,
 )
-from local_stack.processes import Interrupted, during
+from local_stack.processes import Component, ComponentExited, Interrupted, during, named
 from local_stack.services import (
     REPO,
     LocalS3,
@@ -67,15 +67,16 @@ user's environment, the settings its Airflow processes run with."""
 
 @dataclass
 class Stack:
-    """A running Airflow (``airflow standalone``, or the Celery cluster in ``local_stack.cluster``), its
-    REST client and the lake it fills (``lake`` is the embedded S3's folder); ``process`` is standalone's."""
+    """A running Airflow (``local_stack.standalone``, or the Celery cluster in ``local_stack.cluster``), its
+    REST client and the lake it fills (``lake`` is the embedded S3's folder); ``components`` are the
+    processes it depends on, the embedded services' and Airflow's, watched while it runs."""
 
     client: AirflowApi
     local: Path
     lake: Path
     s3: LocalS3 | None
     bucket: str
-    process: subprocess.Popen | None = None
+    components: list[Component] = field(default_factory=list)
 
     @property
     def logs(self) -> Path:
@@ -110,20 +111,11 @@ def healthy(url: str, components: Iterable[str]) -> bool:
     return all((health.get(part) or {}).get("status") == "healthy" for part in components)
 
 
-def wait_until(
-    ready: Callable[[], bool],
-    started: Mapping[str, subprocess.Popen],
-    exited: Callable[[str, int], str],
-    late: str,
-    seconds: float = READY_SECONDS,
-) -> None:
-    """Until ``ready()``, polled every second; stops with ``exited(name, code)`` as soon as one of the
-    ``started`` processes ends, and with ``late`` after ``seconds``."""
+def wait_until(ready: Callable[[], bool], late: str, seconds: float = READY_SECONDS) -> None:
+    """Until ``ready()``, polled every second; stops with ``late`` after ``seconds``. (A process that ends
+    meanwhile stops it at once: the stacks wait inside ``processes.watching``.)"""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        for name, process in started.items():
-            if process.poll() is not None:
-                raise SystemExit(exited(name, process.returncode))
         if ready():
             return
         time.sleep(1)
@@ -139,11 +131,12 @@ def add_location_arguments(parser: argparse.ArgumentParser) -> None:
 
 def guarded(runner: str, body: Callable[[], int]) -> int:
     """Run a runner's ``body`` so that SIGINT, SIGTERM and SIGHUP stop everything it started and exit with
-    128 + the signal, saying what was interrupted; a service that fails to start is told in one line."""
+    128 + the signal, saying what was interrupted; so that a component that ends meanwhile stops everything
+    too, and exits 1 naming it and its log; a service that fails to start is told in one line."""
     try:
         with processes.stop_on_signals():
             return body()
-    except Interrupted as interruption:
+    except (Interrupted, ComponentExited) as interruption:
         _tell(interruption.message(runner))
         return interruption.exit_code
     except ServiceError as failure:
@@ -167,11 +160,15 @@ def airflow(*args: str) -> int:
 
 @contextmanager
 def local_airflow(
-    lake: Path, local: Path, holder: str = "a local runner", environment: Environment = local_environment
+    lake: Path,
+    local: Path,
+    holder: str = "a local runner",
+    environment: Environment = local_environment,
+    components: list[Component] | None = None,
 ) -> Iterator[Services]:
     """A migrated metadata DB, the embedded services that the environment does not replace, and
     ``environment``'s settings for them in this process's environment (``local_stack.environment.apply``),
-    until exit. Yields the services.
+    until exit. Yields the services; their processes are added to ``components``, for a stack to watch.
 
     The runners that share a metadata DB (one ``--local``) hold its lock throughout, one at a time, the
     others waiting with a message naming ``holder`` and its pid: two ``dags test`` of one date on one
@@ -186,7 +183,7 @@ def local_airflow(
         keep_rate_limit_state(stack, rate_limit_folder(local))
         lineage_events(local).mkdir(parents=True, exist_ok=True)
         with during("starting the embedded services"):
-            services = start_services(stack, lake.resolve(), local, local_bucket())
+            services = start_services(stack, lake.resolve(), local, local_bucket(), components)
         chosen = environment(local, services, os.environ)
         apply(chosen)
         with during("migrating the metadata DB"):
@@ -219,32 +216,40 @@ def check_embedded_lake(lake: Path, bucket: str) -> bool:
     return embedded
 
 
-def start_services(stack: ExitStack, lake: Path, local: Path, bucket: str) -> Services:
-    """The embedded services the environment does not replace, until ``stack`` closes."""
+def start_services(
+    stack: ExitStack, lake: Path, local: Path, bucket: str, components: list[Component] | None = None
+) -> Services:
+    """The embedded services the environment does not replace, until ``stack`` closes; their processes are
+    added to ``components``."""
     logs = local / "logs"
+    components = [] if components is None else components
     embedded_s3 = check_embedded_lake(lake, bucket)
-    tmdb = start_tmdb(stack, logs)
+    tmdb = start_tmdb(stack, logs, components)
     if not embedded_s3:
         return Services(bucket, tmdb=tmdb)
-    s3 = stack.enter_context(rclone_s3(lake, bucket, logs / "rclone.log"))
+    with named("the embedded S3 server (rclone)", logs / "rclone.log", components):
+        s3 = stack.enter_context(rclone_s3(lake, bucket, logs / "rclone.log"))
     print(f"Embedded S3: {s3.endpoint_url} serving {lake}")
-    lambda_endpoint = start_lambda(stack, s3, tmdb, bucket, local) if tmdb else None
+    lambda_endpoint = start_lambda(stack, s3, tmdb, bucket, local, components) if tmdb else None
     return Services(bucket, s3, tmdb, lambda_endpoint)
 
 
-def start_tmdb(stack: ExitStack, logs: Path) -> LocalTmdb | None:
+def start_tmdb(stack: ExitStack, logs: Path, components: list[Component]) -> LocalTmdb | None:
     """The TMDB to use when the environment names none: the real one with TMDB_API_TOKEN, else the sandbox."""
     if TMDB_CONNECTION in os.environ:
         return None
     if token := os.environ.get("TMDB_API_TOKEN"):
         print(f"TMDB: {DEFAULT_BASE_URL}")
         return LocalTmdb(DEFAULT_BASE_URL, token, token)
-    tmdb = stack.enter_context(tmdb_sandbox(logs / "tmdb-sandbox.log"))
+    with named("the TMDB sandbox", logs / "tmdb-sandbox.log", components):
+        tmdb = stack.enter_context(tmdb_sandbox(logs / "tmdb-sandbox.log"))
     print(f"TMDB sandbox: {tmdb.base_url}")
     return tmdb
 
 
-def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, local: Path) -> str:
+def start_lambda(
+    stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, local: Path, components: list[Component]
+) -> str:
     """The Lambda stand-in running the built zip against the same S3 and TMDB; returns its endpoint."""
     if not LAMBDA_ZIP.exists():
         build.build(LAMBDA_ZIP)
@@ -255,9 +260,11 @@ def start_lambda(stack: ExitStack, s3: LocalS3, tmdb: LocalTmdb, bucket: str, lo
         # On this host it shares the tasks' TMDB budget, and leaves no state file in the system temp folder.
         settings.RATE_LIMIT_DIR_ENV: str(rate_limit_folder(local)),
     }
-    endpoint = stack.enter_context(
-        local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, local / "logs" / "lambda.log", local / "lambda")
-    )
+    log = local / "logs" / "lambda.log"
+    with named("the Lambda endpoint", log, components):
+        endpoint = stack.enter_context(
+            local_lambda(LAMBDA_NAME, LAMBDA_ZIP, environment, log, local / "lambda")
+        )
     print(f"Local Lambda: {endpoint} running {LAMBDA_ZIP.relative_to(REPO)} as '{LAMBDA_NAME}'")
     return endpoint
 

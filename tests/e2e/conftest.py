@@ -1,6 +1,5 @@
-"""One ``make airflow`` stack (airflow standalone on the embedded services) shared by the UI and API tests of
-a
-module, stopped before the next module starts its own stack (two on 2 cores would slow both)."""
+"""One ``make airflow`` stack (Airflow's components on the embedded services) shared by the UI and API tests
+of a module, stopped before the next module starts its own stack (two on 2 cores would slow both)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`make run`'s job end to end: real Airflow (`airflow standalone`, driven through its REST API), real S3
+"""`make run`'s job end to end: real Airflow (`make airflow`'s stack, driven through its REST API), real S3
 server, the TMDB sandbox.
 
 The runs share one Airflow home, so its metadata DB is migrated once.

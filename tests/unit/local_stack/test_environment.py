@@ -34,13 +34,6 @@ DATABASE = "postgres:pw@127.0.0.1:5432/airflow"
 BROKER = "redis://:pw@127.0.0.1:6379/0"
 
 
-@pytest.fixture(autouse=True)
-def ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tables' log-server ports, numbered instead of bound: a unit test opens no socket."""
-    taken = iter(range(40000, 41000))
-    monkeypatch.setattr(environment, "free_port", lambda: next(taken))
-
-
 def cluster(local: Path, environ: dict[str, str], services: Services = EVERY_SERVICE) -> dict[str, str]:
     return cluster_environment(local, services, environ, DATABASE, BROKER, SECRET, api_port=8793)
 
@@ -121,8 +114,6 @@ def test_the_standalone_stack_serves_its_api_on_loopback_at_its_port(tmp_path):
     assert chosen["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8080/execution/"
     assert chosen["AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT"] == "30"
     assert len(chosen["AIRFLOW__API_AUTH__JWT_SECRET"]) == 128, "64 bytes, as PyJWT asks for HS512"
-    log_ports = {chosen[f"AIRFLOW__LOGGING__{kind}_LOG_SERVER_PORT"] for kind in ("WORKER", "TRIGGER")}
-    assert len(log_ports - {"8080"}) == 2
     assert chosen["PATH"] == f"{Path(sys.executable).parent}{os.pathsep}/usr/bin"
     assert chosen["AIRFLOW_HOME"] == str(tmp_path / "airflow"), "on the common base"
 
@@ -155,11 +146,9 @@ def test_the_clusters_hostname_callable_is_the_workers_own(tmp_path):
     assert getattr(importlib.import_module(module), name) is worker_hostname
 
 
-def test_each_worker_names_itself_and_serves_its_logs_on_a_port_of_its_own():
+def test_each_worker_names_itself():
     first, second = worker_environment("worker-1"), worker_environment("worker-2")
     assert (first[WORKER_HOSTNAME_ENV], second[WORKER_HOSTNAME_ENV]) == ("worker-1", "worker-2")
-    port = "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"
-    assert first[port] != second[port]
 
 
 def test_only_a_quiet_stack_filters_the_noise_warnings(tmp_path):
@@ -173,7 +162,9 @@ def applied(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[tuple
     """``local_airflow`` with no service started; each ``airflow`` command run, with the metadata DB it
     saw in this process's environment (a private copy of it, restored after the test)."""
     monkeypatch.setattr(os, "environ", dict(os.environ))
-    monkeypatch.setattr(stack, "start_services", lambda started, lake, local, bucket: Services(bucket))
+    monkeypatch.setattr(
+        stack, "start_services", lambda started, lake, local, bucket, components: Services(bucket)
+    )
     commands: list[tuple[tuple[str, ...], str]] = []
 
     def airflow(*args: str) -> int:
