@@ -43,9 +43,13 @@ def recorders(tmp_path: Path, names: list[str], ignoring: str = "") -> tuple[lis
         command = [sys.executable, "-c", RECORDER, name, str(record), mode]
         start_component(name, command, components, tmp_path / f"{name}.log")
     deadline = time.monotonic() + 20
-    while (record.read_text().count("started") if record.exists() else 0) < 2 * len(names):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    try:
+        while (record.read_text().count("started") if record.exists() else 0) < 2 * len(names):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    except BaseException:
+        stop_in_order(components)
+        raise
     return components, record
 
 
