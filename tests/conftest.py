@@ -33,6 +33,9 @@ from local_stack.services import LocalS3, LocalTmdb, rclone_s3, tmdb_sandbox  # 
 
 TEST_BUCKET = "datalake-test"
 
+pytest_plugins = ["tests.compose_file"]
+"""The compose tests' fixtures (``compose``, ``services``), for every tier that reads docker-compose.yaml."""
+
 TIERS = ("unit", "dags", "integration", "e2e")
 """tests/<tier>/, cheapest first; the folder is the test's marker (``-m unit``), so no test lacks one.
 unit: plain Python, no server, no Airflow database, no child process, no network (tests/unit/conftest.py).

@@ -12,13 +12,11 @@ import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import pytest
-import yaml
-
 from datalake import settings
 from datalake.airflow import tasks as airflow_tasks
 from datalake.csvs.files import CSV_FILES
 from datalake.tmdb.client import DEFAULT_BASE_URL
+from tests.compose_file import VARIABLE, interpolate, load, mounts
 
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
@@ -52,35 +50,8 @@ LONG_RUNNING = (
 )
 SANDBOX_URL = "http://tmdb-sandbox:8000/3"
 
-VARIABLE = re.compile(r"(?<!\$)\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
-"""``${NAME}`` or ``${NAME:-default}``, not ``$${...}`` (a literal ``$`` for the container's shell)."""
-
 
 # ---------------------------------------------------------------- helpers
-
-
-def load(path: Path = COMPOSE_FILE) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
-    return load()
-
-
-@pytest.fixture(scope="module")
-def services(compose) -> dict[str, Any]:
-    return compose["services"]
-
-
-def interpolate(value: str, environ: dict[str, str] | None = None) -> str:
-    """Compose's interpolation of the forms this file uses, with the defaults unless ``environ`` says
-    otherwise."""
-    environ = environ or {}
-    unsupported = re.search(r"(?<!\$)\$\{[^}]*:?[?+]", value)
-    assert not unsupported, f"interpolation form not handled by this test: {unsupported.group(0)}"
-    substituted = VARIABLE.sub(lambda m: environ.get(m["name"]) or (m["default"] or ""), value)
-    return substituted.replace("$$", "$")
 
 
 def env_example() -> dict[str, str]:
@@ -109,16 +80,6 @@ def defaults_in(path: Path) -> dict[str, set[str]]:
         for match in VARIABLE.finditer(text):
             found.setdefault(match["name"], set()).add(match["default"] or "")
     return found
-
-
-def mounts(service: dict[str, Any]) -> dict[PurePosixPath, Path]:
-    """Container path -> host path of a service's bind mounts (named volumes left out)."""
-    table = {}
-    for volume in service.get("volumes", []):
-        source, target = interpolate(volume).split(":")[:2]
-        if source.startswith((".", "/")):
-            table[PurePosixPath(target)] = (REPO / source).resolve()
-    return table
 
 
 def host_path(service: dict[str, Any], container_path: PurePosixPath) -> Path | None:
