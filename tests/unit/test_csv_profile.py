@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from datalake.csvs.contract import CHUNK_BYTES, PROFILE_SLICE_BYTES, ROW_HASH_BOUND, CsvContract, check_csv
+from datalake.csvs.contract import CHUNK_BYTES, CsvContract, check_csv
 from datalake.csvs.files import MOVIES
+from datalake.csvs.profile import PROFILE_SLICE_BYTES, ROW_HASH_BOUND
 
 HEADER = MOVIES.header
 COLUMNS = MOVIES.columns

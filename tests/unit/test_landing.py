@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from datalake.csvs import landing
-from datalake.csvs.contract import CsvFacts, CsvProfile
+from datalake.csvs.contract import CsvFacts
 from datalake.csvs.files import MOVIES
 from datalake.csvs.landing import (
     PROGRESS_PATTERN,
@@ -15,6 +15,7 @@ from datalake.csvs.landing import (
     ProgressLog,
     logging_progress,
 )
+from datalake.csvs.profile import CsvProfile
 from datalake.errors import CsvContractError
 from datalake.lake.storage import stored_mismatch
 
