@@ -27,7 +27,8 @@ def test_an_unknown_credential_shape_is_refused_without_echoing_it():
 def test_the_longest_retry_after_honoured_fits_in_the_default_deadline():
     from urllib3 import HTTPResponse
 
-    from datalake.tmdb.client import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, DeadlineRetry, default_retry
+    from datalake.tmdb.client import DEFAULT_DEADLINE, DEFAULT_TIMEOUT
+    from datalake.tmdb.retry import DeadlineRetry, default_retry
 
     retry = DeadlineRetry.following(
         default_retry(), deadline=DEFAULT_DEADLINE, attempt_timeout=sum(DEFAULT_TIMEOUT)
@@ -47,7 +48,7 @@ def test_a_deadline_that_is_not_positive_is_refused(deadline):
 def test_a_huge_retry_after_is_bounded():
     from urllib3 import HTTPResponse
 
-    from datalake.tmdb.client import MAX_RETRY_AFTER, default_retry
+    from datalake.tmdb.retry import MAX_RETRY_AFTER, default_retry
 
     response = HTTPResponse(status=429, headers={"Retry-After": "86400"})
     assert default_retry().get_retry_after(response) == MAX_RETRY_AFTER

@@ -12,20 +12,17 @@ the cap, fails at once. Either error names what was asked, the status, the conte
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -35,9 +32,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
-    ResponseError,
 )
-from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from datalake.errors import (
@@ -51,14 +46,14 @@ from datalake.errors import (
     TmdbUnexpectedAnswer,
 )
 from datalake.layout import utc_timestamp
+from datalake.tmdb.answers import discover_page_problem, series_details_problem
 from datalake.tmdb.ranking import DiscoverQuery
 from datalake.tmdb.rate_limit import DEFAULT_PER_SECOND, limiter_for
+from datalake.tmdb.retry import DeadlineRetry, default_retry
 
 DEFAULT_BASE_URL = "https://api.themoviedb.org/3"
 DEFAULT_TIMEOUT = (5.0, 30.0)
 """Seconds to connect and to wait for each read."""
-MAX_RETRY_AFTER = 60
-"""Seconds: a longer Retry-After is cut to this, so one answer cannot stall a run for hours."""
 DEFAULT_DEADLINE = 100.0
 """Seconds one request may take, retries and their waits included: the longest Retry-After honoured
 plus one whole attempt (60 + 5 + 30) fit in it, so a rate-limited request is retried as TMDB asks."""
@@ -104,95 +99,6 @@ class TmdbResponse:
     """The body parsed as JSON."""
     fetched_at: str
     """ISO-8601 UTC time of the answer."""
-
-
-def default_retry() -> Retry:
-    """Retries for what is transient: rate limiting (honouring a bounded Retry-After), 5xx, lost connections.
-
-    Exponential backoff with jitter; a bounded number of attempts.
-    """
-    return Retry(
-        total=4,
-        backoff_factor=0.5,
-        backoff_jitter=0.25,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"GET"}),
-        respect_retry_after_header=True,
-        retry_after_max=MAX_RETRY_AFTER,
-        raise_on_status=False,
-    )
-
-
-class AttemptsExhausted(MaxRetryError):
-    """urllib3's "no more retries", with the number of attempts made, for an error that says it."""
-
-    def __init__(self, pool: ConnectionPool | None, url: str | None, reason: Exception | None, attempts: int):
-        super().__init__(pool, url, reason)  # type: ignore[arg-type]
-        self.attempts = attempts
-
-
-class DeadlineRetry(Retry):
-    """A urllib3 Retry that is also exhausted when the next attempt could not end before the deadline.
-
-    The counts alone let a series of slow answers run for attempts x (connect + read timeout) plus the
-    backoff; the deadline bounds one request, retries and waits included, whatever the counts allow.
-    ``started`` is the monotonic time the request began; while it is None (the template) no clock runs.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        deadline: float,
-        attempt_timeout: float = 0.0,
-        started: float | None = None,
-        **kwargs: Any,
-    ):
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
-        self.attempt_timeout = attempt_timeout
-        self.started = started
-
-    @classmethod
-    def following(cls, retry: Retry, *, deadline: float, attempt_timeout: float) -> DeadlineRetry:
-        """The same counts, backoff and status list as ``retry``, with a deadline."""
-        policy = {name: getattr(retry, name) for name in inspect.signature(Retry).parameters}
-        return cls(**policy, deadline=deadline, attempt_timeout=attempt_timeout)
-
-    def new(self, **kw: Any) -> DeadlineRetry:
-        # urllib3 builds every next Retry through new(): the deadline and the clock go along.
-        clock = {"deadline": self.deadline, "attempt_timeout": self.attempt_timeout, "started": self.started}
-        return super().new(**{**clock, **kw})
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> DeadlineRetry:
-        attempts = len(self.history) + 1
-        try:
-            retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        except MaxRetryError as exhausted:
-            raise AttemptsExhausted(_pool, url, exhausted.reason, attempts) from exhausted.reason
-        if not retry._next_attempt_fits(response):
-            reason = error or ResponseError(
-                ResponseError.SPECIFIC_ERROR.format(status_code=response.status)
-                if response
-                else ResponseError.GENERIC_ERROR
-            )
-            raise AttemptsExhausted(_pool, url, reason, attempts) from reason
-        return retry
-
-    def _next_attempt_fits(self, response: BaseHTTPResponse | None) -> bool:
-        """Whether the wait urllib3 is about to sleep, then a whole attempt, still end by the deadline."""
-        if self.started is None:
-            return True
-        retry_after = self.get_retry_after(response) if response and self.respect_retry_after_header else None
-        wait = self.get_backoff_time() if retry_after is None else retry_after
-        return time.monotonic() - self.started + wait + self.attempt_timeout <= self.deadline
 
 
 def auth_kind(credential: str) -> str:
@@ -360,7 +266,10 @@ class TmdbClient:
 
     def discover_tv(self, query: DiscoverQuery, page: int) -> TmdbResponse:
         return self.get(
-            "/discover/tv", query.params(page), what=f"discover page {page}", shape=_discover_page(page)
+            "/discover/tv",
+            query.params(page),
+            what=f"discover page {page}",
+            shape=discover_page_problem(page),
         )
 
     def tv_details(self, series_id: int, language: str) -> TmdbResponse:
@@ -369,7 +278,7 @@ class TmdbClient:
                 f"/tv/{series_id}",
                 {"language": language, "append_to_response": "external_ids"},
                 what=f"TV series {series_id}",
-                shape=_series_details(series_id),
+                shape=series_details_problem(series_id),
             )
         except TmdbNotFound as error:
             raise TmdbNotFound(
@@ -439,68 +348,6 @@ def _excerpt(body: bytes, secrets: tuple[str, ...]) -> str:
     return repr(text[:EXCERPT_CHARS]) + (
         "..." if len(text) > EXCERPT_CHARS or len(body) > len(window) else ""
     )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _discover_page(page: int) -> Callable[[Any], str | None]:
-    """What is wrong with a discover answer for ``page``: the ranking reads each result's id and votes."""
-
-    def problem(data: Any) -> str | None:
-        if not isinstance(data, dict):
-            return f"is a JSON {_json_type(data)}, not an object"
-        if not isinstance(data.get("results"), list):
-            return _wrong(data, "results", "array")
-        if not _is_int(data.get("total_pages")):
-            return _wrong(data, "total_pages", "integer")
-        if data.get("page") != page:
-            return f"is page {data.get('page')!r}, not {page}"
-        for number, series in enumerate(data["results"], start=1):
-            if not isinstance(series, dict) or not _is_int(series.get("id")):
-                return f"has result {number} without an integer 'id'"
-            for votes in ("vote_average", "vote_count"):
-                if not _is_number(series.get(votes)):
-                    return f"has result {number} (id {series['id']}) without a numeric {votes!r}"
-        return None
-
-    return problem
-
-
-def _series_details(series_id: int) -> Callable[[Any], str | None]:
-    """What is wrong with a ``/tv/{id}`` answer for ``series_id`` (asked with its external_ids)."""
-
-    def problem(data: Any) -> str | None:
-        if not isinstance(data, dict):
-            return f"is a JSON {_json_type(data)}, not an object"
-        if "id" not in data:
-            return f"has no 'id' (expected {series_id})"
-        if data["id"] != series_id or not _is_int(data["id"]):
-            return f"has 'id' {data['id']!r}, not {series_id}"
-        if not isinstance(data.get("name"), str):
-            return _wrong(data, "name", "string")
-        if not isinstance(data.get("external_ids"), dict):
-            return _wrong(data, "external_ids", "object")
-        return None
-
-    return problem
-
-
-def _wrong(data: dict, key: str, expected: str) -> str:
-    """``has no 'results' array`` or ``has 'results' of type object, not array``."""
-    if key not in data:
-        return f"has no {key!r} {expected}"
-    return f"has {key!r} of type {_json_type(data[key])}, not {expected}"
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
 
 
 def _gave_up(attempts: int | None, elapsed: float) -> str:
