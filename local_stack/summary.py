@@ -76,16 +76,29 @@ def summary(client: Any, bucket: str, day: date, ranking: bool = True) -> str:
 
 
 def check_lines(manifest: dict) -> list[str]:
-    """The run's freshness and data checks, each check with its method, the partitions it was compared
-    with and its band, as the manifest records them (an older manifest's checks without the three)."""
-    lines = [
-        f"Freshness: {source} {fresh['age_days']:.1f} days old (fetched {fresh['fetched_at']})"
-        for source, fresh in manifest.get("freshness", {}).items()
-    ]
+    """The run's freshness in one line, then its data checks: how many passed, and each that did not with its
+    method, the partitions it was compared with and its band (an older manifest's checks without the three).
+    Every check, passed or not, is in the manifest; a run's summary stays short however many columns the
+    CSVs have."""
+    fresh = manifest.get("freshness", {})
+    lines = (
+        [
+            "Freshness: "
+            + ", ".join(f"{source} {item['age_days']:.1f} days old" for source, item in fresh.items())
+        ]
+        if fresh
+        else []
+    )
     recorded = manifest.get("checks", [])
     compared = {check["compared_with"] for check in recorded} - {None}
-    lines.append(f"Data checks against {', '.join(sorted(compared)) or 'no earlier partition'}:")
+    passed = sum(check["level"] == "pass" for check in recorded)
+    lines.append(
+        f"Data checks against {', '.join(sorted(compared)) or 'no earlier partition'}: "
+        f"{passed} of {len(recorded)} passed" + ("" if passed == len(recorded) else "; the others:")
+    )
     for check in recorded:
+        if check["level"] == "pass":
+            continue
         span = compared_span(check) if check.get("partitions") else ""
         band = band_text(check)
         how = [check.get("method") or "", f"over {span}" if span else "", f"band {band}" if band else ""]
@@ -94,7 +107,7 @@ def check_lines(manifest: dict) -> list[str]:
             f"  {check['level']:<4}  {check['name']}: {check['observed']} (expected {check['expected']})"
             + (f" [{said}]" if said else "")
         )
-    return lines if recorded else [*lines, "  (none recorded)"]
+    return lines
 
 
 def report_summary(client: Any, bucket: str, day: date, lake: Path | None) -> str:

@@ -99,14 +99,33 @@ def test_the_summary_lists_the_manifest_and_every_object_it_records(partition):
     assert layout.details_key(DAY, 103) not in text
 
 
-def test_the_summary_lists_the_runs_freshness_and_checks_with_method_partitions_and_band(partition):
+def test_the_summary_says_the_runs_freshness_counts_its_passed_checks_and_details_the_others(partition):
     lines = summary.summary(partition, TEST_BUCKET, DAY).splitlines()
-    start = lines.index("Data checks against 2026-11-19:")
-    assert lines[start - 1] == "Freshness: series.csv 8.1 days old (fetched 2026-11-12T08:00:00+00:00)"
+    start = lines.index("Data checks against 2026-11-19: 2 of 3 passed; the others:")
+    assert lines[start - 1] == "Freshness: series.csv 8.1 days old"
     assert lines[start + 1 :] == [
         "  warn  TMDB top N left: 1: 99 Gone (expected the same series)",
-        "  pass  TMDB rank moves: none (expected the same ranks)",
-        "  pass  series.csv rows: 316 rows (z +0.4) "
+    ], "an older manifest's checks have no method, partitions or band: their lines say none"
+
+
+def test_a_check_that_did_not_pass_is_told_with_its_method_partitions_and_band():
+    manifest = {
+        "checks": [
+            {
+                "name": "series.csv rows",
+                "level": "warn",
+                "observed": "296 rows (z -5.1)",
+                "expected": "305 rows to 327 rows: z-score over 14 partitions",
+                "compared_with": "2026-11-19",
+                "method": "z-score",
+                "partitions": [f"2026-11-{day:02d}" for day in range(6, 20)],
+                "band": {"low": 305.2, "high": 327.4},
+            }
+        ]
+    }
+    assert summary.check_lines(manifest) == [
+        "Data checks against 2026-11-19: 0 of 1 passed; the others:",
+        "  warn  series.csv rows: 296 rows (z -5.1) "
         "(expected 305 rows to 327 rows: z-score over 14 partitions) "
         "[z-score, over 14 partitions, 2026-11-06 to 2026-11-19, band 305.2 to 327.4]",
-    ], "an older manifest's checks have no method, partitions or band: their lines say none"
+    ]
