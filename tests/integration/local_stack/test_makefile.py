@@ -104,6 +104,7 @@ def test_backfill_without_variables_passes_empty_values_the_driver_refuses(proje
     [
         ("airflow-cli", "CMD", ["local_stack.cli"]),
         ("test", "PYTEST_ARGS", ["pytest"]),
+        ("test-fast", "PYTEST_ARGS", ["tests/dags"]),
     ],
 )
 @pytest.mark.parametrize("value", HOSTILE)
